@@ -1,0 +1,1 @@
+"""The AWS wire: model-driven routing, parsing, validation, serialization, errors and SigV4."""

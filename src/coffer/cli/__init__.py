@@ -1,0 +1,1 @@
+"""The ``coffer`` command line."""

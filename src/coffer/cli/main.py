@@ -1,0 +1,21 @@
+"""The ``coffer`` command: serve, token, admin ..."""
+
+from __future__ import annotations
+
+import click
+
+from coffer import __version__
+from coffer.cli.serve import serve
+
+
+@click.group()
+@click.version_option(__version__, prog_name="coffer")
+def cli() -> None:
+    """Coffer: a self-hosted, CodeArtifact-compatible package repository."""
+
+
+cli.add_command(serve)
+
+
+def main() -> None:
+    cli()

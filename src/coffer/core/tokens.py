@@ -1,0 +1,222 @@
+"""Authorization tokens: minted by GetAuthorizationToken, presented by pip, uv, twine and npm.
+
+Format (URL-safe, ASCII, at most ``MAX_TOKEN_LENGTH`` characters)::
+
+    cf1.<base64url(JSON claims)>.<base64url(HMAC-SHA256(key, "cf1." + claims part))>
+
+The claims carry the signing key id (so keys can rotate), a unique token id (so one token can be revoked),
+the caller's account, the domain owner and domain the token is bound to, the principal it acts for, and the
+issue and expiry times. Verification needs only the in-memory key ring: no database read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from coffer.core.errors import CofferError
+
+PREFIX = "cf1."
+MAX_TOKEN_LENGTH = 1000
+_MAC_LENGTH = 32
+_ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+class TokenError(CofferError):
+    """A token was refused. ``reason`` is a short, token-free text for the 401 body."""
+
+    code = "InvalidToken"
+    status = 401
+    reason = "invalid token"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.reason)
+
+
+class MalformedTokenError(TokenError):
+    reason = "malformed authorization token"
+
+
+class TamperedTokenError(TokenError):
+    reason = "authorization token signature is invalid"
+
+
+class UnknownSigningKeyError(TokenError):
+    reason = "authorization token was signed by an unknown key"
+
+
+class ExpiredTokenError(TokenError):
+    reason = "authorization token has expired"
+
+
+class WrongDomainError(TokenError):
+    reason = "authorization token is for another domain"
+
+
+class RevokedTokenError(TokenError):
+    reason = "authorization token has been revoked"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str
+    secret: bytes
+    created_at: float
+
+    @staticmethod
+    def generate(created_at: float) -> SigningKey:
+        return SigningKey(key_id=secrets.token_hex(4), secret=secrets.token_bytes(32), created_at=created_at)
+
+
+class KeyRing:
+    """The signing keys a server knows; the newest one signs, every one verifies."""
+
+    def __init__(self, keys: Iterable[SigningKey]) -> None:
+        self._keys = {k.key_id: k for k in keys}
+        if not self._keys:
+            raise ValueError("a key ring needs at least one signing key")
+        self._active = max(self._keys.values(), key=lambda k: (k.created_at, k.key_id))
+
+    @property
+    def active(self) -> SigningKey:
+        return self._active
+
+    def get(self, key_id: str) -> SigningKey | None:
+        return self._keys.get(key_id)
+
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    token_id: str
+    key_id: str
+    account_id: str  # the caller's account
+    domain_owner: str
+    domain: str
+    principal_arn: str
+    issued_at: int
+    expires_at: int
+    session_issued_at: int | None = None  # when the caller's credentials were issued (aws:TokenIssueTime)
+
+    def _to_list(self) -> list[object]:
+        return [
+            self.key_id,
+            self.token_id,
+            self.account_id,
+            self.domain_owner,
+            self.domain,
+            self.principal_arn,
+            self.issued_at,
+            self.expires_at,
+            self.session_issued_at,
+        ]
+
+
+def _b64e(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, signed_part: str) -> bytes:
+    return hmac.new(key, signed_part.encode("ascii"), hashlib.sha256).digest()
+
+
+def new_token_id() -> str:
+    return secrets.token_hex(12)
+
+
+def mint(ring: KeyRing, claims: TokenClaims) -> str:
+    """Sign ``claims`` with the ring's active key (``claims.key_id`` must name it)."""
+    key = ring.get(claims.key_id)
+    if key is None:
+        raise ValueError(f"unknown signing key {claims.key_id}")
+    body = json.dumps(claims._to_list(), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    signed_part = PREFIX + _b64e(body)
+    token = signed_part + "." + _b64e(_mac(key.secret, signed_part))
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ValueError("token would exceed the maximum length; principal ARN too long")
+    return token
+
+
+def _decode_claims(body: bytes) -> TokenClaims:
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedTokenError() from exc
+    if not isinstance(raw, list) or len(raw) != 9:
+        raise MalformedTokenError()
+    kid, tid, account, owner, domain, principal, iat, exp, sit = raw
+    if not all(isinstance(v, str) for v in (kid, tid, account, owner, domain, principal)):
+        raise MalformedTokenError()
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
+        raise MalformedTokenError()
+    if sit is not None and (not isinstance(sit, int) or isinstance(sit, bool)):
+        raise MalformedTokenError()
+    return TokenClaims(tid, kid, account, owner, domain, principal, iat, exp, sit)
+
+
+def peek_token_id(token: str) -> str | None:
+    """The token id inside a token, without verifying it (for revocation by an administrator)."""
+    try:
+        _, body, _ = _split(token)
+        return _decode_claims(_b64d(body)).token_id
+    except (TokenError, binascii.Error, ValueError):
+        return None
+
+
+def _split(token: str) -> tuple[str, str, str]:
+    if len(token) > MAX_TOKEN_LENGTH or not token.startswith(PREFIX) or not _ALLOWED.issuperset(token):
+        raise MalformedTokenError()
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise MalformedTokenError()
+    return parts[0], parts[1], parts[2]
+
+
+def verify(
+    ring: KeyRing,
+    token: str,
+    *,
+    now: float,
+    domain_owner: str,
+    domain: str,
+    is_revoked: Callable[[str], bool] | None = None,
+) -> TokenClaims:
+    """Check a presented token for use on ``domain_owner``/``domain`` at time ``now``.
+
+    The MAC is checked before the claims are trusted; a token signed by a key this ring does not hold is
+    refused. Raises a ``TokenError`` subclass saying which check failed.
+    """
+    _, body, mac_text = _split(token)
+    try:
+        mac = _b64d(mac_text)
+        claims_raw = _b64d(body)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedTokenError() from exc
+    if len(mac) != _MAC_LENGTH or _b64e(mac) != mac_text or _b64e(claims_raw) != body:
+        # Non-canonical base64 (extra bits in the last character) would let two strings carry one token.
+        raise MalformedTokenError()
+    claims = _decode_claims(claims_raw)
+    key = ring.get(claims.key_id)
+    if key is None:
+        raise UnknownSigningKeyError()
+    if not hmac.compare_digest(mac, _mac(key.secret, PREFIX + body)):
+        raise TamperedTokenError()
+    if now >= claims.expires_at:
+        raise ExpiredTokenError()
+    if claims.domain_owner != domain_owner or claims.domain != domain:
+        raise WrongDomainError()
+    if is_revoked is not None and is_revoked(claims.token_id):
+        raise RevokedTokenError()
+    return claims

@@ -1,0 +1,1 @@
+"""The package wire: pypi/, npm/, ... and token authentication for them."""

@@ -1,0 +1,55 @@
+"""Run the ASGI app under uvicorn on a socket we bind ourselves (so port 0 works and we can print it)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+from types import FrameType
+
+import uvicorn
+
+from coffer.app import create_app
+from coffer.settings import Settings
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"coffer: cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(settings: Settings) -> None:
+    sock = bind_socket(settings.host, settings.port)
+    bound_port = sock.getsockname()[1]
+    app = create_app(settings, bound_port=bound_port)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,  # URLs and headers may carry tokens; Coffer logs nothing that could hold one
+        lifespan="on",
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    base = settings.base_url(bound_port)
+    print(f"Coffer listening on http://{settings.host}:{bound_port} (clients use {base})", flush=True)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make that a clean exit.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Coffer stopped.", file=sys.stderr, flush=True)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -1,0 +1,58 @@
+"""One frozen Settings object built from flags and ``COFFER_*`` environment variables, passed down."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5080
+DEFAULT_REGION = "us-east-1"
+DEFAULT_DATA_DIR = "./coffer-data"
+
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+")
+
+
+class SettingsError(ValueError):
+    """A setting has a value Coffer cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    region: str = DEFAULT_REGION
+    account_id: str | None = None
+    public_url: str | None = None
+    db_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.account_id is not None and not _ACCOUNT_ID.fullmatch(self.account_id):
+            raise SettingsError(f"account id must be exactly 12 digits, got {self.account_id!r}")
+        if not _REGION.fullmatch(self.region):
+            raise SettingsError(f"region {self.region!r} does not look like an AWS region (e.g. us-east-1)")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port {self.port} is out of range")
+        if self.public_url is not None and not re.match(r"https?://[^/\s]+", self.public_url):
+            raise SettingsError(f"public URL must start with http:// or https://, got {self.public_url!r}")
+
+    @property
+    def database_url(self) -> str:
+        """The configured database, else SQLite in the data directory."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.data_dir / 'coffer.db').resolve()}"
+
+    def base_url(self, bound_port: int | None = None) -> str:
+        """The URL clients reach Coffer at, without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - mapping a wildcard bind to a reachable address
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{bound_port or self.port}"

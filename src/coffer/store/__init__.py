@@ -1,0 +1,1 @@
+"""SQLAlchemy Core implementation of core's Store port (SQLite and PostgreSQL), migrations, blobs."""

@@ -1,0 +1,71 @@
+"""Start a real ``coffer serve`` process for functional tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass
+class RunningServer:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    output: list[str]
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.data_dir / "credentials"
+
+
+def coffer_command() -> list[str]:
+    return [sys.executable, "-m", "coffer"]
+
+
+@contextmanager
+def running_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
+    cmd = [*coffer_command(), "serve", "--port", "0", "--data-dir", str(data_dir), *extra]
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)
+    output: list[str] = []
+    url = None
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        m = re.search(r"listening on (http://\S+)", line)
+        if m:
+            url = m.group(1)
+            break
+    if url is None:
+        proc.kill()
+        rest = proc.stdout.read()
+        raise RuntimeError("coffer serve did not start:\n" + "".join(output) + rest)
+    server = RunningServer(url=url, data_dir=data_dir, process=proc, output=output)
+    for _ in range(200):
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    try:
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
