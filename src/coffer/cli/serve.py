@@ -6,14 +6,19 @@ from pathlib import Path
 
 import click
 
-from coffer.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
 from coffer.cli.options import data_options
+from coffer.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
 
 
 @click.command()
 @click.option("--host", envvar="COFFER_HOST", default=DEFAULT_HOST, show_default=True, help="[COFFER_HOST]")
 @click.option(
-    "--port", envvar="COFFER_PORT", default=DEFAULT_PORT, show_default=True, type=int, help="0 picks a free port. [COFFER_PORT]"
+    "--port",
+    envvar="COFFER_PORT",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=int,
+    help="0 picks a free port. [COFFER_PORT]",
 )
 @click.option(
     "--public-url",
@@ -23,7 +28,13 @@ from coffer.cli.options import data_options
 )
 @data_options
 def serve(
-    host: str, port: int, public_url: str | None, data_dir: Path, db_url: str | None, region: str, account_id: str | None
+    host: str,
+    port: int,
+    public_url: str | None,
+    data_dir: Path,
+    db_url: str | None,
+    region: str,
+    account_id: str | None,
 ) -> None:
     """Run the Coffer server."""
     try:

@@ -129,9 +129,7 @@ class RepositoryStore(Protocol):
 class PolicyStore(Protocol):
     def get_resource_policy(self, resource_arn: str) -> ResourcePolicy | None: ...
 
-    def put_resource_policy(
-        self, resource_arn: str, document: str, expected_revision: str | None
-    ) -> ResourcePolicy:
+    def put_resource_policy(self, resource_arn: str, document: str, expected_revision: str | None) -> ResourcePolicy:
         """Creates or replaces. If ``expected_revision`` is given it must equal the current revision
         (ConflictError otherwise, also when there is no policy). A new revision string is generated."""
         ...
