@@ -10,6 +10,7 @@ from types import FrameType
 import uvicorn
 
 from coffer.app import create_app
+from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
 from coffer.settings import Settings
 
 
@@ -28,9 +29,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def run(settings: Settings) -> None:
+    try:
+        boot = open_data(settings)
+    except BootstrapError as exc:
+        raise SystemExit(f"coffer: {exc}") from exc
     sock = bind_socket(settings.host, settings.port)
     bound_port = sock.getsockname()[1]
-    app = create_app(settings, bound_port=bound_port)
+    app = create_app(settings, bound_port=bound_port, boot=boot)
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -39,8 +44,7 @@ def run(settings: Settings) -> None:
         server_header=False,
     )
     server = uvicorn.Server(config)
-    base = settings.base_url(bound_port)
-    print(f"Coffer listening on http://{settings.host}:{bound_port} (clients use {base})", flush=True)
+    print(banner(settings, boot, bound_port), flush=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make that a clean exit.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
@@ -53,3 +57,20 @@ def run(settings: Settings) -> None:
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+def banner(settings: Settings, boot: Bootstrapped, bound_port: int) -> str:
+    base = settings.base_url(bound_port)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    creds = boot.data.credentials.resolve()
+    return "\n".join(
+        [
+            f"Coffer listening on http://{host}:{bound_port} (clients use {base})",
+            f"  account {boot.account_id}, region {settings.region}, data in {boot.data.root.resolve()}",
+            f"  credentials of IAM user admin: {creds} (profile default)",
+            "  try:",
+            f"    export AWS_SHARED_CREDENTIALS_FILE={creds} AWS_DEFAULT_REGION={settings.region}",
+            f"    aws --endpoint-url {base} codeartifact create-domain --domain acme",
+            "  Ctrl-C stops the server.",
+        ]
+    )

@@ -48,6 +48,7 @@ def running_server(data_dir: Path, *extra: str, env: dict[str, str] | None = Non
         m = re.search(r"listening on (http://\S+)", line)
         if m:
             url = m.group(1)
+        if url and "Ctrl-C stops" in line:  # the end of the banner
             break
     if url is None:
         proc.kill()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from coffer import __version__
+from coffer.cli.admin import admin
 from coffer.cli.serve import serve
+from coffer.cli.token import token
 
 
 @click.group()
@@ -15,6 +17,8 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(admin)
+cli.add_command(token)
 
 
 def main() -> None:

@@ -97,6 +97,16 @@ class NotImplementedOperationError(CofferError):
         self.operation = operation
 
 
+class UnknownOperationError(CofferError):
+    """No operation of the service answers this method and path."""
+
+    code = "UnknownOperationException"
+    status = 404
+
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(f"No operation matches {method} {path}")
+
+
 # --- authentication errors every AWS JSON service returns (not in the service models) ---
 
 

@@ -32,7 +32,7 @@ class AccessKey:
     access_key_id: str
     secret_access_key: str
     account_id: str
-    user_name: str
+    user_name: str | None  # None: a key of the account's root user
     created_at: float
     status: str = "Active"  # Active | Inactive
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from coffer.core.errors import ValidationError
 from coffer.core.tokens import KeyRing
@@ -31,14 +32,14 @@ def _mac(secret: bytes, key_id: str, scope: str, position: bytes) -> bytes:
 
 
 class Paginator:
-    def __init__(self, ring: KeyRing) -> None:
+    def __init__(self, ring: Callable[[], KeyRing]) -> None:
         self._ring = ring
 
     def encode(self, scope: str, position: str | None) -> str | None:
         """The nextToken for ``position`` in the listing named by ``scope``; None when there are no more."""
         if position is None:
             return None
-        key = self._ring.active
+        key = self._ring().active
         raw = position.encode("utf-8")
         return f"{_b64e(raw)}.{key.key_id}.{_b64e(_mac(key.secret, key.key_id, scope, raw))}"
 
@@ -49,7 +50,7 @@ class Paginator:
         parts = token.split(".")
         if len(parts) != 3 or len(token) > 4096:
             raise ValidationError(_INVALID)
-        key = self._ring.get(parts[1])
+        key = self._ring().get(parts[1])
         if key is None:
             raise ValidationError(_INVALID)
         try:

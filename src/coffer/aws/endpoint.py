@@ -1,0 +1,127 @@
+"""The ASGI endpoint for one AWS JSON service: authenticate (SigV4), route, parse, validate, call, serialize.
+
+Every failure becomes an AWS-shaped error here, the one translation point for this dialect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qsl
+
+from anyio import to_thread
+from starlette.types import Receive, Scope, Send
+
+from coffer.aws.errors import serialize_error
+from coffer.aws.handlers.codeartifact import HANDLERS, CodeArtifactServices
+from coffer.aws.model import MethodNotAllowed, ServiceSpec
+from coffer.aws.restjson import WireResponse, parse_request, serialize_response
+from coffer.aws.sigv4 import IncomingRequest, SigV4Verifier, parse_authorization
+from coffer.aws.validate import validate_input
+from coffer.core.errors import (
+    CofferError,
+    InternalServerError,
+    NotImplementedOperationError,
+    RequestTooLargeError,
+    UnknownOperationError,
+    UnrecognizedClientError,
+)
+from coffer.core.identity import IdentityService
+
+log = logging.getLogger("coffer.aws")
+
+MAX_JSON_BODY = 1024 * 1024  # JSON requests of CodeArtifact are small; assets will stream separately
+Headers = list[tuple[bytes, bytes]]
+
+
+class AwsEndpoint:
+    def __init__(
+        self,
+        service: ServiceSpec,
+        verifier: SigV4Verifier,
+        identities: IdentityService,
+        handlers_services: CodeArtifactServices,
+    ) -> None:
+        self._service = service
+        self._verifier = verifier
+        self._identities = identities
+        self._services = handlers_services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            status, headers, body = await self._handle(scope, receive)
+            headers.append(("x-amzn-RequestId", request_id))
+        except CofferError as exc:
+            status, headers, body = serialize_error(exc, request_id, self._service)
+        except Exception:
+            log.exception("internal error in %s %s", scope.get("method"), scope.get("path"))
+            internal = InternalServerError("An internal error occurred.")
+            status, headers, body = serialize_error(internal, request_id, self._service)
+        if not isinstance(body, bytes):
+            raise TypeError("streamed AWS responses are not supported yet")
+        out: Headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        out.append((b"content-length", str(len(body)).encode("ascii")))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, scope: Scope, receive: Receive) -> WireResponse:
+        request = IncomingRequest.from_asgi(scope)
+        parsed = parse_authorization(request)  # size limits and structure, before anything is hashed
+        body = await _read_body(scope, receive, MAX_JSON_BODY)
+        resolved = self._identities.resolve_access_key(parsed.access_key_id)
+        if resolved is None:
+            raise UnrecognizedClientError()
+        self._verifier.verify(
+            request,
+            parsed,
+            secret_access_key=resolved.secret_access_key,
+            payload_sha256_hex=hashlib.sha256(body).hexdigest(),
+            session_token_expected=resolved.session_token,
+        )
+        client = scope.get("client")
+        caller = resolved.caller
+        if client:
+            caller = replace(caller, source_ip=client[0])
+
+        query = parse_qsl(request.raw_query, keep_blank_values=True, encoding="utf-8", errors="replace")
+        match = self._service.route(scope["method"], scope["path"], query)
+        if match is None or isinstance(match, MethodNotAllowed):
+            raise UnknownOperationError(scope["method"], scope["path"])
+        op = match.operation
+        handler = HANDLERS.get(op.name)
+        if handler is None:
+            raise NotImplementedOperationError(op.name)
+        headers = {k.lower(): v for k, v in request.headers}
+        params = parse_request(op, labels=match.labels, query=query, headers=headers, body=body)
+        validate_input(op, params)
+        result = await to_thread.run_sync(handler, self._services, caller, params)
+        return serialize_response(op, result)
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = -1
+            if declared < 0 or declared > limit:
+                raise RequestTooLargeError(f"Request body must be at most {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message: Any = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLargeError(f"Request body must be at most {limit} bytes.")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)

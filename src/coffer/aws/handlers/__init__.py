@@ -1,0 +1,1 @@
+"""One thin handler per operation: params dict -> service call -> result dict."""

@@ -1,0 +1,143 @@
+"""``coffer admin ...``: manage identities and keys on the data directory or database directly.
+
+A running server sees these changes within a second (its identity cache lives one second; it reloads the key
+files when they change)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from coffer.bootstrap import write_credentials_profile
+from coffer.cli.context import make_settings, opened
+from coffer.cli.options import data_options
+from coffer.core.clock import system_clock
+from coffer.core.errors import CofferError
+from coffer.store import keyfiles
+
+
+class _Target:
+    def __init__(self, data_dir: Path, db_url: str | None, region: str, account_id: str | None) -> None:
+        self.settings = make_settings(data_dir, db_url, region, None)
+        self.account_id = account_id
+
+
+@click.group()
+@data_options
+@click.pass_context
+def admin(ctx: click.Context, data_dir: Path, db_url: str | None, region: str, account_id: str | None) -> None:
+    """Manage users, access keys, policies and signing keys. --account-id picks the account (default: the
+    data directory's own)."""
+    ctx.obj = _Target(data_dir, db_url, region, account_id)
+
+
+def _fail(exc: CofferError) -> click.ClickException:
+    return click.ClickException(f"{exc.code}: {exc.message}")
+
+
+@admin.command("create-user")
+@click.argument("name")
+@click.pass_obj
+def create_user(target: _Target, name: str) -> None:
+    """Create IAM user NAME (no permissions until you put a policy)."""
+    with opened(target.settings) as o:
+        account = target.account_id or o.boot.account_id
+        try:
+            user = o.services.identities.create_user(account, name)
+        except CofferError as exc:
+            raise _fail(exc) from exc
+        click.echo(user.arn)
+
+
+@admin.command("create-access-key")
+@click.argument("name", required=False)
+@click.option("--root", is_flag=True, help="A key of the account's root user instead of an IAM user.")
+@click.option("--profile", default=None, help="Also write the key into <data-dir>/credentials under this profile.")
+@click.pass_obj
+def create_access_key(target: _Target, name: str | None, root: bool, profile: str | None) -> None:
+    """Create an access key for user NAME (or --root) and print it (the secret is shown only now)."""
+    if bool(name) == root:
+        raise click.UsageError("give a user NAME or --root, not both")
+    with opened(target.settings) as o:
+        account = target.account_id or o.boot.account_id
+        try:
+            if name is None:
+                key = o.services.identities.create_root_access_key(account)
+            else:
+                key = o.services.identities.create_access_key(account, name)
+        except CofferError as exc:
+            raise _fail(exc) from exc
+        if profile:
+            write_credentials_profile(o.boot.data.credentials, profile, key)
+        click.echo(json.dumps({"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}))
+
+
+@admin.command("put-user-policy")
+@click.argument("name")
+@click.argument("policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--policy-name", default=None, help="Name of the inline policy (default: the file's stem).")
+@click.pass_obj
+def put_user_policy(target: _Target, name: str, policy_file: Path, policy_name: str | None) -> None:
+    """Attach POLICY_FILE (JSON) to user NAME as an inline policy, replacing one of the same name."""
+    document = policy_file.read_text("utf-8")
+    pname = policy_name or policy_file.stem
+    with opened(target.settings) as o:
+        account = target.account_id or o.boot.account_id
+        try:
+            o.services.identities.put_user_policy(account, name, pname, document)
+        except CofferError as exc:
+            raise _fail(exc) from exc
+        click.echo(f"policy {pname} set on user {name}")
+
+
+@admin.command("list-users")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def list_users(target: _Target, as_json: bool) -> None:
+    """List the account's users with their keys and policies."""
+    with opened(target.settings) as o:
+        account = target.account_id or o.boot.account_id
+        ids = o.services.identities
+        rows: list[dict[str, str]] = [
+            {
+                "UserName": u.name,
+                "Arn": u.arn,
+                "AccessKeys": ", ".join(k.access_key_id for k in ids.list_access_keys(account, u.name)),
+                "Policies": ", ".join(p.name for p in ids.list_user_policies(account, u.name)),
+            }
+            for u in ids.list_users(account)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("user", "arn", "access keys", "policies", title=f"account {account}")
+    for r in rows:
+        table.add_row(r["UserName"], r["Arn"], r["AccessKeys"], r["Policies"])
+    Console().print(table)
+
+
+@admin.command("delete-user")
+@click.argument("name")
+@click.pass_obj
+def delete_user(target: _Target, name: str) -> None:
+    """Delete user NAME with its access keys and policies."""
+    with opened(target.settings) as o:
+        account = target.account_id or o.boot.account_id
+        try:
+            o.services.identities.delete_user(account, name)
+        except CofferError as exc:
+            raise _fail(exc) from exc
+        click.echo(f"deleted user {name}")
+
+
+@admin.command("rotate-keys")
+@click.pass_obj
+def rotate_keys(target: _Target) -> None:
+    """Start a new token signing key. Tokens signed by older keys keep working until they expire."""
+    with opened(target.settings) as o:
+        key = keyfiles.rotate(o.boot.data.keys, system_clock())
+        click.echo(f"new signing key {key.key_id} is active; older keys still verify their tokens")

@@ -1,0 +1,43 @@
+"""Opening the data directory / database for commands that act on it directly (no server needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
+from coffer.services import Services, build_services
+from coffer.settings import Settings, SettingsError
+from coffer.store.keyfiles import KeyRingFiles
+
+
+@dataclass(frozen=True)
+class Opened:
+    boot: Bootstrapped
+    services: Services
+    settings: Settings
+
+
+def make_settings(data_dir: Path, db_url: str | None, region: str, account_id: str | None) -> Settings:
+    try:
+        return Settings(data_dir=data_dir, db_url=db_url, region=region, account_id=account_id)
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@contextmanager
+def opened(settings: Settings) -> Iterator[Opened]:
+    try:
+        boot = open_data(settings)
+    except BootstrapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        ring = KeyRingFiles(boot.data.keys)
+        services = build_services(boot.store, settings.region, ring, settings.base_url)
+        yield Opened(boot, services, settings)
+    finally:
+        boot.store.close()

@@ -1,0 +1,86 @@
+"""What every CodeArtifact service needs, and the lookups they share."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from coffer.core.arns import domain_arn, repository_arn
+from coffer.core.authz import Authorizer
+from coffer.core.errors import ResourceNotFoundError
+from coffer.core.identity import Caller
+from coffer.core.models import Domain, Repository
+from coffer.core.pagination import Paginator
+from coffer.core.policy import PolicyDocument, parse_policy
+from coffer.core.ports import Clock, Store
+
+DEFAULT_MAX_RESULTS = 100
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_resource_policy(document: str) -> PolicyDocument:
+    """Stored resource policies are parsed once per distinct text."""
+    return parse_policy(document, "resource")
+
+
+@dataclass(frozen=True)
+class Deps:
+    store: Store
+    clock: Clock
+    region: str
+    authorizer: Authorizer
+    paginator: Paginator
+
+    def owner_of(self, caller: Caller, domain_owner: str | None) -> str:
+        return domain_owner or caller.account_id
+
+    def domain_arn(self, owner: str, domain: str) -> str:
+        return domain_arn(self.region, owner, domain)
+
+    def repository_arn(self, owner: str, domain: str, repository: str) -> str:
+        return repository_arn(self.region, owner, domain, repository)
+
+    def resource_policy(self, arn: str) -> PolicyDocument | None:
+        stored = self.store.get_resource_policy(arn)
+        return None if stored is None else parse_resource_policy(stored.document)
+
+    def authorize_domain(self, caller: Caller, action: str, owner: str, domain: str) -> str:
+        """Authorize ``codeartifact:<action>`` on the domain (with its resource policy); returns the ARN."""
+        arn = self.domain_arn(owner, domain)
+        self.authorizer.require(
+            caller,
+            f"codeartifact:{action}",
+            arn,
+            resource_account=owner,
+            resource_policy=self.resource_policy(arn),
+        )
+        return arn
+
+    def authorize_repository(self, caller: Caller, action: str, owner: str, domain: str, repository: str) -> str:
+        arn = self.repository_arn(owner, domain, repository)
+        self.authorizer.require(
+            caller,
+            f"codeartifact:{action}",
+            arn,
+            resource_account=owner,
+            resource_policy=self.resource_policy(arn),
+        )
+        return arn
+
+    def require_domain(self, owner: str, name: str) -> Domain:
+        domain = self.store.get_domain(owner, name)
+        if domain is None:
+            raise ResourceNotFoundError(f"Domain {name} not found in account {owner}", name, "domain")
+        return domain
+
+    def require_repository(self, owner: str, domain: str, name: str) -> Repository:
+        self.require_domain(owner, domain)
+        repo = self.store.get_repository(owner, domain, name)
+        if repo is None:
+            raise ResourceNotFoundError(
+                f"Repository {name} not found in domain {domain} owned by {owner}", name, "repository"
+            )
+        return repo
+
+    def page_size(self, max_results: int | None) -> int:
+        return max_results or DEFAULT_MAX_RESULTS

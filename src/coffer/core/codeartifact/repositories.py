@@ -1,0 +1,216 @@
+"""Repositories: create, describe, update, delete, list, endpoints, and their permissions policies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from coffer.core.codeartifact import permissions
+from coffer.core.codeartifact.deps import Deps
+from coffer.core.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ValidationError
+from coffer.core.identity import Caller
+from coffer.core.models import Repository, ResourcePolicy
+
+MAX_DIRECT_UPSTREAMS = 10
+MAX_UPSTREAM_GRAPH = 25
+MAX_REPOSITORIES_PER_DOMAIN = 1000
+ENDPOINT_FORMATS = ("npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo")
+
+
+class RepositoryService:
+    def __init__(self, deps: Deps, base_url: Callable[[], str]) -> None:
+        self._d = deps
+        self._base_url = base_url
+
+    def _check_upstreams(self, owner: str, domain: str, name: str, upstreams: Sequence[str]) -> None:
+        if len(upstreams) > MAX_DIRECT_UPSTREAMS:
+            raise ServiceQuotaExceededError(
+                f"A repository can have at most {MAX_DIRECT_UPSTREAMS} direct upstream repositories", name, "repository"
+            )
+        if len(set(upstreams)) != len(upstreams):
+            raise ValidationError("The list of upstream repositories contains duplicates")
+        if name in upstreams:
+            raise ValidationError(f"Repository {name} cannot be an upstream of itself")
+        # Walk the graph the new upstreams reach: a path back to `name` is a cycle; its size is capped.
+        seen: set[str] = set()
+        stack = list(upstreams)
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            repo = self._d.store.get_repository(owner, domain, current)
+            if repo is None:
+                raise ResourceNotFoundError(
+                    f"Upstream repository {current} not found in domain {domain}", current, "repository"
+                )
+            for nxt in repo.upstreams:
+                if nxt == name:
+                    raise ValidationError(
+                        f"Adding upstream {current} to {name} would create a cycle in the repository graph"
+                    )
+                stack.append(nxt)
+        if len(seen) > MAX_UPSTREAM_GRAPH:
+            raise ServiceQuotaExceededError(
+                f"A repository can reach at most {MAX_UPSTREAM_GRAPH} upstream repositories in all", name, "repository"
+            )
+
+    def create(
+        self,
+        caller: Caller,
+        domain: str,
+        domain_owner: str | None,
+        name: str,
+        description: str | None,
+        upstreams: Sequence[str],
+        tags: Mapping[str, str] | None = None,
+    ) -> Repository:
+        owner = self._d.owner_of(caller, domain_owner)
+        arn = self._d.authorize_repository(caller, "CreateRepository", owner, domain, name)
+        dom = self._d.require_domain(owner, domain)
+        if self._d.store.get_repository(owner, domain, name) is not None:
+            raise ConflictError(f"Repository {name} already exists in domain {domain}", name, "repository")
+        if dom.repository_count >= MAX_REPOSITORIES_PER_DOMAIN:
+            raise ServiceQuotaExceededError(
+                f"Domain {domain} already has {MAX_REPOSITORIES_PER_DOMAIN} repositories", domain, "domain"
+            )
+        self._check_upstreams(owner, domain, name, upstreams)
+        repo = Repository(
+            domain_name=domain,
+            domain_owner=owner,
+            name=name,
+            arn=arn,
+            administrator_account=caller.account_id,
+            created_time=self._d.clock(),
+            description=description or "",
+            upstreams=tuple(upstreams),
+        )
+        self._d.store.create_repository(repo, dict(tags or {}))
+        return repo
+
+    def describe(self, caller: Caller, domain: str, domain_owner: str | None, name: str) -> Repository:
+        owner = self._d.owner_of(caller, domain_owner)
+        self._d.authorize_repository(caller, "DescribeRepository", owner, domain, name)
+        return self._d.require_repository(owner, domain, name)
+
+    def update(
+        self,
+        caller: Caller,
+        domain: str,
+        domain_owner: str | None,
+        name: str,
+        description: str | None,
+        upstreams: Sequence[str] | None,
+    ) -> Repository:
+        owner = self._d.owner_of(caller, domain_owner)
+        self._d.authorize_repository(caller, "UpdateRepository", owner, domain, name)
+        current = self._d.require_repository(owner, domain, name)
+        new_upstreams = current.upstreams if upstreams is None else tuple(upstreams)
+        if upstreams is not None:
+            self._check_upstreams(owner, domain, name, new_upstreams)
+        updated = Repository(
+            domain_name=current.domain_name,
+            domain_owner=current.domain_owner,
+            name=current.name,
+            arn=current.arn,
+            administrator_account=current.administrator_account,
+            created_time=current.created_time,
+            description=current.description if description is None else description,
+            upstreams=new_upstreams,
+            external_connections=current.external_connections,
+        )
+        self._d.store.update_repository(updated)
+        return updated
+
+    def delete(self, caller: Caller, domain: str, domain_owner: str | None, name: str) -> Repository:
+        owner = self._d.owner_of(caller, domain_owner)
+        self._d.authorize_repository(caller, "DeleteRepository", owner, domain, name)
+        self._d.require_repository(owner, domain, name)
+        return self._d.store.delete_repository(owner, domain, name)
+
+    def list_page(
+        self,
+        caller: Caller,
+        prefix: str | None,
+        max_results: int | None,
+        next_token: str | None,
+    ) -> tuple[list[Repository], str | None]:
+        """ListRepositories: repositories administered by the caller's account."""
+        self._d.authorizer.require(caller, "codeartifact:ListRepositories", "*")
+        scope = f"ListRepositories:{caller.account_id}:{prefix or ''}"
+        after = self._d.paginator.decode(scope, next_token)
+        page = self._d.store.list_repositories(
+            administrator_account=caller.account_id,
+            owner=None,
+            domain=None,
+            prefix=prefix,
+            after=after,
+            limit=self._d.page_size(max_results),
+        )
+        return list(page.items), self._d.paginator.encode(scope, page.next_key)
+
+    def list_in_domain(
+        self,
+        caller: Caller,
+        domain: str,
+        domain_owner: str | None,
+        administrator_account: str | None,
+        prefix: str | None,
+        max_results: int | None,
+        next_token: str | None,
+    ) -> tuple[list[Repository], str | None]:
+        owner = self._d.owner_of(caller, domain_owner)
+        self._d.authorize_domain(caller, "ListRepositoriesInDomain", owner, domain)
+        self._d.require_domain(owner, domain)
+        scope = f"ListRepositoriesInDomain:{owner}:{domain}:{administrator_account or ''}:{prefix or ''}"
+        after = self._d.paginator.decode(scope, next_token)
+        page = self._d.store.list_repositories(
+            administrator_account=administrator_account,
+            owner=owner,
+            domain=domain,
+            prefix=prefix,
+            after=after,
+            limit=self._d.page_size(max_results),
+        )
+        return list(page.items), self._d.paginator.encode(scope, page.next_key)
+
+    def endpoint(self, caller: Caller, domain: str, domain_owner: str | None, name: str, fmt: str) -> str:
+        owner = self._d.owner_of(caller, domain_owner)
+        self._d.authorize_repository(caller, "GetRepositoryEndpoint", owner, domain, name)
+        self._d.require_repository(owner, domain, name)
+        if fmt not in ENDPOINT_FORMATS:
+            raise ValidationError(f"Unsupported package format {fmt}")
+        return f"{self._base_url()}/{fmt}/d/{domain}-{owner}/{name}/"
+
+    # --- permissions policy -------------------------------------------------------------------------------
+
+    def put_policy(
+        self,
+        caller: Caller,
+        domain: str,
+        domain_owner: str | None,
+        name: str,
+        document: str,
+        revision: str | None,
+    ) -> ResourcePolicy:
+        owner = self._d.owner_of(caller, domain_owner)
+        arn = self._d.repository_arn(owner, domain, name)
+        # Ignores the existing resource policy, like AWS, so an owner cannot lock itself out.
+        self._d.authorizer.require(
+            caller, "codeartifact:PutRepositoryPermissionsPolicy", arn, resource_account=owner, resource_policy=None
+        )
+        self._d.require_repository(owner, domain, name)
+        return permissions.put_policy(self._d.store, arn, document, revision)
+
+    def get_policy(self, caller: Caller, domain: str, domain_owner: str | None, name: str) -> ResourcePolicy:
+        owner = self._d.owner_of(caller, domain_owner)
+        arn = self._d.authorize_repository(caller, "GetRepositoryPermissionsPolicy", owner, domain, name)
+        self._d.require_repository(owner, domain, name)
+        return permissions.get_policy(self._d.store, arn, "repository", name)
+
+    def delete_policy(
+        self, caller: Caller, domain: str, domain_owner: str | None, name: str, revision: str | None
+    ) -> ResourcePolicy:
+        owner = self._d.owner_of(caller, domain_owner)
+        arn = self._d.authorize_repository(caller, "DeleteRepositoryPermissionsPolicy", owner, domain, name)
+        self._d.require_repository(owner, domain, name)
+        return permissions.delete_policy(self._d.store, arn, revision)

@@ -1,0 +1,110 @@
+"""GetAuthorizationToken (spec §1, §4) and the verification the package endpoints use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from coffer.core import tokens
+from coffer.core.codeartifact.deps import Deps
+from coffer.core.errors import AccessDeniedError, ValidationError
+from coffer.core.identity import LONG_TERM_SESSION_SECONDS, Caller, IdentityService
+from coffer.core.tokens import KeyRing, TokenClaims, TokenError
+
+DEFAULT_DURATION = 43200
+MIN_DURATION = 900
+MAX_DURATION = 43200
+BEARER_SERVICE = "codeartifact.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expiration: int  # epoch seconds, exactly the token's expiry
+
+
+class PrincipalGoneError(TokenError):
+    reason = "the identity this token was issued to no longer exists"
+
+
+def check_duration(duration: int | None) -> int:
+    """The requested duration as the ``sts:DurationSeconds`` key sees it; ValidationException if not allowed."""
+    if duration is None:
+        return DEFAULT_DURATION
+    if duration == 0 or MIN_DURATION <= duration <= MAX_DURATION:
+        return duration
+    bound = (
+        f"greater than or equal to {MIN_DURATION}"
+        if duration < MIN_DURATION
+        else f"less than or equal to {MAX_DURATION}"
+    )
+    raise ValidationError(
+        f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: "
+        f"Member must have value {bound}, or be 0"
+    )
+
+
+class AuthorizationTokenService:
+    def __init__(
+        self,
+        deps: Deps,
+        identities: IdentityService,
+        key_ring: Callable[[], KeyRing],
+        is_revoked: Callable[[str], bool] | None = None,
+    ) -> None:
+        self._d = deps
+        self._identities = identities
+        self._key_ring = key_ring
+        self._is_revoked = is_revoked
+
+    def issue(self, caller: Caller, domain: str, domain_owner: str | None, duration: int | None) -> IssuedToken:
+        requested = check_duration(duration)
+        owner = self._d.owner_of(caller, domain_owner)
+        arn = self._d.domain_arn(owner, domain)
+        if caller.is_root:
+            raise AccessDeniedError(
+                f"User: {caller.arn} is not authorized to perform: codeartifact:GetAuthorizationToken on resource: "
+                f"{arn} because the root user of an account cannot be issued an authorization token"
+            )
+        self._d.authorize_domain(caller, "GetAuthorizationToken", owner, domain)
+        self._d.authorizer.require(
+            caller,
+            "sts:GetServiceBearerToken",
+            "*",
+            extra_context={"sts:AWSServiceName": BEARER_SERVICE, "sts:DurationSeconds": str(requested)},
+        )
+        self._d.require_domain(owner, domain)
+        now = int(self._d.clock())
+        if requested == 0:
+            expires = int(caller.session_expires_at) if caller.session_expires_at else now + LONG_TERM_SESSION_SECONDS
+        else:
+            expires = now + requested
+        ring = self._key_ring()
+        claims = TokenClaims(
+            token_id=tokens.new_token_id(),
+            key_id=ring.active.key_id,
+            account_id=caller.account_id,
+            domain_owner=owner,
+            domain=domain,
+            principal_arn=caller.arn,
+            issued_at=now,
+            expires_at=expires,
+            session_issued_at=None if caller.session_issued_at is None else int(caller.session_issued_at),
+        )
+        return IssuedToken(tokens.mint(ring, claims), expires)
+
+    def verify(self, token: str, domain_owner: str, domain: str) -> tuple[TokenClaims, Caller]:
+        """Check a token presented to a repository of ``domain_owner``/``domain`` and return the identity it
+        acts for, with that identity's current policies (so a policy change cuts off issued tokens)."""
+        claims = tokens.verify(
+            self._key_ring(),
+            token,
+            now=self._d.clock(),
+            domain_owner=domain_owner,
+            domain=domain,
+            is_revoked=self._is_revoked,
+        )
+        caller = self._identities.caller_for_principal(claims.principal_arn)
+        if caller is None:
+            raise PrincipalGoneError()
+        return claims, caller

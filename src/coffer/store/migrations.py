@@ -1,0 +1,74 @@
+"""Versioned schema migrations, applied when a store opens.
+
+``schema_version`` holds one row per applied migration. ``apply_migrations`` runs every pending
+migration in ONE transaction under a lock that serialises concurrent starters: ``pg_advisory_xact_lock``
+on PostgreSQL (DDL is transactional there), ``BEGIN IMMEDIATE`` on SQLite (likewise transactional, as
+the engine emits its own BEGIN). A second process waits for the first and then finds nothing to do, so
+applying is idempotent. A database newer than this code is refused.
+
+Adding a migration: append a function to ``MIGRATIONS`` and change ``schema.py`` to match. Migration 1
+builds its tables from ``schema.metadata``, so once a migration 2 exists, migration 1 must be frozen
+(replaced by the literal tables of version 1) before ``schema.py`` changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from sqlalchemy import Column, Connection, Double, Engine, Integer, MetaData, Table, func, select, text
+
+from coffer.store import schema
+from coffer.store.engine import writer
+
+Migration = Callable[[Connection], None]
+
+_ADVISORY_LOCK_KEY: Final = 0x436F66666572  # "Coffer"
+
+_version_metadata = MetaData()
+schema_version = Table(
+    "schema_version",
+    _version_metadata,
+    Column("version", Integer(), primary_key=True, autoincrement=False),
+    Column("applied_at", Double(), nullable=False),
+)
+
+
+def _m001_initial(conn: Connection) -> None:
+    schema.metadata.create_all(conn, checkfirst=False)
+
+
+MIGRATIONS: Final[Sequence[Migration]] = (_m001_initial,)
+"""Migration N is ``MIGRATIONS[N - 1]``."""
+
+LATEST_VERSION: Final = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was migrated by a newer Coffer."""
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration (0 for an empty database)."""
+    if not conn.dialect.has_table(conn, schema_version.name):
+        return 0
+    return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+
+
+def apply_migrations(engine: Engine) -> int:
+    """Bring the database to ``LATEST_VERSION``; returns the number of migrations applied."""
+    with writer(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        schema_version.create(conn, checkfirst=True)
+        version = current_version(conn)
+        if version > LATEST_VERSION:
+            raise SchemaTooNewError(
+                f"The database schema is at version {version}, newer than this Coffer knows "
+                f"({LATEST_VERSION}); upgrade Coffer"
+            )
+        for number in range(version + 1, LATEST_VERSION + 1):
+            MIGRATIONS[number - 1](conn)
+            conn.execute(schema_version.insert().values(version=number, applied_at=time.time()))
+        return LATEST_VERSION - version

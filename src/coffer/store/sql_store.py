@@ -1,0 +1,853 @@
+"""``SqlStore``: core's ``Store`` port on SQLAlchemy Core, identical on SQLite and PostgreSQL.
+
+Every public method is one transaction. Writes go through ``writer(engine)`` (``BEGIN IMMEDIATE`` on
+SQLite). Invariants that concurrent writers could break between a check and a write are also enforced by
+the schema (unique keys, foreign keys); the resulting ``IntegrityError`` is translated into the same
+``ConflictError``/``ResourceNotFoundError`` the explicit check would have raised.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.exc import IntegrityError
+
+from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
+from coffer.core.models import (
+    AccessKey,
+    Account,
+    Domain,
+    ExternalConnection,
+    NamedPolicy,
+    Page,
+    Repository,
+    ResourcePolicy,
+    User,
+)
+from coffer.store.engine import create_engine_for, writer
+from coffer.store.migrations import apply_migrations
+from coffer.store.schema import (
+    access_keys,
+    accounts,
+    domains,
+    repositories,
+    repository_external_connections,
+    repository_upstreams,
+    resource_policies,
+    user_policies,
+    users,
+)
+from coffer.store.schema import tags as tag_table
+
+_REVISION_BYTES: Final = 18
+
+Violation = Literal["unique", "foreign_key", "other"]
+
+
+def open_store(url: str) -> SqlStore:
+    """Engine for ``url`` (see ``create_engine_for``), migrations applied, store ready."""
+    engine = create_engine_for(url)
+    try:
+        apply_migrations(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return SqlStore(engine)
+
+
+def violation(exc: IntegrityError) -> Violation:
+    """Which kind of constraint an ``IntegrityError`` reports, on either backend."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)  # psycopg
+    if sqlstate == "23505":
+        return "unique"
+    if sqlstate == "23503":
+        return "foreign_key"
+    name = getattr(orig, "sqlite_errorname", "") or ""
+    message = str(orig)
+    if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY") or "UNIQUE constraint" in message:
+        return "unique"
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY" or "FOREIGN KEY constraint" in message:
+        return "foreign_key"
+    return "other"
+
+
+def _arn_resource(arn: str) -> tuple[str | None, str]:
+    """(resource type, resource id) of a CodeArtifact ARN, for error fields."""
+    resource = arn.split(":", 5)[-1]
+    kind, _, path = resource.partition("/")
+    if kind in ("domain", "repository", "package") and path:
+        return kind, path.rsplit("/", 1)[-1]
+    return None, arn
+
+
+def _encode_key(parts: Sequence[str]) -> str:
+    raw = json.dumps(list(parts), separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_key(token: str, arity: int) -> list[str]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationError("The pagination token is invalid") from exc
+    if not (isinstance(parts, list) and len(parts) == arity and all(isinstance(p, str) for p in parts)):
+        raise ValidationError("The pagination token is invalid")
+    return parts
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValidationError(f"The page size must be at least 1, not {limit}")
+
+
+class SqlStore:
+    """Implements ``coffer.core.ports.Store``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        postgres = engine.dialect.name == "postgresql"
+        # reads that take several statements see one snapshot (SQLite's BEGIN already gives one);
+        # read-only REPEATABLE READ transactions never fail with serialization errors on PostgreSQL
+        self._reader = engine.execution_options(isolation_level="REPEATABLE READ") if postgres else engine
+        self._insert: Any = pg_dialect.insert if postgres else sqlite_dialect.insert
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- transactions and helpers ---------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._reader.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._writer.begin() as conn:
+            yield conn
+
+    def _upsert(self, table: Table, values: Sequence[Mapping[str, Any]], update_columns: Sequence[str]) -> Insert:
+        """INSERT of rows ... ON CONFLICT (primary key) DO UPDATE, in either dialect."""
+        stmt = self._insert(table).values(list(values))
+        return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
+            index_elements=[c.name for c in table.primary_key.columns],
+            set_={name: stmt.excluded[name] for name in update_columns},
+        )
+
+    def _replace_tags(self, conn: Connection, arn: str, new_tags: Mapping[str, str]) -> None:
+        conn.execute(delete(tag_table).where(tag_table.c.resource_arn == arn))
+        self._put_tags(conn, arn, new_tags)
+
+    def _put_tags(self, conn: Connection, arn: str, new_tags: Mapping[str, str]) -> None:
+        """Adds or overwrites (an upsert: safe against a concurrent tagging of the same key)."""
+        if new_tags:
+            rows = [{"resource_arn": arn, "key": k, "value": v} for k, v in new_tags.items()]
+            conn.execute(self._upsert(tag_table, rows, ["value"]))
+
+    @staticmethod
+    def _drop_resource_extras(conn: Connection, arn: str) -> None:
+        conn.execute(delete(tag_table).where(tag_table.c.resource_arn == arn))
+        conn.execute(delete(resource_policies).where(resource_policies.c.resource_arn == arn))
+
+    # --- accounts -------------------------------------------------------------------------------------
+
+    def create_account(self, account: Account) -> None:
+        with self._write() as conn:
+            try:
+                conn.execute(insert(accounts).values(account_id=account.account_id, created_at=account.created_at))
+            except IntegrityError as exc:
+                raise ConflictError(
+                    f"Account {account.account_id} already exists", resource_id=account.account_id
+                ) from exc
+
+    def get_account(self, account_id: str) -> Account | None:
+        with self._read() as conn:
+            row = conn.execute(select(accounts).where(accounts.c.account_id == account_id)).one_or_none()
+        return None if row is None else Account(account_id=row.account_id, created_at=row.created_at)
+
+    def list_accounts(self) -> list[Account]:
+        with self._read() as conn:
+            rows = conn.execute(select(accounts).order_by(accounts.c.account_id)).all()
+        return [Account(account_id=r.account_id, created_at=r.created_at) for r in rows]
+
+    # --- users ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _user_exists(conn: Connection, account_id: str, name: str) -> bool:
+        return (
+            conn.execute(select(users.c.name).where(users.c.account_id == account_id, users.c.name == name)).first()
+            is not None
+        )
+
+    @staticmethod
+    def _no_user(account_id: str, name: str) -> ResourceNotFoundError:
+        return ResourceNotFoundError(
+            f"The user with name {name} cannot be found in account {account_id}.", resource_id=name
+        )
+
+    @staticmethod
+    def _to_user(row: Any) -> User:
+        return User(
+            account_id=row.account_id,
+            name=row.name,
+            user_id=row.user_id,
+            created_at=row.created_at,
+            path=row.path,
+        )
+
+    def create_user(self, user: User) -> None:
+        with self._write() as conn:
+            if self._user_exists(conn, user.account_id, user.name):
+                raise ConflictError(f"User with name {user.name} already exists.", resource_id=user.name)
+            try:
+                conn.execute(
+                    insert(users).values(
+                        account_id=user.account_id,
+                        name=user.name,
+                        user_id=user.user_id,
+                        path=user.path,
+                        created_at=user.created_at,
+                    )
+                )
+            except IntegrityError as exc:
+                if violation(exc) == "foreign_key":
+                    raise ResourceNotFoundError(
+                        f"Account {user.account_id} not found", resource_id=user.account_id
+                    ) from exc
+                # the name was free a moment ago: the user id is taken (or the name just got taken)
+                raise ConflictError(
+                    f"User id {user.user_id} or name {user.name} is already in use.", resource_id=user.name
+                ) from exc
+
+    def get_user(self, account_id: str, name: str) -> User | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(users).where(users.c.account_id == account_id, users.c.name == name)
+            ).one_or_none()
+        return None if row is None else self._to_user(row)
+
+    def list_users(self, account_id: str) -> list[User]:
+        with self._read() as conn:
+            rows = conn.execute(select(users).where(users.c.account_id == account_id).order_by(users.c.name)).all()
+        return [self._to_user(r) for r in rows]
+
+    def delete_user(self, account_id: str, name: str) -> None:
+        with self._write() as conn:
+            result = conn.execute(delete(users).where(users.c.account_id == account_id, users.c.name == name))
+            if result.rowcount == 0:
+                raise self._no_user(account_id, name)
+
+    # --- access keys ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _to_key(row: Any) -> AccessKey:
+        return AccessKey(
+            access_key_id=row.access_key_id,
+            secret_access_key=row.secret_access_key,
+            account_id=row.account_id,
+            user_name=row.user_name,
+            created_at=row.created_at,
+            status=row.status,
+        )
+
+    def create_access_key(self, key: AccessKey) -> None:
+        with self._write() as conn:
+            try:
+                conn.execute(
+                    insert(access_keys).values(
+                        access_key_id=key.access_key_id,
+                        secret_access_key=key.secret_access_key,
+                        account_id=key.account_id,
+                        user_name=key.user_name,
+                        status=key.status,
+                        created_at=key.created_at,
+                    )
+                )
+            except IntegrityError as exc:
+                if violation(exc) == "foreign_key":
+                    raise self._no_user(key.account_id, key.user_name or "") from exc
+                raise ConflictError(
+                    f"Access key {key.access_key_id} already exists", resource_id=key.access_key_id
+                ) from exc
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        with self._read() as conn:
+            row = conn.execute(select(access_keys).where(access_keys.c.access_key_id == access_key_id)).one_or_none()
+        return None if row is None else self._to_key(row)
+
+    def list_access_keys(self, account_id: str, user_name: str) -> list[AccessKey]:
+        """Ordered by creation time, then id."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(access_keys)
+                .where(access_keys.c.account_id == account_id, access_keys.c.user_name == user_name)
+                .order_by(access_keys.c.created_at, access_keys.c.access_key_id)
+            ).all()
+        return [self._to_key(r) for r in rows]
+
+    def delete_access_key(self, access_key_id: str) -> None:
+        with self._write() as conn:
+            result = conn.execute(delete(access_keys).where(access_keys.c.access_key_id == access_key_id))
+            if result.rowcount == 0:
+                raise ResourceNotFoundError(
+                    f"The Access Key with id {access_key_id} cannot be found.", resource_id=access_key_id
+                )
+
+    # --- inline user policies -------------------------------------------------------------------------
+
+    def put_user_policy(self, account_id: str, user_name: str, policy: NamedPolicy) -> None:
+        with self._write() as conn:
+            if not self._user_exists(conn, account_id, user_name):
+                raise self._no_user(account_id, user_name)
+            stmt = self._upsert(
+                user_policies,
+                [
+                    {
+                        "account_id": account_id,
+                        "user_name": user_name,
+                        "name": policy.name,
+                        "document": policy.document,
+                    }
+                ],
+                ["document"],
+            )
+            try:
+                conn.execute(stmt)
+            except IntegrityError as exc:  # the user went away meanwhile
+                raise self._no_user(account_id, user_name) from exc
+
+    def list_user_policies(self, account_id: str, user_name: str) -> list[NamedPolicy]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(user_policies.c.name, user_policies.c.document)
+                .where(user_policies.c.account_id == account_id, user_policies.c.user_name == user_name)
+                .order_by(user_policies.c.name)
+            ).all()
+        return [NamedPolicy(name=r.name, document=r.document) for r in rows]
+
+    def delete_user_policy(self, account_id: str, user_name: str, policy_name: str) -> None:
+        with self._write() as conn:
+            result = conn.execute(
+                delete(user_policies).where(
+                    user_policies.c.account_id == account_id,
+                    user_policies.c.user_name == user_name,
+                    user_policies.c.name == policy_name,
+                )
+            )
+            if result.rowcount == 0:
+                if not self._user_exists(conn, account_id, user_name):
+                    raise self._no_user(account_id, user_name)
+                raise ResourceNotFoundError(
+                    f"The user policy with name {policy_name} cannot be found.", resource_id=policy_name
+                )
+
+    # --- domains --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _no_domain(owner: str, name: str) -> ResourceNotFoundError:
+        return ResourceNotFoundError(
+            f"Domain {name} not found in account {owner}", resource_id=name, resource_type="domain"
+        )
+
+    @staticmethod
+    def _domain_select() -> Select[Any]:
+        count = (
+            select(func.count())
+            .select_from(repositories)
+            .where(repositories.c.domain_id == domains.c.id)
+            .scalar_subquery()
+        )
+        return select(domains, count.label("repository_count"))
+
+    @staticmethod
+    def _to_domain(row: Any) -> Domain:
+        return Domain(
+            name=row.name,
+            owner=row.owner,
+            arn=row.arn,
+            created_time=row.created_time,
+            encryption_key=row.encryption_key,
+            status=row.status,
+            repository_count=int(row.repository_count),
+            asset_size_bytes=0,
+        )
+
+    @staticmethod
+    def _domain_id(conn: Connection, owner: str, name: str) -> int | None:
+        found = conn.execute(
+            select(domains.c.id).where(domains.c.owner == owner, domains.c.name == name)
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def create_domain(self, domain: Domain, tags: Mapping[str, str]) -> None:
+        with self._write() as conn:
+            try:
+                conn.execute(
+                    insert(domains).values(
+                        owner=domain.owner,
+                        name=domain.name,
+                        arn=domain.arn,
+                        created_time=domain.created_time,
+                        encryption_key=domain.encryption_key,
+                        status=domain.status,
+                    )
+                )
+            except IntegrityError as exc:
+                raise ConflictError(
+                    f"Domain {domain.name} already exists", resource_id=domain.name, resource_type="domain"
+                ) from exc
+            self._replace_tags(conn, domain.arn, tags)
+
+    def get_domain(self, owner: str, name: str) -> Domain | None:
+        with self._read() as conn:
+            row = conn.execute(
+                self._domain_select().where(domains.c.owner == owner, domains.c.name == name)
+            ).one_or_none()
+        return None if row is None else self._to_domain(row)
+
+    def list_domains(self, owner: str, after: str | None, limit: int) -> Page[Domain]:
+        _check_limit(limit)
+        stmt = self._domain_select().where(domains.c.owner == owner)
+        if after is not None:
+            stmt = stmt.where(domains.c.name > after)
+        with self._read() as conn:
+            rows = conn.execute(stmt.order_by(domains.c.name).limit(limit + 1)).all()
+        items = tuple(self._to_domain(r) for r in rows[:limit])
+        return Page(items=items, next_key=items[-1].name if len(rows) > limit else None)
+
+    def count_domains(self, owner: str) -> int:
+        with self._read() as conn:
+            count = conn.execute(select(func.count()).select_from(domains).where(domains.c.owner == owner)).scalar_one()
+        return int(count)
+
+    def delete_domain(self, owner: str, name: str) -> Domain:
+        with self._write() as conn:
+            row = conn.execute(
+                self._domain_select().where(domains.c.owner == owner, domains.c.name == name)
+            ).one_or_none()
+            if row is None:
+                raise self._no_domain(owner, name)
+            contains = ConflictError(f"Domain {name} contains repositories", resource_id=name, resource_type="domain")
+            if row.repository_count:
+                raise contains
+            try:
+                conn.execute(delete(domains).where(domains.c.id == row.id))
+            except IntegrityError as exc:  # a repository was created meanwhile
+                raise contains from exc
+            self._drop_resource_extras(conn, row.arn)
+        return self._to_domain(row)
+
+    # --- repositories ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _no_repository(domain: str, name: str) -> ResourceNotFoundError:
+        return ResourceNotFoundError(
+            f"Repository {name} not found in domain {domain}", resource_id=name, resource_type="repository"
+        )
+
+    @staticmethod
+    def _repository_select() -> Select[Any]:
+        return select(
+            repositories,
+            domains.c.name.label("domain_name"),
+            domains.c.owner.label("domain_owner"),
+        ).join(domains, repositories.c.domain_id == domains.c.id)
+
+    @staticmethod
+    def _load_repositories(conn: Connection, rows: Sequence[Any]) -> list[Repository]:
+        """Repository objects for rows of ``_repository_select``, with upstreams and connections."""
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        upstream = repositories.alias("upstream")
+        ups: dict[int, list[str]] = {}
+        for rid, uname in conn.execute(
+            select(repository_upstreams.c.repository_id, upstream.c.name)
+            .join(upstream, repository_upstreams.c.upstream_id == upstream.c.id)
+            .where(repository_upstreams.c.repository_id.in_(ids))
+            .order_by(repository_upstreams.c.repository_id, repository_upstreams.c.position)
+        ):
+            ups.setdefault(rid, []).append(uname)
+        conns: dict[int, list[ExternalConnection]] = {}
+        ec = repository_external_connections
+        for r in conn.execute(
+            select(ec).where(ec.c.repository_id.in_(ids)).order_by(ec.c.repository_id, ec.c.position)
+        ):
+            conns.setdefault(r.repository_id, []).append(
+                ExternalConnection(name=r.name, package_format=r.package_format, status=r.status)
+            )
+        return [
+            Repository(
+                domain_name=r.domain_name,
+                domain_owner=r.domain_owner,
+                name=r.name,
+                arn=r.arn,
+                administrator_account=r.administrator_account,
+                created_time=r.created_time,
+                description=r.description,
+                upstreams=tuple(ups.get(r.id, ())),
+                external_connections=tuple(conns.get(r.id, ())),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _check_names(repository: Repository) -> None:
+        if len(set(repository.upstreams)) != len(repository.upstreams):
+            raise ValidationError(f"Repository {repository.name} names the same upstream more than once")
+        names = [c.name for c in repository.external_connections]
+        if len(set(names)) != len(names):
+            raise ValidationError(f"Repository {repository.name} names the same external connection more than once")
+
+    def _resolve_upstreams(self, conn: Connection, domain_id: int, repository: Repository) -> list[int]:
+        """Ids of the named upstreams, in order; ResourceNotFoundError naming the first missing one."""
+        if not repository.upstreams:
+            return []
+        rows = conn.execute(
+            select(repositories.c.name, repositories.c.id).where(
+                repositories.c.domain_id == domain_id, repositories.c.name.in_(repository.upstreams)
+            )
+        ).all()
+        found = {name: int(rid) for name, rid in rows}
+        for upstream_name in repository.upstreams:
+            if upstream_name not in found:
+                raise self._missing_upstream(repository.domain_name, upstream_name)
+        return [found[n] for n in repository.upstreams]
+
+    def _write_links(
+        self, conn: Connection, repo_id: int, domain_id: int, upstream_ids: Sequence[int], repository: Repository
+    ) -> None:
+        """(Re)writes the upstream and external-connection rows of a repository."""
+        ec = repository_external_connections
+        conn.execute(delete(repository_upstreams).where(repository_upstreams.c.repository_id == repo_id))
+        conn.execute(delete(ec).where(ec.c.repository_id == repo_id))
+        if upstream_ids:
+            rows = [
+                {"repository_id": repo_id, "position": i, "domain_id": domain_id, "upstream_id": uid}
+                for i, uid in enumerate(upstream_ids)
+            ]
+            try:
+                conn.execute(insert(repository_upstreams), rows)
+            except IntegrityError as exc:  # an upstream was deleted meanwhile
+                raise self._missing_upstream(repository.domain_name, ", ".join(repository.upstreams)) from exc
+        if repository.external_connections:
+            conn.execute(
+                insert(ec),
+                [
+                    {
+                        "repository_id": repo_id,
+                        "position": i,
+                        "name": c.name,
+                        "package_format": c.package_format,
+                        "status": c.status,
+                    }
+                    for i, c in enumerate(repository.external_connections)
+                ],
+            )
+
+    @staticmethod
+    def _missing_upstream(domain: str, name: str) -> ResourceNotFoundError:
+        return ResourceNotFoundError(
+            f"Upstream repository {name} not found in domain {domain}",
+            resource_id=name,
+            resource_type="repository",
+        )
+
+    def create_repository(self, repository: Repository, tags: Mapping[str, str]) -> None:
+        self._check_names(repository)
+        with self._write() as conn:
+            domain_id = self._domain_id(conn, repository.domain_owner, repository.domain_name)
+            if domain_id is None:
+                raise self._no_domain(repository.domain_owner, repository.domain_name)
+            # resolved before the insert: a new repository cannot be its own upstream
+            upstream_ids = self._resolve_upstreams(conn, domain_id, repository)
+            try:
+                repo_id = conn.execute(
+                    insert(repositories)
+                    .values(
+                        domain_id=domain_id,
+                        name=repository.name,
+                        arn=repository.arn,
+                        administrator_account=repository.administrator_account,
+                        created_time=repository.created_time,
+                        description=repository.description,
+                    )
+                    .returning(repositories.c.id)
+                ).scalar_one()
+            except IntegrityError as exc:
+                if violation(exc) == "foreign_key":  # the domain was deleted meanwhile
+                    raise self._no_domain(repository.domain_owner, repository.domain_name) from exc
+                raise ConflictError(
+                    f"Repository {repository.name} already exists in domain {repository.domain_name}",
+                    resource_id=repository.name,
+                    resource_type="repository",
+                ) from exc
+            self._write_links(conn, int(repo_id), domain_id, upstream_ids, repository)
+            self._replace_tags(conn, repository.arn, tags)
+
+    def get_repository(self, owner: str, domain: str, name: str) -> Repository | None:
+        with self._read() as conn:
+            rows = conn.execute(
+                self._repository_select().where(
+                    domains.c.owner == owner, domains.c.name == domain, repositories.c.name == name
+                )
+            ).all()
+            loaded = self._load_repositories(conn, rows)
+        return loaded[0] if loaded else None
+
+    def update_repository(self, repository: Repository) -> None:
+        """Also ResourceNotFoundError if the repository (or its domain) does not exist."""
+        self._check_names(repository)
+        with self._write() as conn:
+            domain_id = self._domain_id(conn, repository.domain_owner, repository.domain_name)
+            if domain_id is None:
+                raise self._no_domain(repository.domain_owner, repository.domain_name)
+            # updating the row first also locks it on PostgreSQL: concurrent updates of one repository
+            # run one after the other
+            repo_id = conn.execute(
+                update(repositories)
+                .where(repositories.c.domain_id == domain_id, repositories.c.name == repository.name)
+                .values(description=repository.description)
+                .returning(repositories.c.id)
+            ).scalar_one_or_none()
+            if repo_id is None:
+                raise self._no_repository(repository.domain_name, repository.name)
+            upstream_ids = self._resolve_upstreams(conn, domain_id, repository)
+            self._write_links(conn, int(repo_id), domain_id, upstream_ids, repository)
+
+    def delete_repository(self, owner: str, domain: str, name: str) -> Repository:
+        with self._write() as conn:
+            rows = conn.execute(
+                self._repository_select().where(
+                    domains.c.owner == owner, domains.c.name == domain, repositories.c.name == name
+                )
+            ).all()
+            if not rows:
+                raise self._no_repository(domain, name)
+            repository = self._load_repositories(conn, rows)[0]
+            repo_id = rows[0].id
+            downstreams = self._downstream_names(conn, repo_id)
+
+            def named_upstream(names: Sequence[str]) -> ConflictError:
+                listed = f": {', '.join(names)}" if names else ""
+                return ConflictError(
+                    f"Repository {name} cannot be deleted while it is an upstream of other repositories{listed}",
+                    resource_id=name,
+                    resource_type="repository",
+                )
+
+            if downstreams:
+                raise named_upstream(downstreams)
+            try:
+                conn.execute(delete(repositories).where(repositories.c.id == repo_id))
+            except IntegrityError as exc:  # a downstream appeared meanwhile
+                raise named_upstream([]) from exc
+            self._drop_resource_extras(conn, repository.arn)
+        return repository
+
+    @staticmethod
+    def _downstream_names(conn: Connection, repo_id: int) -> list[str]:
+        return list(
+            conn.execute(
+                select(repositories.c.name)
+                .join(repository_upstreams, repository_upstreams.c.repository_id == repositories.c.id)
+                .where(repository_upstreams.c.upstream_id == repo_id, repositories.c.id != repo_id)
+                .order_by(repositories.c.name)
+            ).scalars()
+        )
+
+    def list_repositories(
+        self,
+        *,
+        administrator_account: str | None,
+        owner: str | None,
+        domain: str | None,
+        prefix: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Repository]:
+        _check_limit(limit)
+        stmt = self._repository_select()
+        if administrator_account is not None:
+            stmt = stmt.where(repositories.c.administrator_account == administrator_account)
+        if owner is not None:
+            stmt = stmt.where(domains.c.owner == owner)
+        if domain is not None:
+            stmt = stmt.where(domains.c.name == domain)
+        if prefix:
+            stmt = stmt.where(_starts_with(repositories.c.name, prefix))
+        if after is not None:
+            a_name, a_domain, a_owner = _decode_key(after, 3)
+            stmt = stmt.where(
+                or_(
+                    repositories.c.name > a_name,
+                    and_(repositories.c.name == a_name, domains.c.name > a_domain),
+                    and_(repositories.c.name == a_name, domains.c.name == a_domain, domains.c.owner > a_owner),
+                )
+            )
+        stmt = stmt.order_by(repositories.c.name, domains.c.name, domains.c.owner).limit(limit + 1)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            items = tuple(self._load_repositories(conn, rows[:limit]))
+        next_key = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_key = _encode_key([last.name, last.domain_name, last.domain_owner])
+        return Page(items=items, next_key=next_key)
+
+    def list_downstreams(self, owner: str, domain: str, name: str) -> list[Repository]:
+        """Ordered by name."""
+        with self._read() as conn:
+            repo_id = conn.execute(
+                select(repositories.c.id)
+                .join(domains, repositories.c.domain_id == domains.c.id)
+                .where(domains.c.owner == owner, domains.c.name == domain, repositories.c.name == name)
+            ).scalar_one_or_none()
+            if repo_id is None:
+                return []
+            downstream_ids = (
+                select(repository_upstreams.c.repository_id)
+                .where(repository_upstreams.c.upstream_id == repo_id)
+                .scalar_subquery()
+            )
+            rows = conn.execute(
+                self._repository_select().where(repositories.c.id.in_(downstream_ids)).order_by(repositories.c.name)
+            ).all()
+            return self._load_repositories(conn, rows)
+
+    # --- resource policies ----------------------------------------------------------------------------
+
+    def get_resource_policy(self, resource_arn: str) -> ResourcePolicy | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(resource_policies).where(resource_policies.c.resource_arn == resource_arn)
+            ).one_or_none()
+        return (
+            None
+            if row is None
+            else ResourcePolicy(resource_arn=row.resource_arn, document=row.document, revision=row.revision)
+        )
+
+    @staticmethod
+    def _stale(resource_arn: str, expected: str, exists: bool) -> ConflictError:
+        kind, rid = _arn_resource(resource_arn)
+        if exists:
+            message = f"The policy revision {expected} does not match the current revision of {resource_arn}"
+        else:
+            message = f"No resource policy exists for {resource_arn}, so revision {expected} cannot match"
+        return ConflictError(message, resource_id=rid, resource_type=kind)
+
+    def put_resource_policy(self, resource_arn: str, document: str, expected_revision: str | None) -> ResourcePolicy:
+        revision = secrets.token_urlsafe(_REVISION_BYTES)
+        with self._write() as conn:
+            if expected_revision is None:
+                conn.execute(
+                    self._upsert(
+                        resource_policies,
+                        [{"resource_arn": resource_arn, "document": document, "revision": revision}],
+                        ["document", "revision"],
+                    )
+                )
+            else:
+                result = conn.execute(
+                    update(resource_policies)
+                    .where(
+                        resource_policies.c.resource_arn == resource_arn,
+                        resource_policies.c.revision == expected_revision,
+                    )
+                    .values(document=document, revision=revision)
+                )
+                if result.rowcount == 0:
+                    raise self._stale(resource_arn, expected_revision, self._policy_exists(conn, resource_arn))
+        return ResourcePolicy(resource_arn=resource_arn, document=document, revision=revision)
+
+    @staticmethod
+    def _policy_exists(conn: Connection, resource_arn: str) -> bool:
+        return (
+            conn.execute(
+                select(resource_policies.c.revision).where(resource_policies.c.resource_arn == resource_arn)
+            ).first()
+            is not None
+        )
+
+    def delete_resource_policy(self, resource_arn: str, expected_revision: str | None) -> ResourcePolicy:
+        stmt = delete(resource_policies).where(resource_policies.c.resource_arn == resource_arn)
+        if expected_revision is not None:
+            stmt = stmt.where(resource_policies.c.revision == expected_revision)
+        with self._write() as conn:
+            row = conn.execute(
+                stmt.returning(
+                    resource_policies.c.resource_arn, resource_policies.c.document, resource_policies.c.revision
+                )
+            ).one_or_none()
+            if row is None:
+                if expected_revision is not None and self._policy_exists(conn, resource_arn):
+                    raise self._stale(resource_arn, expected_revision, True)
+                kind, rid = _arn_resource(resource_arn)
+                raise ResourceNotFoundError(
+                    f"No resource policy exists for {resource_arn}", resource_id=rid, resource_type=kind
+                )
+        return ResourcePolicy(resource_arn=row.resource_arn, document=row.document, revision=row.revision)
+
+    # --- tags -----------------------------------------------------------------------------------------
+
+    def get_tags(self, resource_arn: str) -> dict[str, str]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(tag_table.c.key, tag_table.c.value)
+                .where(tag_table.c.resource_arn == resource_arn)
+                .order_by(tag_table.c.key)
+            ).all()
+        return {r.key: r.value for r in rows}
+
+    def tag_resource(self, resource_arn: str, tags: Mapping[str, str]) -> None:
+        if not tags:
+            return
+        with self._write() as conn:
+            self._put_tags(conn, resource_arn, tags)
+
+    def untag_resource(self, resource_arn: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        with self._write() as conn:
+            conn.execute(
+                delete(tag_table).where(tag_table.c.resource_arn == resource_arn, tag_table.c.key.in_(list(keys)))
+            )
+
+
+def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``, case-sensitively on both backends. LIKE (with ``%``/``_``
+    escaped) can use an index; SQLite's LIKE ignores ASCII case, so the exact ``substr`` test decides."""
+    return and_(
+        column.startswith(prefix, autoescape=True),
+        func.substr(column, 1, len(prefix)) == prefix,
+    )

@@ -1,0 +1,93 @@
+"""Backends for the Store contract suite.
+
+``db_url`` is parametrized over ``sqlite`` (a file in tmp_path, always) and ``postgresql`` (a fresh
+schema per test on the server named by ``COFFER_TEST_POSTGRES_URL``, dropped afterwards; skipped when
+the variable is unset, unless ``COFFER_REQUIRE_POSTGRES`` is set, as in CI, where it fails instead).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+try:
+    import coffer  # noqa: F401
+except ImportError:  # not installed in the venv: use the source tree
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from coffer.store.engine import normalize_url, sqlite_url_for
+from coffer.store.sql_store import SqlStore, open_store
+
+POSTGRES_ENV = "COFFER_TEST_POSTGRES_URL"
+REQUIRE_POSTGRES_ENV = "COFFER_REQUIRE_POSTGRES"
+
+
+def _postgres_base_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        reason = (
+            f"PostgreSQL backend not tested: set {POSTGRES_ENV} "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) to run it"
+        )
+        if os.environ.get(REQUIRE_POSTGRES_ENV):
+            pytest.fail(f"{REQUIRE_POSTGRES_ENV} is set but {reason}")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on the server named by ``COFFER_TEST_POSTGRES_URL``."""
+    engine = create_engine(normalize_url(_postgres_base_url()), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database on the backend under test.
+
+    On PostgreSQL that is a fresh schema (CREATE SCHEMA is much faster than CREATE DATABASE) that the
+    URL puts alone on the ``search_path``; it is dropped with everything in it afterwards.
+    """
+    if request.param == "sqlite":
+        yield sqlite_url_for(tmp_path / "coffer.db")
+        return
+    admin: Engine = request.getfixturevalue("postgres_admin")
+    schema = f"coffer_t_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def stores(db_url: str) -> Iterator[Callable[[], SqlStore]]:
+    """Opens stores on ``db_url`` (migrations applied); closes them all at teardown."""
+    opened: list[SqlStore] = []
+
+    def open_one() -> SqlStore:
+        store = open_store(db_url)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(stores: Callable[[], SqlStore]) -> SqlStore:
+    return stores()

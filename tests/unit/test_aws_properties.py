@@ -1,0 +1,220 @@
+"""Property tests for the network-facing wire layer: it accepts or refuses cleanly, and agrees with botocore."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import unicodedata
+from typing import Any
+
+import botocore.awsrequest
+import botocore.parsers
+import botocore.response
+import botocore.serialize
+import botocore.session
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coffer.aws.model import OperationSpec, ServiceSpec, Shape, compile_java_pattern, load_service
+from coffer.aws.restjson import _split_header_list, parse_request, serialize_response
+from coffer.aws.validate import check_structure, validate_input
+from coffer.core.errors import CofferError
+
+UTC = datetime.UTC
+SERVICE: ServiceSpec = load_service()
+BOTOCORE = botocore.session.get_session().get_service_model("codeartifact")
+OPERATIONS = sorted(SERVICE.operations)
+SERIALIZER = botocore.serialize.create_serializer("rest-json", include_validation=False)
+PARSER = botocore.parsers.create_parser("rest-json")
+SETTINGS = settings(
+    max_examples=max(200, settings.default.max_examples),  # a heavier hypothesis profile still wins
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# arbitrary requests never crash
+
+
+def _query_keys(op: OperationSpec) -> list[str]:
+    return sorted(op.input.query) if op.input is not None and op.input.query else ["domain"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[OperationSpec, list[tuple[str, str]], dict[str, str], bytes]:
+    op = SERVICE.operations[draw(st.sampled_from(OPERATIONS))]
+    keys = st.sampled_from(_query_keys(op)) | st.text(max_size=8)
+    values = st.text(max_size=30) | st.sampled_from(["0", "-1", "900", "1e3", "true", "acme", "npm", "", "9" * 30])
+    query = draw(st.lists(st.tuples(keys, values), max_size=8))
+    header_names = [m.lower_wire_name for m in op.input.headers] if op.input is not None else []
+    headers = draw(st.dictionaries(st.sampled_from([*header_names, "x-other"]), st.text(max_size=70), max_size=3))
+    members = sorted(op.input.body) if op.input is not None and op.input.body else ["x"]
+    body = draw(
+        st.binary(max_size=64)
+        | json_values.map(lambda v: json.dumps(v).encode())
+        | st.dictionaries(st.sampled_from(members), json_values, max_size=4).map(lambda v: json.dumps(v).encode())
+    )
+    return op, query, headers, body
+
+
+@SETTINGS
+@given(requests())
+def test_arbitrary_requests_only_raise_coffer_errors(
+    request: tuple[OperationSpec, list[tuple[str, str]], dict[str, str], bytes],
+) -> None:
+    op, query, headers, body = request
+    try:
+        params = parse_request(op, query=query, headers=headers, body=body)
+        validate_input(op, params)
+    except CofferError as error:
+        assert error.status == 400
+        assert error.message
+
+
+@SETTINGS
+@given(st.sampled_from(OPERATIONS), st.binary(max_size=200))
+def test_arbitrary_bodies_only_raise_coffer_errors(name: str, body: bytes) -> None:
+    op = SERVICE.operations[name]
+    try:
+        validate_input(op, parse_request(op, body=body))
+    except CofferError as error:
+        assert error.code == "ValidationException"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# values generated from the model's shapes
+
+
+def _truncate_ms(moment: datetime.datetime) -> datetime.datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+wire_text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
+
+
+def values_for(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
+    kind = shape.type
+    if kind == "string":
+        options: list[st.SearchStrategy[Any]] = [wire_text]
+        if shape.enum:
+            options.append(st.sampled_from(shape.enum))
+        if shape.pattern is not None and "\\p" not in (shape.pattern_source or "").lower():
+            options.append(st.from_regex(shape.pattern, fullmatch=True).filter(lambda s: "\x00" not in s))
+        return st.one_of(options)
+    if kind == "integer":
+        return st.integers(-(2**31), 2**31 - 1)
+    if kind == "long":
+        return st.integers(-(2**63), 2**63 - 1)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "timestamp":
+        return st.datetimes(
+            min_value=datetime.datetime(1970, 1, 2), max_value=datetime.datetime(2200, 1, 1), timezones=st.just(UTC)
+        ).map(_truncate_ms)
+    if kind == "blob":
+        return st.binary(max_size=16)
+    if depth > 4:
+        return st.nothing()
+    if kind == "list":
+        assert shape.member is not None
+        return st.lists(values_for(shape.member.shape, depth + 1), max_size=3)
+    if kind == "map":
+        assert shape.key is not None and shape.value is not None
+        return st.dictionaries(
+            values_for(shape.key.shape, depth + 1), values_for(shape.value.shape, depth + 1), max_size=3
+        )
+    members = {name: values_for(m.shape, depth + 1) for name, m in shape.members.items()}
+    return st.fixed_dictionaries({}, optional=members)
+
+
+INPUTS = {name: values_for(op.input.shape) for name, op in SERVICE.operations.items() if op.input is not None}
+OUTPUTS = {name: values_for(op.output.shape) for name, op in SERVICE.operations.items() if op.output is not None}
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(INPUTS)).flatmap(lambda name: st.tuples(st.just(name), INPUTS[name])))
+def test_fast_validity_check_agrees_with_the_explaining_walk(case: tuple[str, dict[str, Any]]) -> None:
+    name, params = case
+    op = SERVICE.operations[name]
+    assert op.input is not None
+    violations = check_structure(op.input.shape, params)
+    assert op.input.shape.is_valid(params) == (violations == []), violations
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(INPUTS)).flatmap(lambda name: st.tuples(st.just(name), INPUTS[name])))
+def test_botocore_serialized_requests_parse_back(case: tuple[str, dict[str, Any]]) -> None:
+    name, params = case
+    request = SERIALIZER.serialize_to_request(params, BOTOCORE.operation_model(name))
+    match = SERVICE.route(request["method"], request["url_path"])
+    assert match is not None and not hasattr(match, "allowed")
+    query = [
+        (k, str(item).lower() if isinstance(item, bool) else str(item))
+        for k, v in request["query_string"].items()
+        for item in (v if isinstance(v, list) else [v])
+    ]
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    op = SERVICE.operations[name]
+    assert op.input is not None
+    if op.input.raw_payload and op.input.payload is not None:  # on the wire, no payload is an empty body
+        params = {**params, op.input.payload.name: params.get(op.input.payload.name, b"")}
+    assert parse_request(op, query=query, headers=headers, body=request["body"]) == params
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(OUTPUTS)).flatmap(lambda name: st.tuples(st.just(name), OUTPUTS[name])))
+def test_our_responses_parse_back_in_botocore(case: tuple[str, dict[str, Any]]) -> None:
+    name, result = case
+    response = serialize_response(SERVICE.operations[name], result)
+    output = SERVICE.operations[name].output
+    assert output is not None
+    body: Any = response.body
+    assert isinstance(body, bytes)
+    streaming = output.raw_payload and output.payload is not None
+    if streaming:  # as botocore's client hands streaming bodies to the parser
+        body = botocore.response.StreamingBody(io.BytesIO(body), len(body))
+    parsed = PARSER.parse(
+        {"status_code": response.status, "headers": botocore.awsrequest.HeadersDict(response.headers), "body": body},
+        BOTOCORE.operation_model(name).output_shape,
+    )
+    parsed.pop("ResponseMetadata")
+    if streaming and output.payload is not None:
+        payload = output.payload.name
+        parsed[payload] = parsed[payload].read()
+        result = {**result, payload: result.get(payload, b"")}
+    assert parsed == result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# small parsers
+
+
+@SETTINGS
+@given(
+    st.lists(st.text(alphabet=st.characters(blacklist_characters="\\\r\n", blacklist_categories=("Cs",))), min_size=1)
+)
+def test_header_lists_split_as_botocore_joins_them(items: list[str]) -> None:
+    items = [item.strip(" \t") for item in items]
+    joined = ",".join(SERIALIZER._escape_header_list_string(item) for item in items)
+    assert _split_header_list(joined) == items
+
+
+NOT_OTHER = compile_java_pattern(r"\P{C}*")
+POLICY = compile_java_pattern(r"[\P{C}\s]+")
+
+
+@SETTINGS
+@given(st.text())
+def test_not_other_pattern_matches_unicodedata(text: str) -> None:
+    expected = all(not unicodedata.category(c).startswith("C") for c in text)
+    assert bool(NOT_OTHER.fullmatch(text)) == expected
+    policy = text != "" and all(not unicodedata.category(c).startswith("C") or c in " \t\n\x0b\f\r" for c in text)
+    assert bool(POLICY.fullmatch(text)) == policy
