@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -75,6 +76,22 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
 
 
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch to WAL (persistent, so usually already on). Switching needs a moment of exclusive access, and
+    SQLite answers "database is locked" at once instead of waiting when another process is starting too:
+    retry for up to the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(
         url,
@@ -92,7 +109,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor)
             # in WAL mode NORMAL loses no committed transaction when the process is killed (only, perhaps,
             # the last ones on power loss) and never corrupts the database
             cursor.execute("PRAGMA synchronous = NORMAL")
