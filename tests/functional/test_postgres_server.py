@@ -1,0 +1,56 @@
+"""The whole server on PostgreSQL (``--db-url``): the same flows as on SQLite, and a restart keeps the data."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from coffer.store.engine import normalize_url
+from tests.functional.conftest import make_client
+from tests.functional.server import running_server
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    base = os.environ.get("COFFER_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("COFFER_REQUIRE_POSTGRES"):
+            pytest.fail("COFFER_REQUIRE_POSTGRES is set but COFFER_TEST_POSTGRES_URL is not")
+        pytest.skip("set COFFER_TEST_POSTGRES_URL to run the server on PostgreSQL")
+    admin = create_engine(normalize_url(base), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    schema = f"coffer_srv_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield admin.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_server_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    data = tmp_path / "data"
+    with running_server(data, "--db-url", pg_url, "--account-id", "222233334444") as srv:
+        assert not (data / "coffer.db").exists()
+        ca = make_client(srv)
+        ca.create_domain(domain="pgdom")
+        ca.create_repository(domain="pgdom", repository="up")
+        ca.create_repository(domain="pgdom", repository="down", upstreams=[{"repositoryName": "up"}])
+        token = ca.get_authorization_token(domain="pgdom", durationSeconds=900)
+        assert token["authorizationToken"].startswith("cf1.")
+        with pytest.raises(ca.exceptions.ConflictException):
+            ca.delete_repository(domain="pgdom", repository="up")
+    # a second data directory on the same database: the admin key is written again from the database
+    other = tmp_path / "other"
+    with running_server(other, "--db-url", pg_url) as srv:
+        assert "account 222233334444" in "".join(srv.output)
+        ca = make_client(srv)
+        repos = ca.list_repositories_in_domain(domain="pgdom")["repositories"]
+        assert [r["name"] for r in repos] == ["down", "up"]
