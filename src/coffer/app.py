@@ -17,6 +17,8 @@ from coffer.aws.model import load_service
 from coffer.aws.sigv4 import SigV4Verifier
 from coffer.bootstrap import Bootstrapped, open_data
 from coffer.core.clock import system_clock
+from coffer.formats.auth import TokenAuthenticator
+from coffer.formats.pypi import PypiEndpoint
 from coffer.services import build_services
 from coffer.settings import Settings
 from coffer.store.keyfiles import KeyRingFiles
@@ -35,7 +37,7 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
     boot = boot or open_data(settings)
     ring = KeyRingFiles(boot.data.keys)
     base_url = settings.base_url(bound_port)
-    services = build_services(boot.store, settings.region, ring, lambda: base_url)
+    services = build_services(boot.store, settings.region, ring, lambda: base_url, boot.blobs)
     codeartifact = AwsEndpoint(
         service=load_service("codeartifact"),
         verifier=SigV4Verifier(settings.region, ["codeartifact"], system_clock),
@@ -45,8 +47,11 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
             repositories=services.repositories,
             tags=services.tags,
             tokens=services.tokens,
+            packages=services.packages,
         ),
     )
+
+    pypi = PypiEndpoint(services.packages, TokenAuthenticator(services.tokens), system_clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -59,6 +64,7 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         routes=[
             Route("/health", health, methods=["GET", "HEAD"]),
             Route("/v1/{rest:path}", codeartifact),
+            *pypi.routes(),  # /pypi/d/{domain}-{owner}/{repo}/...
             Route("/{rest:path}", not_found),
         ],
         lifespan=lifespan,

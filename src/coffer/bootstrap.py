@@ -10,9 +10,10 @@ from pathlib import Path
 from coffer.core.clock import system_clock
 from coffer.core.identity import ADMIN_USER, IdentityService, new_account_id
 from coffer.core.models import AccessKey
-from coffer.core.ports import Store
+from coffer.core.ports import BlobStore, Store
 from coffer.settings import Settings
 from coffer.store import keyfiles
+from coffer.store.blobs import FileBlobStore
 from coffer.store.files import atomic_write
 from coffer.store.sql_store import open_store
 
@@ -33,12 +34,17 @@ class DataDir:
     def credentials(self) -> Path:
         return self.root / "credentials"
 
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
 
 @dataclass(frozen=True)
 class Bootstrapped:
     store: Store
     account_id: str
     data: DataDir
+    blobs: BlobStore
 
 
 def default_account(store: Store, requested: str | None) -> str:
@@ -85,4 +91,6 @@ def open_data(settings: Settings) -> Bootstrapped:
     except BaseException:
         store.close()
         raise
-    return Bootstrapped(store=store, account_id=account_id, data=data)
+    blobs = FileBlobStore(data.blobs)
+    blobs.sweep()  # leftovers of uploads interrupted by a crash
+    return Bootstrapped(store=store, account_id=account_id, data=data, blobs=blobs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,10 +16,48 @@ from coffer.core.codeartifact import (
     RepositoryService,
     TagService,
 )
+from coffer.core.codeartifact.packages import PackageService
 from coffer.core.identity import IdentityService
 from coffer.core.pagination import Paginator
-from coffer.core.ports import Clock, Store
+from coffer.core.ports import BlobStore, Clock, RevocationStore, Store
 from coffer.core.tokens import KeyRing
+
+
+class RevocationCache:
+    """``is_revoked`` for token verification: the store's list of revoked, unexpired token ids, re-read at most
+    once per ``ttl`` seconds (so ``coffer admin revoke-token`` ends a token everywhere within a second) and
+    shared by every request thread."""
+
+    def __init__(
+        self,
+        store: RevocationStore,
+        clock: Clock = system_clock,
+        ttl: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._revoked: frozenset[str] = frozenset()
+        self._loaded_at: float | None = None
+
+    def _fresh(self) -> bool:
+        loaded = self._loaded_at
+        return loaded is not None and 0 <= self._monotonic() - loaded < self._ttl
+
+    def revoked(self) -> frozenset[str]:
+        if not self._fresh():
+            with self._lock:
+                if not self._fresh():  # another thread may have refreshed while we waited
+                    started = self._monotonic()
+                    self._revoked = frozenset(self._store.revoked_tokens(self._clock()))
+                    self._loaded_at = started
+        return self._revoked
+
+    def __call__(self, token_id: str) -> bool:
+        return token_id in self.revoked()
 
 
 @dataclass(frozen=True)
@@ -27,6 +67,7 @@ class Services:
     repositories: RepositoryService
     tags: TagService
     tokens: AuthorizationTokenService
+    packages: PackageService
 
 
 def build_services(
@@ -34,6 +75,7 @@ def build_services(
     region: str,
     key_ring: Callable[[], KeyRing],
     base_url: Callable[[], str],
+    blobs: BlobStore,
     clock: Clock = system_clock,
 ) -> Services:
     identities = IdentityService(store, clock)
@@ -49,5 +91,6 @@ def build_services(
         domains=DomainService(deps),
         repositories=RepositoryService(deps, base_url),
         tags=TagService(deps),
-        tokens=AuthorizationTokenService(deps, identities, key_ring),
+        tokens=AuthorizationTokenService(deps, identities, key_ring, is_revoked=RevocationCache(store, clock)),
+        packages=PackageService(deps, blobs),
     )

@@ -6,10 +6,12 @@ Every failure becomes an AWS-shaped error here, the one translation point for th
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import uuid
+from collections.abc import AsyncIterable, Iterable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from anyio import to_thread
@@ -18,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from coffer.aws.errors import serialize_error
 from coffer.aws.handlers.codeartifact import HANDLERS, CodeArtifactServices
 from coffer.aws.model import MethodNotAllowed, ServiceSpec
-from coffer.aws.restjson import WireResponse, parse_request, serialize_response
+from coffer.aws.restjson import Body, WireResponse, parse_request, serialize_response
 from coffer.aws.sigv4 import IncomingRequest, SigV4Verifier, parse_authorization
 from coffer.aws.validate import validate_input
 from coffer.core.errors import (
@@ -35,6 +37,11 @@ log = logging.getLogger("coffer.aws")
 
 MAX_JSON_BODY = 1024 * 1024  # JSON requests of CodeArtifact are small; assets will stream separately
 Headers = list[tuple[bytes, bytes]]
+
+# Operations run on the event loop instead of a worker thread: everything they read is cached in memory
+# (identities, domain existence, resource policies; at most one indexed read on a miss), so the thread
+# hand-off would cost more than the work. Measured in bench/ (GetAuthorizationToken throughput).
+INLINE_OPERATIONS = frozenset({"GetAuthorizationToken"})
 
 
 class AwsEndpoint:
@@ -61,12 +68,13 @@ class AwsEndpoint:
             log.exception("internal error in %s %s", scope.get("method"), scope.get("path"))
             internal = InternalServerError("An internal error occurred.")
             status, headers, body = serialize_error(internal, request_id, self._service)
-        if not isinstance(body, bytes):
-            raise TypeError("streamed AWS responses are not supported yet")
         out: Headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        out.append((b"content-length", str(len(body)).encode("ascii")))
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": body})
+        if isinstance(body, bytes):
+            out.append((b"content-length", str(len(body)).encode("ascii")))
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            await send({"type": "http.response.body", "body": body})
+        else:
+            await _send_stream(send, status, out, body)
 
     async def _handle(self, scope: Scope, receive: Receive) -> WireResponse:
         request = IncomingRequest.from_asgi(scope)
@@ -98,8 +106,42 @@ class AwsEndpoint:
         headers = {k.lower(): v for k, v in request.headers}
         params = parse_request(op, labels=match.labels, query=query, headers=headers, body=body)
         validate_input(op, params)
-        result = await to_thread.run_sync(handler, self._services, caller, params)
+        if op.name in INLINE_OPERATIONS:
+            result = handler(self._services, caller, params)
+        else:
+            result = await to_thread.run_sync(handler, self._services, caller, params)
         return serialize_response(op, result)
+
+
+def _next_chunk(iterator: Iterator[bytes]) -> bytes | None:
+    return next(iterator, None)
+
+
+async def _send_stream(send: Send, status: int, headers: Headers, body: Body) -> None:
+    """Send a streamed body (``more_body``): a sync iterator is read in a worker thread (it may do file I/O).
+    A body with a ``content_length`` attribute gets a Content-Length header, others go chunked. Once the
+    headers are out an error can only cut the response short; the iterator is closed in every case."""
+    length = getattr(body, "content_length", None)
+    if isinstance(length, int):
+        headers.append((b"content-length", str(length).encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    try:
+        if isinstance(body, AsyncIterable):
+            async for chunk in body:
+                if chunk:
+                    await send({"type": "http.response.body", "body": bytes(chunk), "more_body": True})
+        else:
+            iterator: Iterator[bytes] = iter(cast("Iterable[bytes]", body))  # bytes bodies never get here
+            while (piece := await to_thread.run_sync(_next_chunk, iterator)) is not None:
+                if piece:
+                    await send({"type": "http.response.body", "body": bytes(piece), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        close = getattr(body, "close", None) or getattr(body, "aclose", None)
+        if close is not None:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

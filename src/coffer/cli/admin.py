@@ -5,7 +5,10 @@ files when they change)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from pathlib import Path
 
 import click
@@ -17,6 +20,9 @@ from coffer.cli.context import make_settings, opened
 from coffer.cli.options import data_options
 from coffer.core.clock import system_clock
 from coffer.core.errors import CofferError
+from coffer.core.identity import LONG_TERM_SESSION_SECONDS
+from coffer.core.tokens import PREFIX as TOKEN_PREFIX
+from coffer.core.tokens import peek_token_id
 from coffer.store import keyfiles
 
 
@@ -141,3 +147,39 @@ def rotate_keys(target: _Target) -> None:
     with opened(target.settings) as o:
         key = keyfiles.rotate(o.boot.data.keys, system_clock())
         click.echo(f"new signing key {key.key_id} is active; older keys still verify their tokens")
+
+
+_TOKEN_ID = re.compile(r"[0-9a-f]{24}")
+
+
+def _token_expiry(token: str) -> int | None:
+    """The expiry written in a token's claims (unverified: only used to bound how long the revocation is kept)."""
+    try:
+        body = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        expires = claims[7]
+    except (IndexError, ValueError, TypeError, binascii.Error):
+        return None
+    return expires if isinstance(expires, int) and not isinstance(expires, bool) else None
+
+
+@admin.command("revoke-token")
+@click.argument("token_or_id")
+@click.pass_obj
+def revoke_token(target: _Target, token_or_id: str) -> None:
+    """Revoke one authorization token: give the whole token or its id. Running servers refuse it within a second.
+    A bare id is kept revoked for 43200 s (the longest a token lives); a whole token until its own expiry."""
+    value = token_or_id.strip()
+    now = system_clock()
+    if value.startswith(TOKEN_PREFIX):
+        token_id = peek_token_id(value)
+        if token_id is None:
+            raise click.BadParameter("not a readable Coffer token", param_hint="TOKEN_OR_ID")
+        expires_at = float(_token_expiry(value) or now + LONG_TERM_SESSION_SECONDS)
+    elif _TOKEN_ID.fullmatch(value):
+        token_id, expires_at = value, now + LONG_TERM_SESSION_SECONDS
+    else:
+        raise click.BadParameter("give a whole token (cf1....) or a 24-hex-digit token id", param_hint="TOKEN_OR_ID")
+    with opened(target.settings) as o:
+        o.boot.store.revoke_token(token_id, expires_at, now)
+    click.echo(f"revoked token {token_id} (until {int(expires_at)})")

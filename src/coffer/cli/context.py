@@ -37,7 +37,7 @@ def opened(settings: Settings) -> Iterator[Opened]:
         raise click.ClickException(str(exc)) from exc
     try:
         ring = KeyRingFiles(boot.data.keys)
-        services = build_services(boot.store, settings.region, ring, settings.base_url)
+        services = build_services(boot.store, settings.region, ring, settings.base_url, boot.blobs)
         yield Opened(boot, services, settings)
     finally:
         boot.store.close()

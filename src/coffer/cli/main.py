@@ -6,6 +6,7 @@ import click
 
 from coffer import __version__
 from coffer.cli.admin import admin
+from coffer.cli.login import login
 from coffer.cli.serve import serve
 from coffer.cli.token import token
 
@@ -19,6 +20,7 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(admin)
 cli.add_command(token)
+cli.add_command(login)
 
 
 def main() -> None:

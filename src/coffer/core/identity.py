@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 import string
-import threading
 from dataclasses import dataclass, replace
 
 from coffer.core.arns import root_arn
+from coffer.core.cache import TtlCache
 from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.models import AccessKey, Account, NamedPolicy, User
 from coffer.core.policy import PolicyDocument, PrincipalKind, parse_policy
@@ -79,53 +79,17 @@ class ResolvedKey:
     caller: Caller
 
 
-class _TtlCache:
-    """A tiny thread-safe cache whose entries live ``ttl`` seconds: admin changes made by another process show
-    up within that time, without a database read on every request."""
-
-    def __init__(self, clock: Clock, ttl: float, max_entries: int = 10_000) -> None:
-        self._clock = clock
-        self._ttl = ttl
-        self._max = max_entries
-        self._data: dict[str, tuple[float, object]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> object | None:
-        hit = self._data.get(key)
-        if hit is None or hit[0] <= self._clock():
-            return None
-        return hit[1]
-
-    def put(self, key: str, value: object) -> None:
-        with self._lock:
-            if len(self._data) >= self._max:
-                self._data.clear()
-            self._data[key] = (self._clock() + self._ttl, value)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-_MISSING = object()
-
-
 class IdentityService:
     def __init__(self, store: IdentityStore, clock: Clock, cache_ttl: float = 1.0) -> None:
         self._store = store
         self._clock = clock
-        self._keys = _TtlCache(clock, cache_ttl)
-        self._principals = _TtlCache(clock, cache_ttl)
+        self._keys: TtlCache[str, ResolvedKey | None] = TtlCache(clock, cache_ttl)
+        self._principals: TtlCache[str, Caller | None] = TtlCache(clock, cache_ttl)
 
     # --- authentication -------------------------------------------------------------------------------
 
     def resolve_access_key(self, access_key_id: str) -> ResolvedKey | None:
-        cached = self._keys.get(access_key_id)
-        if cached is not None:
-            return None if cached is _MISSING else cached  # type: ignore[return-value]
-        resolved = self._load_key(access_key_id)
-        self._keys.put(access_key_id, _MISSING if resolved is None else resolved)
-        return resolved
+        return self._keys.get_or_load(access_key_id, self._load_key)
 
     def _load_key(self, access_key_id: str) -> ResolvedKey | None:
         key = self._store.get_access_key(access_key_id)
@@ -158,12 +122,7 @@ class IdentityService:
     def caller_for_principal(self, principal_arn: str) -> Caller | None:
         """The current identity behind an ARN a token was minted for (policies as they are now), or None
         when it no longer exists. Cached for the same short time as keys."""
-        cached = self._principals.get(principal_arn)
-        if cached is not None:
-            return None if cached is _MISSING else cached  # type: ignore[return-value]
-        caller = self._load_principal(principal_arn)
-        self._principals.put(principal_arn, _MISSING if caller is None else caller)
-        return caller
+        return self._principals.get_or_load(principal_arn, self._load_principal)
 
     def _load_principal(self, principal_arn: str) -> Caller | None:
         parts = principal_arn.split(":", 5)
@@ -174,8 +133,8 @@ class IdentityService:
 
     def invalidate(self) -> None:
         """Forget cached identities (after a change made through this process)."""
-        self._keys.clear()
-        self._principals.clear()
+        self._keys.invalidate()
+        self._principals.invalidate()
 
     # --- administration -------------------------------------------------------------------------------
 

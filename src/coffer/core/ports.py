@@ -9,8 +9,8 @@ Store contract (every implementation must honour it; ``tests/contract`` checks i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import BinaryIO, Protocol
 
 from coffer.core.models import (
     AccessKey,
@@ -22,6 +22,7 @@ from coffer.core.models import (
     ResourcePolicy,
     User,
 )
+from coffer.core.packages import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
 
 
 class Clock(Protocol):
@@ -149,7 +150,100 @@ class TagStore(Protocol):
     def untag_resource(self, resource_arn: str, keys: Sequence[str]) -> None: ...
 
 
-class Store(IdentityStore, DomainStore, RepositoryStore, PolicyStore, TagStore, Protocol):
+class BlobStore(Protocol):
+    """Content-addressed bytes (assets, extracted metadata files). Writes are atomic: a blob is either fully
+    present under its SHA-256 or absent; a crash mid-write leaves only a temporary file that ``sweep`` removes."""
+
+    def write(self, chunks: Iterable[bytes]) -> BlobInfo:
+        """Stream ``chunks`` to storage, hashing as it goes (MD5, SHA-1, SHA-256, SHA-512)."""
+        ...
+
+    def write_bytes(self, data: bytes) -> BlobInfo: ...
+
+    def open(self, sha256: str) -> BinaryIO:
+        """A readable file; ``FileNotFoundError`` if absent."""
+        ...
+
+    def path(self, sha256: str) -> str | None:
+        """A local filesystem path for zero-copy sending, when the store has one."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def sweep(self) -> int:
+        """Remove leftovers of interrupted writes; returns how many."""
+        ...
+
+
+class PackageStore(Protocol):
+    """Packages, versions and assets of repositories. Repositories are named by ``RepoRef``; a repository that
+    does not exist is ``ResourceNotFoundError`` on writes and empty on reads."""
+
+    def add_asset(
+        self,
+        version: PackageVersion,
+        asset: Asset,
+    ) -> PackageVersion:
+        """Atomically: create the package (display name from the version's first publish) and the version (with
+        all of ``version``'s fields) when absent, then attach ``asset``. ``ConflictError`` (resource type "asset")
+        if the version already has an asset of that name: of two concurrent identical uploads exactly one wins.
+        Returns the version as stored (a new ``revision`` each time)."""
+        ...
+
+    def get_package(self, ref: PackageRef) -> Package | None: ...
+
+    def list_packages(
+        self,
+        repo: RepoRef,
+        *,
+        format: str | None,
+        namespace: str | None,
+        prefix: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Package]:
+        """Ordered by (format, namespace, name); ``prefix`` on the normalized name."""
+        ...
+
+    def get_version(self, ref: PackageRef, version: str) -> PackageVersion | None: ...
+
+    def list_versions(
+        self, ref: PackageRef, *, status: str | None, after: str | None, limit: int
+    ) -> Page[PackageVersion]:
+        """Ordered by published time, then version."""
+        ...
+
+    def list_assets(self, ref: PackageRef, version: str) -> list[Asset]:
+        """Ordered by name."""
+        ...
+
+    def set_status(self, ref: PackageRef, version: str, status: str, expected_status: str | None) -> PackageVersion:
+        """Change one version's status (new revision). ``ConflictError`` if ``expected_status`` is given and
+        differs; ``ResourceNotFoundError`` if the version is absent."""
+        ...
+
+    def delete_version(self, ref: PackageRef, version: str, expected_status: str | None) -> PackageVersion:
+        """Remove the version and its assets (blobs stay; they may be shared). The package row stays."""
+        ...
+
+    def delete_package(self, ref: PackageRef) -> Package:
+        """Remove the package with all its versions and assets."""
+        ...
+
+
+class RevocationStore(Protocol):
+    def revoke_token(self, token_id: str, expires_at: float, revoked_at: float) -> None:
+        """Idempotent."""
+        ...
+
+    def revoked_tokens(self, now: float) -> set[str]:
+        """Ids of revoked tokens that have not expired yet (expired ones need no list)."""
+        ...
+
+
+class Store(
+    IdentityStore, DomainStore, RepositoryStore, PolicyStore, TagStore, PackageStore, RevocationStore, Protocol
+):
     """Everything core persists. ``close()`` releases connections."""
 
     def close(self) -> None: ...

@@ -7,8 +7,9 @@ the engine emits its own BEGIN). A second process waits for the first and then f
 applying is idempotent. A database newer than this code is refused.
 
 Adding a migration: append a function to ``MIGRATIONS`` and change ``schema.py`` to match. Migration 1
-builds its tables from ``schema.metadata``, so once a migration 2 exists, migration 1 must be frozen
-(replaced by the literal tables of version 1) before ``schema.py`` changes.
+creates the frozen tables of ``schema_v1`` (never edited). Migration 2 creates its new tables from
+``schema.py``; before a later migration changes any of them, freeze migration 2 the same way (copy the
+version-2 definitions of its tables into the migration) so that it keeps creating exactly what it did.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Final
 
 from sqlalchemy import Column, Connection, Double, Engine, Integer, MetaData, Table, func, select, text
 
-from coffer.store import schema
+from coffer.store import schema, schema_v1
 from coffer.store.engine import writer
 
 Migration = Callable[[Connection], None]
@@ -36,10 +37,16 @@ schema_version = Table(
 
 
 def _m001_initial(conn: Connection) -> None:
-    schema.metadata.create_all(conn, checkfirst=False)
+    schema_v1.metadata.create_all(conn, checkfirst=False)
 
 
-MIGRATIONS: Final[Sequence[Migration]] = (_m001_initial,)
+def _m002_packages(conn: Connection) -> None:
+    """Packages, their versions and assets (cascading from repositories), and revoked tokens."""
+    for table in (schema.packages, schema.package_versions, schema.assets, schema.revoked_tokens):
+        table.create(conn, checkfirst=False)
+
+
+MIGRATIONS: Final[Sequence[Migration]] = (_m001_initial, _m002_packages)
 """Migration N is ``MIGRATIONS[N - 1]``."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

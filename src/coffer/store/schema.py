@@ -7,16 +7,23 @@ Portability rules kept here so that both backends behave identically:
   too), so orderings and ``>`` comparisons never depend on the server's locale.
 - No length limits in the database (validation belongs to core); PostgreSQL would raise on an
   over-long VARCHAR while SQLite silently accepts it.
-- Times are epoch seconds in double precision.
+- Times are epoch seconds in double precision; sizes are 64-bit.
+- Keys never hold NULL where uniqueness matters (NULLs are distinct in unique keys): a package without a
+  namespace stores ``''``, mapped back to ``None`` by the store.
 
-Domains and repositories have integer surrogate keys (never reused: ``sqlite_autoincrement``) so that
-later tables (packages, versions, assets) can reference them cheaply. Upstreams reference repositories
+Version history: migration 1 creates ``schema_v1`` (frozen); migration 2 adds packages, package_versions,
+assets and revoked_tokens (built from the tables here, so it must be frozen too before they change).
+
+Domains, repositories, packages, versions and assets have integer surrogate keys (never reused:
+``sqlite_autoincrement``) so that the tables below them reference them cheaply; packages, versions and assets
+go with their repository (ON DELETE CASCADE down the chain). Upstreams reference repositories
 through ``(domain_id, id)`` so the database itself guarantees that an upstream lives in the same domain.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Double,
     ForeignKeyConstraint,
@@ -187,4 +194,86 @@ tags = Table(
     Column("key", _key(), nullable=False),
     Column("value", Text(), nullable=False),
     PrimaryKeyConstraint("resource_arn", "key"),
+)
+
+# --- packages, versions, assets (migration 2) ---------------------------------------------------------
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("repository_id", Integer(), nullable=False),
+    Column("format", _key(), nullable=False),
+    Column("namespace", _key(), nullable=False),  # '' for none
+    Column("name", _key(), nullable=False),  # normalized
+    Column("display_name", Text(), nullable=False),
+    Column("publish", Text(), nullable=False),
+    Column("upstream", Text(), nullable=False),
+    ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
+    # also the index of lookups and of listings ordered by (format, namespace, name)
+    UniqueConstraint("repository_id", "format", "namespace", "name"),
+    # listings of all formats filtered by name prefix
+    Index(None, "repository_id", "name"),
+    sqlite_autoincrement=True,
+)
+
+package_versions = Table(
+    "package_versions",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("package_id", Integer(), nullable=False),
+    Column("version", _key(), nullable=False),  # normalized
+    Column("display_version", Text(), nullable=False),
+    Column("status", _key(), nullable=False),
+    Column("revision", Text(), nullable=False),
+    Column("published_time", _time(), nullable=False),
+    Column("summary", Text(), nullable=False),
+    Column("home_page", Text(), nullable=False),
+    Column("source_code_repository", Text(), nullable=False),
+    Column("licenses", Text(), nullable=False),  # JSON array of strings
+    Column("requires_python", Text(), nullable=True),
+    Column("readme", Text(), nullable=False),
+    Column("readme_content_type", Text(), nullable=False),
+    # where the version was first published (all three or none)
+    Column("origin_domain_owner", _key(), nullable=True),
+    Column("origin_domain", _key(), nullable=True),
+    Column("origin_repository", _key(), nullable=True),
+    Column("extra", Text(), nullable=False),  # JSON object of strings
+    ForeignKeyConstraint(["package_id"], ["packages.id"], ondelete="CASCADE"),
+    UniqueConstraint("package_id", "version"),
+    # listings ordered by (published time, version)
+    Index(None, "package_id", "published_time", "version"),
+    sqlite_autoincrement=True,
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("version_id", Integer(), nullable=False),
+    Column("name", _key(), nullable=False),
+    Column("sha256", _key(), nullable=False),
+    Column("size", BigInteger(), nullable=False),
+    Column("md5", Text(), nullable=False),
+    Column("sha1", Text(), nullable=False),
+    Column("sha512", Text(), nullable=False),
+    Column("metadata_sha256", _key(), nullable=True),
+    Column("created_at", _time(), nullable=False),
+    ForeignKeyConstraint(["version_id"], ["package_versions.id"], ondelete="CASCADE"),
+    # one file of a name per version; also the index of listings ordered by name
+    UniqueConstraint("version_id", "name"),
+    # which assets still use a blob (garbage collection)
+    Index(None, "sha256"),
+    sqlite_autoincrement=True,
+)
+
+# --- revoked tokens (migration 2) ---------------------------------------------------------------------
+
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("token_id", _key(), primary_key=True),
+    Column("expires_at", _time(), nullable=False),
+    Column("revoked_at", _time(), nullable=False),
+    Index(None, "expires_at"),
 )

@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
@@ -35,7 +36,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 
-from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
+from coffer.core.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.models import (
     AccessKey,
     Account,
@@ -47,12 +48,16 @@ from coffer.core.models import (
     ResourcePolicy,
     User,
 )
+from coffer.core.packages import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
 from coffer.store.engine import create_engine_for, writer
 from coffer.store.migrations import apply_migrations
 from coffer.store.schema import (
     access_keys,
     accounts,
+    assets,
     domains,
+    package_versions,
+    packages,
     repositories,
     repository_external_connections,
     repository_upstreams,
@@ -60,6 +65,7 @@ from coffer.store.schema import (
     user_policies,
     users,
 )
+from coffer.store.schema import revoked_tokens as revoked_table
 from coffer.store.schema import tags as tag_table
 
 _REVISION_BYTES: Final = 18
@@ -843,6 +849,346 @@ class SqlStore:
                 delete(tag_table).where(tag_table.c.resource_arn == resource_arn, tag_table.c.key.in_(list(keys)))
             )
 
+    # --- packages, versions, assets -------------------------------------------------------------------
+
+    @staticmethod
+    def _repository_id(conn: Connection, repo: RepoRef) -> int | None:
+        found = conn.execute(
+            select(repositories.c.id)
+            .join(domains, repositories.c.domain_id == domains.c.id)
+            .where(
+                domains.c.owner == repo.domain_owner, domains.c.name == repo.domain, repositories.c.name == repo.name
+            )
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    @staticmethod
+    def _package_where(ref: PackageRef) -> ColumnElement[bool]:
+        """The package row of ``ref`` (joined through repositories and domains)."""
+        return and_(
+            domains.c.owner == ref.repo.domain_owner,
+            domains.c.name == ref.repo.domain,
+            repositories.c.name == ref.repo.name,
+            packages.c.format == ref.format,
+            packages.c.namespace == (ref.namespace or ""),
+            packages.c.name == ref.name,
+        )
+
+    @classmethod
+    def _package_id_select(cls, ref: PackageRef) -> Select[Any]:
+        return (
+            select(packages.c.id)
+            .join(repositories, packages.c.repository_id == repositories.c.id)
+            .join(domains, repositories.c.domain_id == domains.c.id)
+            .where(cls._package_where(ref))
+        )
+
+    @classmethod
+    def _version_id_select(cls, ref: PackageRef, version: str) -> Select[Any]:
+        return select(package_versions.c.id).where(
+            package_versions.c.package_id == cls._package_id_select(ref).scalar_subquery(),
+            package_versions.c.version == version,
+        )
+
+    @staticmethod
+    def _no_package(ref: PackageRef) -> ResourceNotFoundError:
+        return ResourceNotFoundError(
+            f"Package {_package_label(ref)} not found in repository {ref.repo.name}",
+            resource_id=ref.name,
+            resource_type="package",
+        )
+
+    @staticmethod
+    def _no_version(ref: PackageRef, version: str) -> ResourceNotFoundError:
+        return ResourceNotFoundError(
+            f"Version {version} of package {_package_label(ref)} not found in repository {ref.repo.name}",
+            resource_id=version,
+            resource_type="package-version",
+        )
+
+    @staticmethod
+    def _to_package(repo: RepoRef, row: Any) -> Package:
+        return Package(
+            ref=PackageRef(repo=repo, format=row.format, namespace=row.namespace or None, name=row.name),
+            display_name=row.display_name,
+            publish=row.publish,
+            upstream=row.upstream,
+        )
+
+    @staticmethod
+    def _to_version(ref: PackageRef, row: Any) -> PackageVersion:
+        origin = None
+        if row.origin_repository is not None:
+            origin = RepoRef(domain_owner=row.origin_domain_owner, domain=row.origin_domain, name=row.origin_repository)
+        return PackageVersion(
+            package=_normalized(ref),
+            version=row.version,
+            display_version=row.display_version,
+            status=row.status,
+            revision=row.revision,
+            published_time=row.published_time,
+            summary=row.summary,
+            home_page=row.home_page,
+            source_code_repository=row.source_code_repository,
+            licenses=tuple(json.loads(row.licenses)),
+            requires_python=row.requires_python,
+            readme=row.readme,
+            readme_content_type=row.readme_content_type,
+            origin_repository=origin,
+            extra=dict(json.loads(row.extra)),
+        )
+
+    @staticmethod
+    def _to_asset(row: Any) -> Asset:
+        return Asset(
+            name=row.name,
+            blob=BlobInfo(sha256=row.sha256, size=int(row.size), md5=row.md5, sha1=row.sha1, sha512=row.sha512),
+            created_at=row.created_at,
+            metadata_sha256=row.metadata_sha256,
+        )
+
+    def add_asset(self, version: PackageVersion, asset: Asset) -> PackageVersion:
+        """The package's display name is ``version.extra["display_name"]`` when given, else its name. The
+        package and version rows are upserts (ON CONFLICT), so concurrent first uploads never collide on them;
+        the asset's unique key decides between two uploads of one file."""
+        ref = version.package
+        origin = version.origin_repository
+        revision = secrets.token_urlsafe(_REVISION_BYTES)
+        with self._write() as conn:
+            repo_id = self._repository_id(conn, ref.repo)
+            if repo_id is None:
+                raise self._no_repository(ref.repo.domain, ref.repo.name)
+            pkg = self._insert(packages).values(
+                repository_id=repo_id,
+                format=ref.format,
+                namespace=ref.namespace or "",
+                name=ref.name,
+                display_name=version.extra.get("display_name") or ref.name,
+                publish="ALLOW",
+                upstream="ALLOW",
+            )
+            pkg = pkg.on_conflict_do_update(
+                index_elements=[packages.c.repository_id, packages.c.format, packages.c.namespace, packages.c.name],
+                set_={"display_name": packages.c.display_name},  # unchanged; the update returns the row's id
+            ).returning(packages.c.id)
+            try:
+                package_id = int(conn.execute(pkg).scalar_one())
+            except IntegrityError as exc:  # the repository was deleted meanwhile
+                raise self._no_repository(ref.repo.domain, ref.repo.name) from exc
+            ver = self._insert(package_versions).values(
+                package_id=package_id,
+                version=version.version,
+                display_version=version.display_version,
+                status=version.status,
+                revision=revision,
+                published_time=version.published_time,
+                summary=version.summary,
+                home_page=version.home_page,
+                source_code_repository=version.source_code_repository,
+                licenses=json.dumps(list(version.licenses)),
+                requires_python=version.requires_python,
+                readme=version.readme,
+                readme_content_type=version.readme_content_type,
+                origin_domain_owner=None if origin is None else origin.domain_owner,
+                origin_domain=None if origin is None else origin.domain,
+                origin_repository=None if origin is None else origin.name,
+                extra=json.dumps(version.extra, sort_keys=True),
+            )
+            ver = ver.on_conflict_do_update(
+                index_elements=[package_versions.c.package_id, package_versions.c.version],
+                set_={"revision": ver.excluded.revision},  # an existing version keeps its fields
+            ).returning(*package_versions.c)
+            row = conn.execute(ver).one()
+            try:
+                conn.execute(
+                    insert(assets).values(
+                        version_id=row.id,
+                        name=asset.name,
+                        sha256=asset.blob.sha256,
+                        size=asset.blob.size,
+                        md5=asset.blob.md5,
+                        sha1=asset.blob.sha1,
+                        sha512=asset.blob.sha512,
+                        metadata_sha256=asset.metadata_sha256,
+                        created_at=asset.created_at,
+                    )
+                )
+            except IntegrityError as exc:
+                raise ConflictError(
+                    f"File {asset.name} already exists in {_package_label(ref)} {version.version}",
+                    resource_id=asset.name,
+                    resource_type="asset",
+                ) from exc
+        return self._to_version(ref, row)
+
+    def get_package(self, ref: PackageRef) -> Package | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(packages)
+                .join(repositories, packages.c.repository_id == repositories.c.id)
+                .join(domains, repositories.c.domain_id == domains.c.id)
+                .where(self._package_where(ref))
+            ).one_or_none()
+        return None if row is None else self._to_package(ref.repo, row)
+
+    def list_packages(
+        self,
+        repo: RepoRef,
+        *,
+        format: str | None,
+        namespace: str | None,
+        prefix: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Package]:
+        """``format`` and ``namespace`` match exactly when given (None: any; ``''`` is the same as None, i.e.
+        any); ``prefix`` is literal and case-sensitive. ``after``/``next_key`` are opaque."""
+        _check_limit(limit)
+        with self._read() as conn:
+            repo_id = self._repository_id(conn, repo)
+            if repo_id is None:
+                return Page(items=())
+            stmt = select(packages).where(packages.c.repository_id == repo_id)
+            if format is not None:
+                stmt = stmt.where(packages.c.format == format)
+            if namespace:
+                stmt = stmt.where(packages.c.namespace == namespace)
+            if prefix:
+                stmt = stmt.where(_starts_with(packages.c.name, prefix))
+            if after is not None:
+                a_format, a_namespace, a_name = _decode_key(after, 3)
+                stmt = stmt.where(
+                    or_(
+                        packages.c.format > a_format,
+                        and_(packages.c.format == a_format, packages.c.namespace > a_namespace),
+                        and_(
+                            packages.c.format == a_format,
+                            packages.c.namespace == a_namespace,
+                            packages.c.name > a_name,
+                        ),
+                    )
+                )
+            stmt = stmt.order_by(packages.c.format, packages.c.namespace, packages.c.name).limit(limit + 1)
+            rows = conn.execute(stmt).all()
+        items = tuple(self._to_package(repo, r) for r in rows[:limit])
+        next_key = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_key = _encode_key([last.format, last.namespace, last.name])
+        return Page(items=items, next_key=next_key)
+
+    def get_version(self, ref: PackageRef, version: str) -> PackageVersion | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(package_versions).where(
+                    package_versions.c.package_id == self._package_id_select(ref).scalar_subquery(),
+                    package_versions.c.version == version,
+                )
+            ).one_or_none()
+        return None if row is None else self._to_version(ref, row)
+
+    def list_versions(
+        self, ref: PackageRef, *, status: str | None, after: str | None, limit: int
+    ) -> Page[PackageVersion]:
+        """``status`` matches exactly when given; ``after``/``next_key`` are opaque."""
+        _check_limit(limit)
+        pv = package_versions
+        stmt = select(pv).where(pv.c.package_id == self._package_id_select(ref).scalar_subquery())
+        if status is not None:
+            stmt = stmt.where(pv.c.status == status)
+        if after is not None:
+            a_time, a_version = _decode_key(after, 2)
+            try:
+                published = float(a_time)
+            except ValueError as exc:
+                raise ValidationError("The pagination token is invalid") from exc
+            stmt = stmt.where(
+                or_(pv.c.published_time > published, and_(pv.c.published_time == published, pv.c.version > a_version))
+            )
+        stmt = stmt.order_by(pv.c.published_time, pv.c.version).limit(limit + 1)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        items = tuple(self._to_version(ref, r) for r in rows[:limit])
+        next_key = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_key = _encode_key([repr(last.published_time), last.version])
+        return Page(items=items, next_key=next_key)
+
+    def list_assets(self, ref: PackageRef, version: str) -> list[Asset]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(assets)
+                .where(assets.c.version_id == self._version_id_select(ref, version).scalar_subquery())
+                .order_by(assets.c.name)
+            ).all()
+        return [self._to_asset(r) for r in rows]
+
+    def _version_mismatch(
+        self, conn: Connection, ref: PackageRef, version: str, expected_status: str | None
+    ) -> CofferError:
+        """Why a conditional update/delete of a version matched no row."""
+        current = conn.execute(
+            select(package_versions.c.status).where(
+                package_versions.c.id == self._version_id_select(ref, version).scalar_subquery()
+            )
+        ).scalar_one_or_none()
+        if current is None or expected_status is None:
+            return self._no_version(ref, version)
+        return ConflictError(
+            f"Version {version} of package {_package_label(ref)} has status {current}, not {expected_status}",
+            resource_id=version,
+            resource_type="package-version",
+        )
+
+    def set_status(self, ref: PackageRef, version: str, status: str, expected_status: str | None) -> PackageVersion:
+        """The check of ``expected_status`` is part of the UPDATE, so concurrent changes cannot both pass it."""
+        pv = package_versions
+        stmt = update(pv).where(pv.c.id == self._version_id_select(ref, version).scalar_subquery())
+        if expected_status is not None:
+            stmt = stmt.where(pv.c.status == expected_status)
+        stmt = stmt.values(status=status, revision=secrets.token_urlsafe(_REVISION_BYTES)).returning(*pv.c)
+        with self._write() as conn:
+            row = conn.execute(stmt).one_or_none()
+            if row is None:
+                raise self._version_mismatch(conn, ref, version, expected_status)
+        return self._to_version(ref, row)
+
+    def delete_version(self, ref: PackageRef, version: str, expected_status: str | None) -> PackageVersion:
+        """Returns the version as it was."""
+        pv = package_versions
+        stmt = delete(pv).where(pv.c.id == self._version_id_select(ref, version).scalar_subquery())
+        if expected_status is not None:
+            stmt = stmt.where(pv.c.status == expected_status)
+        with self._write() as conn:
+            row = conn.execute(stmt.returning(*pv.c)).one_or_none()
+            if row is None:
+                raise self._version_mismatch(conn, ref, version, expected_status)
+        return self._to_version(ref, row)
+
+    def delete_package(self, ref: PackageRef) -> Package:
+        """Returns the package as it was."""
+        stmt = delete(packages).where(packages.c.id == self._package_id_select(ref).scalar_subquery())
+        with self._write() as conn:
+            row = conn.execute(stmt.returning(*packages.c)).one_or_none()
+        if row is None:
+            raise self._no_package(ref)
+        return self._to_package(ref.repo, row)
+
+    # --- revoked tokens -------------------------------------------------------------------------------
+
+    def revoke_token(self, token_id: str, expires_at: float, revoked_at: float) -> None:
+        """A second revocation of the same token changes nothing."""
+        stmt = self._insert(revoked_table).values(token_id=token_id, expires_at=expires_at, revoked_at=revoked_at)
+        with self._write() as conn:
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=[revoked_table.c.token_id]))
+
+    def revoked_tokens(self, now: float) -> set[str]:
+        """Tokens whose ``expires_at`` is later than ``now``."""
+        with self._read() as conn:
+            rows = conn.execute(select(revoked_table.c.token_id).where(revoked_table.c.expires_at > now))
+            return set(rows.scalars())
+
 
 def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
     """``column`` starts with ``prefix``, case-sensitively on both backends. LIKE (with ``%``/``_``
@@ -851,3 +1197,12 @@ def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
         column.startswith(prefix, autoescape=True),
         func.substr(column, 1, len(prefix)) == prefix,
     )
+
+
+def _normalized(ref: PackageRef) -> PackageRef:
+    """``ref`` with an empty namespace as None (how packages without one are stored and returned)."""
+    return ref if ref.namespace is None or ref.namespace else replace(ref, namespace=None)
+
+
+def _package_label(ref: PackageRef) -> str:
+    return f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name

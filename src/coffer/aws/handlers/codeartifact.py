@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coffer.core.codeartifact import AuthorizationTokenService, DomainService, RepositoryService, TagService
+from coffer.core.codeartifact.packages import PackageService
 from coffer.core.identity import Caller
 from coffer.core.models import Domain, Repository, ResourcePolicy
 
@@ -21,6 +22,7 @@ class CodeArtifactServices:
     repositories: RepositoryService
     tags: TagService
     tokens: AuthorizationTokenService
+    packages: PackageService
 
 
 Handler = Callable[[CodeArtifactServices, Caller, Params], Result]
@@ -223,3 +225,8 @@ HANDLERS: dict[str, Handler] = {
     "ListTagsForResource": list_tags_for_resource,
     "GetAuthorizationToken": get_authorization_token,
 }
+
+# The package operations live in their own module, which needs the names above (hence the late import).
+from coffer.aws.handlers.packages import PACKAGE_HANDLERS  # noqa: E402
+
+HANDLERS.update(PACKAGE_HANDLERS)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from coffer.core.arns import domain_arn, repository_arn
 from coffer.core.authz import Authorizer
+from coffer.core.cache import TtlCache
 from coffer.core.errors import ResourceNotFoundError
 from coffer.core.identity import Caller
 from coffer.core.models import Domain, Repository
@@ -30,6 +31,20 @@ class Deps:
     region: str
     authorizer: Authorizer
     paginator: Paginator
+    cache_ttl: float = 1.0
+    # Resource policies and domain existence are read by nearly every request (GetAuthorizationToken, each
+    # package download) and rarely written: cached briefly, dropped at once by writes through this process.
+    _policies: TtlCache[str, PolicyDocument | None] = field(init=False, repr=False, compare=False)
+    _domains: TtlCache[tuple[str, str], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_policies", TtlCache(self.clock, self.cache_ttl))
+        object.__setattr__(self, "_domains", TtlCache(self.clock, self.cache_ttl))
+
+    def invalidate(self) -> None:
+        """Forget cached policies and domains (after a write through this process)."""
+        self._policies.invalidate()
+        self._domains.invalidate()
 
     def owner_of(self, caller: Caller, domain_owner: str | None) -> str:
         return domain_owner or caller.account_id
@@ -41,8 +56,17 @@ class Deps:
         return repository_arn(self.region, owner, domain, repository)
 
     def resource_policy(self, arn: str) -> PolicyDocument | None:
+        return self._policies.get_or_load(arn, self._load_policy)
+
+    def _load_policy(self, arn: str) -> PolicyDocument | None:
         stored = self.store.get_resource_policy(arn)
         return None if stored is None else parse_resource_policy(stored.document)
+
+    def domain_exists(self, owner: str, name: str) -> bool:
+        return self._domains.get_or_load((owner, name), self._load_domain_exists)
+
+    def _load_domain_exists(self, key: tuple[str, str]) -> bool:
+        return self.store.get_domain(*key) is not None
 
     def authorize_domain(self, caller: Caller, action: str, owner: str, domain: str) -> str:
         """Authorize ``codeartifact:<action>`` on the domain (with its resource policy); returns the ARN."""

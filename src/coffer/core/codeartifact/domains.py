@@ -27,6 +27,7 @@ class DomainService:
         key = encryption_key or kms_key_arn(self._d.region, owner, str(uuid.uuid5(uuid.NAMESPACE_URL, arn)))
         domain = Domain(name=name, owner=owner, arn=arn, created_time=self._d.clock(), encryption_key=key)
         self._d.store.create_domain(domain, dict(tags or {}))
+        self._d.invalidate()
         return domain
 
     def describe(self, caller: Caller, name: str, domain_owner: str | None) -> Domain:
@@ -47,7 +48,9 @@ class DomainService:
         owner = self._d.owner_of(caller, domain_owner)
         self._d.authorize_domain(caller, "DeleteDomain", owner, name)
         self._d.require_domain(owner, name)
-        return self._d.store.delete_domain(owner, name)
+        deleted = self._d.store.delete_domain(owner, name)
+        self._d.invalidate()
+        return deleted
 
     # --- permissions policy -------------------------------------------------------------------------------
 
@@ -61,7 +64,9 @@ class DomainService:
             caller, "codeartifact:PutDomainPermissionsPolicy", arn, resource_account=owner, resource_policy=None
         )
         self._d.require_domain(owner, name)
-        return permissions.put_policy(self._d.store, arn, document, revision)
+        policy = permissions.put_policy(self._d.store, arn, document, revision)
+        self._d.invalidate()
+        return policy
 
     def get_policy(self, caller: Caller, name: str, domain_owner: str | None) -> ResourcePolicy:
         owner = self._d.owner_of(caller, domain_owner)
@@ -75,4 +80,6 @@ class DomainService:
         owner = self._d.owner_of(caller, domain_owner)
         arn = self._d.authorize_domain(caller, "DeleteDomainPermissionsPolicy", owner, name)
         self._d.require_domain(owner, name)
-        return permissions.delete_policy(self._d.store, arn, revision)
+        policy = permissions.delete_policy(self._d.store, arn, revision)
+        self._d.invalidate()
+        return policy

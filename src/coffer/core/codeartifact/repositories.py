@@ -125,7 +125,9 @@ class RepositoryService:
         owner = self._d.owner_of(caller, domain_owner)
         self._d.authorize_repository(caller, "DeleteRepository", owner, domain, name)
         self._d.require_repository(owner, domain, name)
-        return self._d.store.delete_repository(owner, domain, name)
+        deleted = self._d.store.delete_repository(owner, domain, name)
+        self._d.invalidate()
+        return deleted
 
     def list_page(
         self,
@@ -199,7 +201,9 @@ class RepositoryService:
             caller, "codeartifact:PutRepositoryPermissionsPolicy", arn, resource_account=owner, resource_policy=None
         )
         self._d.require_repository(owner, domain, name)
-        return permissions.put_policy(self._d.store, arn, document, revision)
+        policy = permissions.put_policy(self._d.store, arn, document, revision)
+        self._d.invalidate()
+        return policy
 
     def get_policy(self, caller: Caller, domain: str, domain_owner: str | None, name: str) -> ResourcePolicy:
         owner = self._d.owner_of(caller, domain_owner)
@@ -213,4 +217,6 @@ class RepositoryService:
         owner = self._d.owner_of(caller, domain_owner)
         arn = self._d.authorize_repository(caller, "DeleteRepositoryPermissionsPolicy", owner, domain, name)
         self._d.require_repository(owner, domain, name)
-        return permissions.delete_policy(self._d.store, arn, revision)
+        policy = permissions.delete_policy(self._d.store, arn, revision)
+        self._d.invalidate()
+        return policy

@@ -73,7 +73,8 @@ class AuthorizationTokenService:
             "*",
             extra_context={"sts:AWSServiceName": BEARER_SERVICE, "sts:DurationSeconds": str(requested)},
         )
-        self._d.require_domain(owner, domain)
+        if not self._d.domain_exists(owner, domain):
+            self._d.require_domain(owner, domain)  # raises ResourceNotFoundException (read fresh, not cached)
         now = int(self._d.clock())
         if requested == 0:
             expires = int(caller.session_expires_at) if caller.session_expires_at else now + LONG_TERM_SESSION_SECONDS

@@ -1,0 +1,169 @@
+"""Start Coffer under uvicorn (``coffer serve``, as users run it) or granian (``coffer.asgi:app_from_env``)."""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ACCOUNT_ID = "111122223333"
+HOST = "127.0.0.1"
+SERVERS = ("uvicorn", "granian")
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[str]
+    port: int
+    data_dir: Path
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def credentials(self) -> tuple[str, str]:
+        parser = configparser.ConfigParser()
+        parser.read(self.data_dir / "credentials")
+        section = parser["default"]
+        return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process and all its descendants (granian forks a worker)."""
+        return sum(_cpu_seconds(pid) for pid in _descendants(self.process.pid))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd on (the name may hold spaces)
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = _stat_fields(pid)
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                children.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _pin(cpus: list[int] | None) -> Callable[[], None] | None:
+    if not cpus:
+        return None
+
+    def pin() -> None:  # runs in the child before exec; granian's worker inherits it
+        os.sched_setaffinity(0, cpus)
+
+    return pin
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.append(line)
+
+
+def _wait_healthy(server: Server, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        try:
+            if httpx.get(server.url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise ServerError(f"{server.name} did not become healthy:\n" + "".join(server.output))
+
+
+def start(name: str, data_dir: Path, cpus: list[int] | None, timeout: float = 60.0) -> Server:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    deadline = time.monotonic() + timeout
+    if name == "uvicorn":
+        cmd = [sys.executable, "-m", "coffer", "serve", "--port", "0", "--data-dir", str(data_dir)]
+        cmd += ["--account-id", ACCOUNT_ID]
+        process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=_pin(cpus)
+        )
+        output: list[str] = []
+        port = None
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            m = re.search(r"listening on http://[^\s:]+:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+                break
+        if port is None:
+            process.kill()
+            process.wait()
+            raise ServerError("coffer serve did not start:\n" + "".join(output))
+    elif name == "granian":
+        port = _free_port()
+        env.update(COFFER_DATA_DIR=str(data_dir), COFFER_ACCOUNT_ID=ACCOUNT_ID, COFFER_HOST=HOST, COFFER_PORT=str(port))
+        cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "coffer.asgi:app_from_env"]
+        cmd += ["--host", HOST, "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
+        process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=_pin(cpus)
+        )
+        output = []
+    else:
+        raise ValueError(f"unknown server {name!r}")
+    server = Server(name=name, process=process, port=port, data_dir=data_dir, output=output)
+    threading.Thread(target=_drain, args=(process, output), daemon=True).start()
+    _wait_healthy(server, deadline)
+    if not (data_dir / "credentials").exists():
+        server.stop()
+        raise ServerError(f"{name}: no credentials file in {data_dir}")
+    return server

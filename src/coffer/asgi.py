@@ -1,0 +1,52 @@
+"""An ASGI app factory configured from ``COFFER_*`` environment variables, for running under any ASGI server.
+
+``coffer serve`` runs the app under uvicorn itself; this module lets another server host it, e.g.::
+
+    COFFER_DATA_DIR=./coffer-data COFFER_PORT=5080 \
+        granian --interface asgi --factory coffer.asgi:app_from_env --host 127.0.0.1 --port 5080 --workers 1
+
+Variables (all optional): ``COFFER_DATA_DIR``, ``COFFER_ACCOUNT_ID``, ``COFFER_REGION``, ``COFFER_DB_URL``,
+``COFFER_PUBLIC_URL``, and ``COFFER_HOST``/``COFFER_PORT`` (only used to build the URL clients are told to use
+when ``COFFER_PUBLIC_URL`` is unset; the ASGI server decides where it actually listens).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from coffer.app import create_app
+from coffer.bootstrap import open_data
+from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION, Settings
+
+__all__ = ["app_from_env", "settings_from_env"]
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``COFFER_*`` variables (``os.environ`` by default); unset or empty means the default."""
+    env = os.environ if env is None else env
+    port = _get(env, "COFFER_PORT")
+    return Settings(
+        host=_get(env, "COFFER_HOST") or DEFAULT_HOST,
+        port=int(port) if port is not None else DEFAULT_PORT,
+        data_dir=Path(_get(env, "COFFER_DATA_DIR") or DEFAULT_DATA_DIR),
+        region=_get(env, "COFFER_REGION") or DEFAULT_REGION,
+        account_id=_get(env, "COFFER_ACCOUNT_ID"),
+        public_url=_get(env, "COFFER_PUBLIC_URL"),
+        db_url=_get(env, "COFFER_DB_URL"),
+    )
+
+
+def app_from_env() -> Starlette:
+    """The Coffer ASGI app, its data directory opened (created on first start) as ``coffer serve`` would."""
+    settings = settings_from_env()
+    boot = open_data(settings)
+    return create_app(settings, bound_port=None, boot=boot)

@@ -1,0 +1,94 @@
+"""``coffer login``: configure pip, twine, uv or poetry for a repository (a client of the CodeArtifact API)."""
+
+from __future__ import annotations
+
+import click
+
+from coffer.login import get_authorization_token, get_repository_endpoint, make_client
+from coffer.login.tools import (
+    LoginError,
+    ToolPlan,
+    apply,
+    dry_run_lines,
+    expiration_line,
+    plan_pip,
+    plan_poetry,
+    plan_twine,
+    plan_uv,
+)
+
+TOOLS = ("pip", "twine", "uv", "poetry")
+
+
+@click.command()
+@click.option("--tool", type=click.Choice(TOOLS, case_sensitive=False), required=True, help="The tool to configure.")
+@click.option("--domain", required=True, help="Your domain name.")
+@click.option("--repository", required=True, help="Your repository name.")
+@click.option("--domain-owner", default=None, help="12-digit account id that owns the domain (default: yours).")
+@click.option(
+    "--duration-seconds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Token lifetime: 900 to 43200 seconds; 0 or absent sends none (the server's default, 12 hours).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be run and written, change nothing (shows the token).")
+@click.option(
+    "--endpoint-url",
+    default=None,
+    help="CodeArtifact API endpoint (default: AWS_ENDPOINT_URL_CODEARTIFACT, AWS_ENDPOINT_URL, else AWS's).",
+)
+@click.option("--profile", default=None, help="AWS profile for credentials and region.")
+@click.option("--region", default=None, help="AWS region (default: the profile's/environment's, else us-east-1).")
+def login(
+    tool: str,
+    domain: str,
+    repository: str,
+    domain_owner: str | None,
+    duration_seconds: int | None,
+    dry_run: bool,
+    endpoint_url: str | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """Fetch a token and configure TOOL to use the repository, like `aws codeartifact login` (plus uv and poetry).
+
+    pip: `pip config set global.index-url https://aws:TOKEN@.../simple/`; twine: ~/.pypirc section [codeartifact];
+    uv: an [[index]] named codeartifact in uv.toml; poetry: repositories.codeartifact and http-basic.codeartifact.
+    """
+    tool = tool.lower()
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client = make_client(endpoint_url, region, profile)
+        issued = get_authorization_token(client, domain, domain_owner, duration_seconds)
+        endpoint = get_repository_endpoint(client, domain, repository, domain_owner)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except BotoCoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        plan = _plan(tool, endpoint, issued.token)
+        if dry_run:
+            for line in [*dry_run_lines(plan), *plan.notes]:
+                click.echo(line)
+            click.echo(expiration_line(issued.expiration).replace("Login expires", "The token would expire", 1))
+            return
+        done = apply(plan, issued.token)
+    except (LoginError, OSError) as exc:
+        raise click.ClickException(str(exc).replace(issued.token, "******")) from exc
+    for line in done:
+        click.echo(line)
+    for note in plan.notes:
+        click.echo(note.replace(issued.token, "******"))
+    click.echo(f"Successfully configured {tool} to use repository {endpoint}")
+    click.echo(expiration_line(issued.expiration))
+
+
+def _plan(tool: str, endpoint: str, token: str) -> ToolPlan:
+    if tool == "pip":
+        return plan_pip(endpoint, token)
+    if tool == "twine":
+        return plan_twine(endpoint, token)
+    if tool == "uv":
+        return plan_uv(endpoint, token)
+    return plan_poetry(endpoint, token)

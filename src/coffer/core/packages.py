@@ -1,0 +1,80 @@
+"""Packages, their versions and assets: the models every package format shares (CodeArtifact's terms)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+PackageFormat = Literal["npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo"]
+VersionStatus = Literal["Published", "Unfinished", "Unlisted", "Archived", "Disposed", "Deleted"]
+
+# What each status allows (CodeArtifact's definitions).
+LISTED_STATUSES: frozenset[str] = frozenset({"Published"})  # shown in the package index
+DOWNLOADABLE_STATUSES: frozenset[str] = frozenset({"Published", "Unlisted"})  # assets can be fetched
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    """A repository by its coordinates."""
+
+    domain_owner: str
+    domain: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PackageRef:
+    repo: RepoRef
+    format: str
+    namespace: str | None  # None for formats without namespaces (pypi); npm scope without '@'
+    name: str  # normalized as the format requires (pypi: PEP 503)
+
+
+@dataclass(frozen=True)
+class Package:
+    ref: PackageRef
+    display_name: str  # the name as first published
+    publish: Literal["ALLOW", "BLOCK"] = "ALLOW"  # origin configuration
+    upstream: Literal["ALLOW", "BLOCK"] = "ALLOW"
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob, content-addressed by SHA-256."""
+
+    sha256: str
+    size: int
+    md5: str
+    sha1: str
+    sha512: str
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str  # file name, e.g. mypkg-1.0-py3-none-any.whl
+    blob: BlobInfo
+    created_at: float
+    metadata_sha256: str | None = None  # PEP 658: the extracted core metadata file, itself a blob
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        return {"MD5": self.blob.md5, "SHA-1": self.blob.sha1, "SHA-256": self.blob.sha256, "SHA-512": self.blob.sha512}
+
+
+@dataclass(frozen=True)
+class PackageVersion:
+    package: PackageRef
+    version: str  # normalized where the format defines it (pypi: packaging's canonical form)
+    display_version: str  # as published
+    status: str
+    revision: str  # changes whenever the version's assets or status change
+    published_time: float
+    summary: str = ""
+    home_page: str = ""
+    source_code_repository: str = ""
+    licenses: tuple[str, ...] = ()
+    requires_python: str | None = None
+    readme: str = ""
+    readme_content_type: str = ""
+    origin_repository: RepoRef | None = None  # where it was first published (CodeArtifact's domainEntryPoint)
+    extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)

@@ -1,0 +1,196 @@
+"""The PyPI repository endpoint, path style as CodeArtifact's VPC endpoints spell it::
+
+    /pypi/d/{domain}-{owner}/{repo}/                                  POST: legacy upload (twine)
+    /pypi/d/{domain}-{owner}/{repo}/simple/                           project list (PEP 503 / 691)
+    /pypi/d/{domain}-{owner}/{repo}/simple/{project}/                 project page (301 when not normalized)
+    /pypi/d/{domain}-{owner}/{repo}/simple/{project}/{version}/{file} the file, through upstreams
+    /pypi/d/{domain}-{owner}/{repo}/simple/{project}/{version}/{file}.metadata   its core metadata (PEP 658)
+
+Every request is authenticated by token first (401 otherwise, whatever the path), then the token's principal is
+authorized for the repository (403), and only then is the path looked at.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from coffer.core.codeartifact.packages import PackageService
+from coffer.core.errors import AccessDeniedError, CofferError, ResourceNotFoundError
+from coffer.core.identity import Caller
+from coffer.core.packages import Asset, RepoRef
+from coffer.core.ports import Clock
+from coffer.core.pypi import METADATA_SUFFIX, DistributionError, is_valid_name, normalize_name, normalize_version
+from coffer.formats.auth import Authenticated, TokenAuthenticator, forbidden
+from coffer.formats.pypi import simple
+from coffer.formats.pypi.upload import Uploader
+
+FORMAT = "pypi"
+PREFIX = "/pypi/d"
+_OWNER = re.compile(r"[0-9]{12}")
+_READ_METHODS = frozenset({"GET", "HEAD"})
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]  # every request is authenticated
+
+
+@dataclass(frozen=True)
+class Location:
+    repo: RepoRef
+    base: str  # the endpoint's path, ending in '/'
+
+
+def parse_location(domain_and_owner: str, repository: str) -> Location | None:
+    """``{domain}-{owner}`` split on the last '-' (owner: 12 digits); None if it does not name a repository."""
+    domain, sep, owner = domain_and_owner.rpartition("-")
+    if not sep or not domain or not _OWNER.fullmatch(owner) or not repository:
+        return None
+    base = f"{PREFIX}/{quote(domain_and_owner)}/{quote(repository)}/"
+    return Location(RepoRef(domain_owner=owner, domain=domain, name=repository), base)
+
+
+def _text(status: int, message: str) -> Response:
+    return PlainTextResponse(message + "\n", status_code=status)
+
+
+def _redirect(location: str, request: Request) -> Response:
+    query = request.url.query
+    return RedirectResponse(location + (f"?{query}" if query else ""), status_code=301)
+
+
+class PypiEndpoint:
+    """The routes of every PyPI repository; mount them with ``routes()``."""
+
+    def __init__(self, packages: PackageService, authenticator: TokenAuthenticator, clock: Clock) -> None:
+        self._packages = packages
+        self._auth = authenticator
+        self._upload = Uploader(packages, clock)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(PREFIX + "/{domain_owner}/{repository}", self.handle, methods=_ALL_METHODS),
+            Route(PREFIX + "/{domain_owner}/{repository}/{rest:path}", self.handle, methods=_ALL_METHODS),
+        ]
+
+    async def handle(self, request: Request) -> Response:
+        location = parse_location(request.path_params["domain_owner"], request.path_params["repository"])
+        if location is None:
+            return _text(404, f"No such resource: {request.url.path}")
+        repo = location.repo
+        auth = await self._auth.authenticate(request.headers, repo.domain_owner, repo.domain, repo.name)
+        if not isinstance(auth, Authenticated):
+            return auth
+        rest: str | None = request.path_params.get("rest")
+        method = request.method.upper()
+        if method == "POST":
+            if rest in (None, "", "legacy", "legacy/"):
+                return await self._upload(request, repo, auth.caller)
+            return _text(405, "Uploads go to the repository endpoint itself")
+        if method not in _READ_METHODS:
+            return PlainTextResponse("Method not allowed\n", status_code=405, headers={"Allow": "GET, HEAD, POST"})
+        try:
+            await run_in_threadpool(self._packages.authorize_read, auth.caller, repo)
+        except AccessDeniedError as exc:
+            return forbidden(exc.message)
+        except ResourceNotFoundError as exc:
+            return _text(404, exc.message)
+        return await self._read(request, location, auth.caller, rest or "")
+
+    async def _read(self, request: Request, location: Location, caller: Caller, rest: str) -> Response:
+        parts = rest.split("/")
+        if parts[0] != "simple":
+            return _text(404, f"No such resource: {request.url.path}")
+        simple_base = location.base + "simple/"
+        match parts:
+            case ["simple"]:
+                return _redirect(simple_base, request)
+            case ["simple", ""]:
+                return await self._index(request, location.repo)
+            case ["simple", project] | ["simple", project, ""]:
+                if not is_valid_name(project):
+                    return _text(404, f"No project {project!r}: not a valid project name")
+                normalized = normalize_name(project)
+                if normalized != project or len(parts) == 2:
+                    return _redirect(simple_base + quote(normalized) + "/", request)
+                return await self._project(request, location.repo, normalized)
+            case ["simple", project, version, filename] if project and version and filename:
+                return await self._download(request, location.repo, project, version, filename)
+        return _text(404, f"No such resource: {request.url.path}")
+
+    # --- the index ---------------------------------------------------------------------------------------
+
+    def _negotiate(self, request: Request) -> str | Response:
+        media_type = simple.choose_media_type(request.headers.get("accept"))
+        if media_type is None:
+            return PlainTextResponse(
+                "Not acceptable: this index serves " + ", ".join(simple.OFFERED) + "\n",
+                status_code=406,
+                headers={"Vary": "Accept"},
+            )
+        return media_type
+
+    def _page(self, page: simple.Page, media_type: str) -> Response:
+        return Response(
+            simple.render(page, media_type),
+            media_type=simple.CONTENT_TYPES[media_type],
+            headers={"Vary": "Accept", "Cache-Control": "private, max-age=0"},
+        )
+
+    async def _index(self, request: Request, repo: RepoRef) -> Response:
+        media_type = self._negotiate(request)
+        if isinstance(media_type, Response):
+            return media_type
+        packages = await run_in_threadpool(self._packages.index_packages, repo, FORMAT)
+        return self._page(simple.project_list(packages), media_type)
+
+    async def _project(self, request: Request, repo: RepoRef, name: str) -> Response:
+        media_type = self._negotiate(request)
+        if isinstance(media_type, Response):
+            return media_type
+        versions = await run_in_threadpool(self._packages.index_versions, repo, FORMAT, None, name)
+        if not versions:
+            return _text(404, f"No versions of {name} in {repo.domain}/{repo.name} or its upstreams")
+        return self._page(simple.project_page(name, versions), media_type)
+
+    # --- files -------------------------------------------------------------------------------------------
+
+    async def _download(self, request: Request, repo: RepoRef, project: str, version: str, filename: str) -> Response:
+        if not is_valid_name(project):
+            return _text(404, f"No project {project!r}")
+        try:
+            normalized_version = normalize_version(version)
+        except DistributionError:
+            return _text(404, f"No version {version!r} of {project}")
+        name = normalize_name(project)
+        wants_metadata = filename.endswith(METADATA_SUFFIX)
+        asset_name = filename[: -len(METADATA_SUFFIX)] if wants_metadata else filename
+        try:
+            found = await run_in_threadpool(
+                self._packages.find_asset, repo, FORMAT, None, name, normalized_version, asset_name
+            )
+        except CofferError as exc:
+            return _text(exc.status if 400 <= exc.status < 600 else 500, exc.message)
+        if found is None:
+            return _text(404, f"No file {asset_name} in version {version} of {name}")
+        asset: Asset = found[1]
+        if wants_metadata:
+            if asset.metadata_sha256 is None:
+                return _text(404, f"No core metadata file for {asset_name}")
+            return await self._send_blob(request, asset.metadata_sha256, filename)
+        return await self._send_blob(request, asset.blob.sha256, filename)
+
+    async def _send_blob(self, request: Request, sha256: str, filename: str) -> Response:
+        etag = f'"{sha256}"'
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match and etag in (t.strip() for t in if_none_match.split(",")):
+            return Response(status_code=304, headers=headers)
+        path, size = await run_in_threadpool(self._packages.open_blob, sha256)
+        if path is None:
+            return _text(503, f"The content of {filename} is not available from this server")
+        headers["Content-Length"] = str(size)
+        return FileResponse(path, headers=headers, media_type="application/octet-stream")
