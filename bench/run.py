@@ -46,6 +46,7 @@ DOMAIN = "acme"
 KINDS = ("health", "token")
 TARGET_RATIO = 0.40
 CLIENT_CPU_WARNING = 0.85
+SERVER_CPU_NOTE = 0.80
 
 console = Console() if sys.stdout.isatty() else Console(width=140)  # full tables in logs and pipes
 
@@ -262,13 +263,14 @@ def environment(
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("uvicorn", "granian", "uvloop", "httptools", "starlette", "sqlalchemy", "botocore"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    commit = dirty = None
+    commit: str | None = None
+    dirty: bool | None = None
     with contextlib.suppress(OSError, subprocess.CalledProcessError):  # read-only git queries
         commit = _git("rev-parse", "--short", "HEAD")
         dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", "src"))
@@ -459,11 +461,19 @@ def main() -> int:
             f"[yellow]warning: a client process was >= {CLIENT_CPU_WARNING:.0%} busy in {len(busy_clients)} phase(s); "
             "the client may limit throughput (try --clients 2)[/yellow]"
         )
+    starved = [p for p in phases if p.round >= 0 and p.server_cpu < SERVER_CPU_NOTE]
+    if starved:
+        console.print(
+            f"[yellow]note: in {len(starved)} of {len([p for p in phases if p.round >= 0])} phases the server used "
+            f"< {SERVER_CPU_NOTE:.0%} of its CPU (other load on the machine, or latency-bound): their req/s understate "
+            "what one core does; req/CPU-s is less sensitive to that[/yellow]"
+        )
     result = {
         "environment": env,
         "summary": summaries,
         "conclusion": lines,
         "errors": errors,
+        "servers": {name: {"command": " ".join(s.command), "port": s.port} for name, s in servers.items()},
         "phases": [p.__dict__ for p in phases],
         "account_id": ACCOUNT_ID,
     }

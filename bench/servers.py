@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,7 @@ class Server:
     process: subprocess.Popen[str]
     port: int
     data_dir: Path
+    command: list[str]
     output: list[str] = field(default_factory=list)
 
     @property
@@ -88,14 +88,23 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _pin(cpus: list[int] | None) -> Callable[[], None] | None:
+_PINNED_EXEC = (
+    "import os, sys; os.sched_setaffinity(0, map(int, sys.argv[1].split(','))); os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def _pinned(cmd: list[str], cpus: list[int] | None) -> list[str]:
+    """``cmd`` run on ``cpus`` only (set before exec, so granian's worker processes inherit it); no preexec_fn,
+    which is unsafe in a process that has threads."""
     if not cpus:
-        return None
+        return cmd
+    return [sys.executable, "-c", _PINNED_EXEC, ",".join(map(str, cpus)), *cmd]
 
-    def pin() -> None:  # runs in the child before exec; granian's worker inherits it
-        os.sched_setaffinity(0, cpus)
 
-    return pin
+def _script(name: str, module: str) -> list[str]:
+    """The console script installed beside this Python (what a user runs), else ``python -m``."""
+    path = Path(sys.executable).parent / name
+    return [str(path)] if path.exists() else [sys.executable, "-m", module]
 
 
 def _free_port() -> int:
@@ -128,10 +137,10 @@ def start(name: str, data_dir: Path, cpus: list[int] | None, timeout: float = 60
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     deadline = time.monotonic() + timeout
     if name == "uvicorn":
-        cmd = [sys.executable, "-m", "coffer", "serve", "--port", "0", "--data-dir", str(data_dir)]
+        cmd = [*_script("coffer", "coffer"), "serve", "--port", "0", "--data-dir", str(data_dir)]
         cmd += ["--account-id", ACCOUNT_ID]
         process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=_pin(cpus)
+            _pinned(cmd, cpus), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
         output: list[str] = []
         port = None
@@ -152,15 +161,15 @@ def start(name: str, data_dir: Path, cpus: list[int] | None, timeout: float = 60
     elif name == "granian":
         port = _free_port()
         env.update(COFFER_DATA_DIR=str(data_dir), COFFER_ACCOUNT_ID=ACCOUNT_ID, COFFER_HOST=HOST, COFFER_PORT=str(port))
-        cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "coffer.asgi:app_from_env"]
+        cmd = [*_script("granian", "granian"), "--interface", "asgi", "--factory", "coffer.asgi:app_from_env"]
         cmd += ["--host", HOST, "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
         process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=_pin(cpus)
+            _pinned(cmd, cpus), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
         output = []
     else:
         raise ValueError(f"unknown server {name!r}")
-    server = Server(name=name, process=process, port=port, data_dir=data_dir, output=output)
+    server = Server(name=name, process=process, port=port, data_dir=data_dir, command=cmd, output=output)
     threading.Thread(target=_drain, args=(process, output), daemon=True).start()
     _wait_healthy(server, deadline)
     if not (data_dir / "credentials").exists():

@@ -15,13 +15,23 @@ class Authorizer:
     def __init__(self, clock: Clock, region: str) -> None:
         self._clock = clock
         self._region = region
+        self._second = -1
+        self._formatted: tuple[tuple[str], tuple[str]] = (("",), ("",))
+
+    def _times(self) -> tuple[tuple[str], tuple[str]]:
+        """aws:CurrentTime and aws:EpochTime, formatted once per second (this runs twice per request)."""
+        second = int(self._clock())
+        if second != self._second:
+            self._second = second
+            self._formatted = ((time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)),), (str(second),))
+        return self._formatted
 
     def context_for(self, caller: Caller, extra: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
-        now = self._clock()
+        current, epoch = self._times()
         # aws:PrincipalArn, PrincipalAccount, PrincipalType, username and userid come from the Principal.
         ctx: dict[str, tuple[str, ...]] = {
-            "aws:currenttime": (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),),
-            "aws:epochtime": (str(int(now)),),
+            "aws:currenttime": current,
+            "aws:epochtime": epoch,
             "aws:securetransport": ("false",),
             "aws:requestedregion": (self._region,),
         }

@@ -1,7 +1,7 @@
 """Profile a Coffer server under the benchmark's load with py-spy, and print its hottest functions.
 
     .venv/bin/pip install py-spy     # a profiling tool, deliberately not a project dependency
-    .venv/bin/python bench/profile.py [--server uvicorn|granian] [--kind token|health] [--seconds N]
+    .venv/bin/python bench/profile_server.py [--server uvicorn|granian] [--kind token|health] [--seconds N]
 
 Starts one server exactly as bench/run.py does (pinned to one CPU, one worker), loads one endpoint with the same
 client, and samples the server with ``py-spy record --gil`` (only the thread holding the GIL is sampled, so the
