@@ -25,7 +25,7 @@ from pathlib import Path
 
 from loadgen import Target
 from run import DOMAIN, RESULTS_DIR, Clients, check_signing, create_domain
-from servers import HOST, SERVERS, Server, start
+from servers import HOST, SERVERS, Server, bench_lock, start
 
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]+?)(?::(?P<line>\d+))?\)$")
 
@@ -102,7 +102,7 @@ def main() -> int:
     server_cpus, client_cpus = (cpus[:1], cpus[1:]) if len(cpus) >= 2 else (None, None)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     base = RESULTS_DIR / f"profile-{args.server}-{args.kind}"
-    with tempfile.TemporaryDirectory(prefix="coffer-profile-") as tmp:
+    with bench_lock(), tempfile.TemporaryDirectory(prefix="coffer-profile-") as tmp:
         server = start(args.server, Path(tmp) / args.server, server_cpus)
         clients = Clients(1, client_cpus)
         try:

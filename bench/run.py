@@ -18,9 +18,11 @@ import contextlib
 import datetime
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -31,13 +33,14 @@ from dataclasses import dataclass
 from importlib import metadata
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
 from loadgen import Target, one_request, worker_main
 from rich.console import Console
 from rich.table import Table
-from servers import ACCOUNT_ID, HOST, SERVERS, Server, ServerError, start
+from servers import ACCOUNT_ID, HOST, SERVERS, Server, ServerError, bench_lock, cpu_busy_seconds, start
 from sigv4_fast import check_against_botocore
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -128,14 +131,17 @@ class Clients:
         self.start(target, kind, connections, measure_from, measure_from + seconds)
         return self.results()
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the client processes: politely after a phase, at once when the run is being aborted."""
         for pipe in self._pipes:
             with contextlib.suppress(OSError):
                 pipe.send({"op": "stop"})
         for proc in self._procs:
+            if abort:
+                proc.terminate()
             proc.join(timeout=10)
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -164,6 +170,7 @@ class Phase:
     server_cpu: float  # server CPU seconds per second of the window (1.0 = one core busy)
     rps_per_core: float  # requests per server CPU second: the throughput of a fully busy core
     client_cpu: float  # busiest client process, fraction of one core
+    other_cpu: float  # busy time of the server's CPU(s) not spent by the server: other load, steal (per second)
     loadavg: float  # 1-minute load average of the machine after the phase
     error_samples: list[str]
 
@@ -173,16 +180,25 @@ def _sleep_until(instant: float) -> None:
 
 
 def run_phase(
-    clients: Clients, server: Server, target: Target, kind: str, rnd: int, args: argparse.Namespace, *, ramp: float
+    clients: Clients,
+    server: Server,
+    target: Target,
+    kind: str,
+    rnd: int,
+    args: argparse.Namespace,
+    *,
+    ramp: float,
+    server_cpus: list[int] | None,
 ) -> Phase:
     seconds = args.seconds if rnd >= 0 else args.warmup
     measure_from = time.perf_counter() + ramp
     measure_until = measure_from + seconds
     clients.start(target, kind, args.concurrency, measure_from, measure_until)
     _sleep_until(measure_from)
-    cpu_start = server.cpu_seconds()
+    cpu_start, busy_start = server.cpu_seconds(), cpu_busy_seconds(server_cpus or [])
     _sleep_until(measure_until)
     server_cpu_seconds = server.cpu_seconds() - cpu_start
+    busy = cpu_busy_seconds(server_cpus or []) - busy_start
     messages = clients.results()
     latencies: array[float] = array("d")
     ok = errors = 0
@@ -210,6 +226,7 @@ def run_phase(
         server_cpu=server_cpu_seconds / seconds,
         rps_per_core=ok / server_cpu_seconds if server_cpu_seconds > 0 else float("nan"),
         client_cpu=client_cpu,
+        other_cpu=max(0.0, busy - server_cpu_seconds) / seconds if server_cpus else float("nan"),
         loadavg=os.getloadavg()[0],
         error_samples=samples[:5],
     )
@@ -228,6 +245,7 @@ def summarise(phases: list[Phase], name: str) -> dict[str, Any]:
             "server_cpu": statistics.median(p.server_cpu for p in mine),
             "rps_per_core": statistics.median(p.rps_per_core for p in mine),
             "client_cpu_max": max(p.client_cpu for p in mine),
+            "other_cpu": statistics.median(p.other_cpu for p in mine),
             "rounds_rps": [round(p.rps, 1) for p in mine],
         }
     health, token = measured["health"], measured["token"]
@@ -242,7 +260,9 @@ def summarise(phases: list[Phase], name: str) -> dict[str, Any]:
 
 
 def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=BENCH_DIR, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=BENCH_DIR.parent, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def src_digest() -> str:
@@ -298,7 +318,7 @@ def environment(
 def print_tables(phases: list[Phase], summaries: dict[str, dict[str, Any]]) -> None:
     rounds = Table(title="Phases (in the order run)", title_justify="left")
     columns = ("round", "server", "endpoint", "req/s", "p50 ms", "p99 ms", "errors", "server CPU", "req/CPU-s")
-    for col in (*columns, "client CPU", "load"):
+    for col in (*columns, "other load on server CPU", "client CPU", "load"):
         rounds.add_column(col, justify="left" if col in ("server", "endpoint") else "right")
     for p in phases:
         if p.round < 0:
@@ -313,6 +333,7 @@ def print_tables(phases: list[Phase], summaries: dict[str, dict[str, Any]]) -> N
             str(p.errors),
             f"{p.server_cpu:.0%}",
             f"{p.rps_per_core:,.0f}",
+            f"{p.other_cpu:.0%}",
             f"{p.client_cpu:.0%}",
             f"{p.loadavg:.1f}",
         )
@@ -385,7 +406,23 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN (a phase that completed no request) as null, so the file is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers and clients
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     args = parse_args()
     names = list(SERVERS) if args.server == "both" else [args.server]
     cpus = sorted(os.sched_getaffinity(0))
@@ -403,14 +440,15 @@ def main() -> int:
         f"{args.clients} client process(es); {args.rounds} rounds x {args.seconds:g}s per endpoint; "
         f"server on CPU {server_cpus or 'any'}, clients on CPU {client_cpus or 'any'}; load {env['loadavg_at_start']}"
     )
-    modified = "+uncommitted changes" if env["src_modified_since_head"] else ""
+    modified = " + uncommitted changes in src/" if env["src_modified_since_head"] else ""
     console.print(f"  code: git {env['git_head']}{modified}, src digest {env['src_digest']}")
 
     phases: list[Phase] = []
     servers: dict[str, Server] = {}
     targets: dict[str, Target] = {}
     clients: Clients | None = None
-    with tempfile.TemporaryDirectory(prefix="coffer-bench-") as tmp:
+    with bench_lock(console.print), tempfile.TemporaryDirectory(prefix="coffer-bench-") as tmp:
+        aborted = True
         try:
             for name in names:
                 server = start(name, Path(tmp) / name, server_cpus)
@@ -427,25 +465,49 @@ def main() -> int:
             clients = Clients(args.clients, client_cpus)
             for name in names:  # warm-up: imports, caches, first connections; not reported
                 for kind in KINDS:
-                    phases.append(run_phase(clients, servers[name], targets[name], kind, -1, args, ramp=args.ramp))
+                    phases.append(
+                        run_phase(
+                            clients,
+                            servers[name],
+                            targets[name],
+                            kind,
+                            -1,
+                            args,
+                            ramp=args.ramp,
+                            server_cpus=server_cpus,
+                        )
+                    )
             for rnd in range(args.rounds):
                 order = names if rnd % 2 == 0 else names[::-1]
                 for name in order:
                     for kind in KINDS:
-                        phase = run_phase(clients, servers[name], targets[name], kind, rnd, args, ramp=args.ramp)
+                        phase = run_phase(
+                            clients,
+                            servers[name],
+                            targets[name],
+                            kind,
+                            rnd,
+                            args,
+                            ramp=args.ramp,
+                            server_cpus=server_cpus,
+                        )
                         phases.append(phase)
                         console.print(
                             f"  round {rnd + 1} {name:8} {kind:6} {phase.rps:8,.0f} req/s  p50 {phase.p50_ms:6.2f} ms"
                             f"  p99 {phase.p99_ms:6.2f} ms  errors {phase.errors}  server CPU {phase.server_cpu:4.0%}"
-                            f"  {phase.rps_per_core:7,.0f} req/CPU-s  client CPU {phase.client_cpu:.0%}"
-                            f"  load {phase.loadavg:.1f}"
+                            f"  {phase.rps_per_core:7,.0f} req/CPU-s  other load on server CPU {phase.other_cpu:4.0%}"
+                            f"  client CPU {phase.client_cpu:.0%}"
                         )
+            aborted = False
         except (BenchError, ServerError) as exc:
             console.print(f"[bold red]benchmark failed:[/bold red] {exc}")
+            for server in servers.values():
+                if server.output:
+                    console.print(f"last lines {server.name} printed:\n" + "".join(server.output[-30:]), markup=False)
             return 2
         finally:
             if clients is not None:
-                clients.close()
+                clients.close(abort=aborted)
             for server in servers.values():
                 server.stop()
 
@@ -478,7 +540,7 @@ def main() -> int:
         "account_id": ACCOUNT_ID,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result, indent=2)
+    text = json.dumps(_finite(result), indent=2, allow_nan=False)
     args.output.write_text(text + "\n")
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     (args.output.parent / f"run-{stamp}.json").write_text(text + "\n")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import fcntl
 import os
 import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +77,45 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
 
 
+def cpu_busy_seconds(cpus: list[int]) -> float:
+    """Busy time (everything but idle and iowait; steal included) of ``cpus`` since boot, from /proc/stat."""
+    wanted = {f"cpu{c}" for c in cpus}
+    busy = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] in wanted:
+            values = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+            busy += sum(values) - values[3] - values[4]
+    return busy / _CLK_TCK
+
+
+LOCK_FILE = Path(tempfile.gettempdir()) / "coffer-bench.lock"
+
+
+@contextlib.contextmanager
+def bench_lock(announce: Callable[[str], None] = print) -> Iterator[None]:
+    """Machine-wide: one Coffer benchmark at a time (two at once would pin their servers to the same CPU and
+    measure each other). Waits for the holder to finish."""
+    with open(LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            announce(f"waiting for another Coffer benchmark to finish ({holder}; lock {LOCK_FILE})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}: {' '.join(sys.argv)}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -133,46 +175,51 @@ def _wait_healthy(server: Server, deadline: float) -> None:
     raise ServerError(f"{server.name} did not become healthy:\n" + "".join(server.output))
 
 
-def start(name: str, data_dir: Path, cpus: list[int] | None, timeout: float = 60.0) -> Server:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    deadline = time.monotonic() + timeout
+def _command(name: str, data_dir: Path, env: dict[str, str]) -> tuple[list[str], int | None]:
+    """The command line for ``name`` (and the port when it is chosen here; uvicorn reports its own)."""
     if name == "uvicorn":
         cmd = [*_script("coffer", "coffer"), "serve", "--port", "0", "--data-dir", str(data_dir)]
-        cmd += ["--account-id", ACCOUNT_ID]
-        process = subprocess.Popen(
-            _pinned(cmd, cpus), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        output: list[str] = []
-        port = None
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            m = re.search(r"listening on http://[^\s:]+:(\d+)", line)
-            if m:
-                port = int(m.group(1))
-                break
-        if port is None:
-            process.kill()
-            process.wait()
-            raise ServerError("coffer serve did not start:\n" + "".join(output))
-    elif name == "granian":
+        return [*cmd, "--account-id", ACCOUNT_ID], None
+    if name == "granian":
         port = _free_port()
         env.update(COFFER_DATA_DIR=str(data_dir), COFFER_ACCOUNT_ID=ACCOUNT_ID, COFFER_HOST=HOST, COFFER_PORT=str(port))
         cmd = [*_script("granian", "granian"), "--interface", "asgi", "--factory", "coffer.asgi:app_from_env"]
         cmd += ["--host", HOST, "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
-        process = subprocess.Popen(
-            _pinned(cmd, cpus), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        output = []
-    else:
-        raise ValueError(f"unknown server {name!r}")
-    server = Server(name=name, process=process, port=port, data_dir=data_dir, command=cmd, output=output)
-    threading.Thread(target=_drain, args=(process, output), daemon=True).start()
-    _wait_healthy(server, deadline)
-    if not (data_dir / "credentials").exists():
+        return cmd, port
+    raise ValueError(f"unknown server {name!r}")
+
+
+def _reported_port(process: subprocess.Popen[str], output: list[str], deadline: float) -> int:
+    """The port from ``coffer serve``'s banner line."""
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        m = re.search(r"listening on http://[^\s:]+:(\d+)", line)
+        if m:
+            return int(m.group(1))
+    raise ServerError("coffer serve did not start:\n" + "".join(output))
+
+
+def start(name: str, data_dir: Path, cpus: list[int] | None, timeout: float = 60.0) -> Server:
+    """Start ``name`` ("uvicorn" or "granian") on a fresh ``data_dir``, pinned to ``cpus``, and wait until
+    /health answers. The process is stopped again if anything goes wrong (or the caller is interrupted)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    deadline = time.monotonic() + timeout
+    cmd, port = _command(name, data_dir, env)
+    process = subprocess.Popen(_pinned(cmd, cpus), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    output: list[str] = []
+    server = Server(name=name, process=process, port=port or 0, data_dir=data_dir, command=cmd, output=output)
+    try:
+        if port is None:
+            server.port = _reported_port(process, output, deadline)
+        threading.Thread(target=_drain, args=(process, output), daemon=True).start()
+        _wait_healthy(server, deadline)
+        if not (data_dir / "credentials").exists():
+            raise ServerError(f"{name}: no credentials file in {data_dir}")
+    except BaseException:
         server.stop()
-        raise ServerError(f"{name}: no credentials file in {data_dir}")
+        raise
     return server

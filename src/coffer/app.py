@@ -9,11 +9,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coffer import __version__
+from coffer.aws.auth import RequestAuthenticator
 from coffer.aws.endpoint import AwsEndpoint
+from coffer.aws.handlers import iam as iam_handlers
+from coffer.aws.handlers import sts as sts_handlers
 from coffer.aws.handlers.codeartifact import CodeArtifactServices
 from coffer.aws.model import load_service
+from coffer.aws.query import load_query_service
+from coffer.aws.query_endpoint import QueryEndpoint, QueryService
 from coffer.aws.sigv4 import SigV4Verifier
 from coffer.bootstrap import Bootstrapped, open_data
 from coffer.core.clock import system_clock
@@ -30,6 +36,25 @@ async def health(request: Request) -> JSONResponse:
 
 async def not_found(request: Request) -> JSONResponse:
     return JSONResponse({"message": f"No such resource: {request.url.path}"}, status_code=404)
+
+
+class RootDispatch:
+    """``/``: the AWS query services (STS, IAM) take ``POST /`` and ``GET /?Action=...``; anything else is a 404."""
+
+    def __init__(self, query: ASGIApp) -> None:
+        self._query = query
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "POST" or (method == "GET" and _has_action(scope.get("query_string", b""))):
+            await self._query(scope, receive, send)
+        else:
+            response = await not_found(Request(scope, receive))
+            await response(scope, receive, send)
+
+
+def _has_action(query_string: bytes) -> bool:
+    return any(part.startswith(b"Action=") for part in query_string.split(b"&"))
 
 
 def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstrapped | None = None) -> Starlette:
@@ -51,6 +76,28 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         ),
     )
 
+    # STS and IAM on "/": the credential scope's service picks one. IAM signs for us-east-1 whatever the client's
+    # region, and so may STS clients of the global endpoint: accept Coffer's region and us-east-1.
+    query_regions = dict.fromkeys([settings.region, "us-east-1"])
+    query = QueryEndpoint(
+        services={
+            "sts": QueryService(
+                load_query_service("sts"),
+                sts_handlers.HANDLERS,
+                sts_handlers.StsHandlerServices(sts=services.sts),
+            ),
+            "iam": QueryService(
+                load_query_service("iam"),
+                iam_handlers.HANDLERS,
+                iam_handlers.IamHandlerServices(iam=services.iam, identities=services.identities),
+            ),
+        },
+        authenticator=RequestAuthenticator(
+            services.identities,
+            [SigV4Verifier(region, ["sts", "iam"], system_clock) for region in query_regions],
+        ),
+    )
+
     pypi = PypiEndpoint(services.packages, TokenAuthenticator(services.tokens), system_clock)
 
     @contextlib.asynccontextmanager
@@ -64,6 +111,7 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         routes=[
             Route("/health", health, methods=["GET", "HEAD"]),
             Route("/v1/{rest:path}", codeartifact),
+            Route("/", RootDispatch(query), methods=["GET", "POST"]),
             *pypi.routes(),  # /pypi/d/{domain}-{owner}/{repo}/...
             Route("/{rest:path}", not_found),
         ],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from coffer.core.clock import system_clock
 from coffer.core.identity import ADMIN_USER, IdentityService, new_account_id
+from coffer.core.managed_policies import ensure_aws_managed_policies
 from coffer.core.models import AccessKey
 from coffer.core.ports import BlobStore, Store
 from coffer.settings import Settings
@@ -79,6 +80,7 @@ def open_data(settings: Settings) -> Bootstrapped:
     store = open_store(settings.database_url)
     try:
         account_id = default_account(store, settings.account_id)
+        ensure_aws_managed_policies(store, system_clock)  # AWS's managed policies, created or updated
         identities = IdentityService(store, system_clock)
         new_key = identities.bootstrap_admin(account_id)
         if new_key is None and not data.credentials.exists():

@@ -11,6 +11,7 @@ import uvicorn
 
 from coffer.app import create_app
 from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
+from coffer.reason_phrases import install as install_reason_phrases
 from coffer.settings import Settings
 
 
@@ -36,6 +37,7 @@ def run(settings: Settings) -> None:
     sock = bind_socket(settings.host, settings.port)
     bound_port = sock.getsockname()[1]
     app = create_app(settings, bound_port=bound_port, boot=boot)
+    install_reason_phrases()
     config = uvicorn.Config(
         app,
         log_level="warning",

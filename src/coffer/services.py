@@ -17,9 +17,11 @@ from coffer.core.codeartifact import (
     TagService,
 )
 from coffer.core.codeartifact.packages import PackageService
+from coffer.core.iam_service import IamService
 from coffer.core.identity import IdentityService
 from coffer.core.pagination import Paginator
 from coffer.core.ports import BlobStore, Clock, RevocationStore, Store
+from coffer.core.sts import StsService
 from coffer.core.tokens import KeyRing
 
 
@@ -68,6 +70,8 @@ class Services:
     tags: TagService
     tokens: AuthorizationTokenService
     packages: PackageService
+    sts: StsService
+    iam: IamService
 
 
 def build_services(
@@ -93,4 +97,6 @@ def build_services(
         tags=TagService(deps),
         tokens=AuthorizationTokenService(deps, identities, key_ring, is_revoked=RevocationCache(store, clock)),
         packages=PackageService(deps, blobs),
+        sts=StsService(store, identities, deps.authorizer, clock),
+        iam=IamService(store, identities, deps.authorizer, clock),
     )

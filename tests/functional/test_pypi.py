@@ -210,6 +210,9 @@ def test_endpoint_is_path_style(published: Repo, server: RunningServer) -> None:
 
 
 def test_duplicate_upload_fails_and_skip_existing_passes(published: Repo, dists: Dists, tmp_path: Path) -> None:
+    plain = twine_upload(published, tmp_path, dists.a_wheel)  # without --verbose twine prints the reason phrase
+    assert plain.returncode != 0
+    assert "File already exists" in plain.stdout + plain.stderr, plain.stdout
     r = twine_upload(published, tmp_path, dists.a_wheel, args=("--verbose",))
     assert r.returncode != 0
     out = r.stdout + r.stderr
@@ -665,6 +668,7 @@ def test_concurrent_uploads_of_one_file_exactly_one_wins(published: Repo, tmp_pa
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200, 400, 400, 400], [(r.status_code, r.text) for r in results]
     assert all("File already exists" in r.text for r in results if r.status_code == 400)
+    assert all(r.reason_phrase.startswith("File already exists") for r in results if r.status_code == 400)
     with httpx.Client(auth=published.auth, timeout=30) as http:
         page = http.get(published.index + "coffer-demo-race/", headers={"Accept": JSON_V1}).json()
         assert [f["filename"] for f in page["files"]] == [wheel.name]

@@ -5,18 +5,16 @@ Every failure becomes an AWS-shaped error here, the one translation point for th
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
-import os
 from collections.abc import AsyncIterable, Iterable, Iterator
-from dataclasses import replace
-from typing import Any, cast
+from typing import cast
 from urllib.parse import parse_qsl
 
 from anyio import to_thread
 from starlette.types import Receive, Scope, Send
 
+from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
 from coffer.aws.errors import serialize_error
 from coffer.aws.handlers.codeartifact import HANDLERS, CodeArtifactServices
 from coffer.aws.model import MethodNotAllowed, ServiceSpec
@@ -27,9 +25,7 @@ from coffer.core.errors import (
     CofferError,
     InternalServerError,
     NotImplementedOperationError,
-    RequestTooLargeError,
     UnknownOperationError,
-    UnrecognizedClientError,
 )
 from coffer.core.identity import IdentityService
 
@@ -53,12 +49,11 @@ class AwsEndpoint:
         handlers_services: CodeArtifactServices,
     ) -> None:
         self._service = service
-        self._verifier = verifier
-        self._identities = identities
+        self._auth = RequestAuthenticator(identities, [verifier])
         self._services = handlers_services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = _request_id()
+        request_id = new_request_id()
         try:
             status, headers, body = await self._handle(scope, receive)
             headers.append(("x-amzn-RequestId", request_id))
@@ -79,21 +74,8 @@ class AwsEndpoint:
     async def _handle(self, scope: Scope, receive: Receive) -> WireResponse:
         request = IncomingRequest.from_asgi(scope)
         parsed = parse_authorization(request)  # size limits and structure, before anything is hashed
-        body = await _read_body(scope, receive, MAX_JSON_BODY)
-        resolved = self._identities.resolve_access_key(parsed.access_key_id)
-        if resolved is None:
-            raise UnrecognizedClientError()
-        self._verifier.verify(
-            request,
-            parsed,
-            secret_access_key=resolved.secret_access_key,
-            payload_sha256_hex=hashlib.sha256(body).hexdigest(),
-            session_token_expected=resolved.session_token,
-        )
-        client = scope.get("client")
-        caller = resolved.caller
-        if client:
-            caller = replace(caller, source_ip=client[0])
+        body = await read_body(scope, receive, MAX_JSON_BODY)
+        caller = self._auth.authenticate(scope, request, parsed, body)
 
         query = parse_qsl(request.raw_query, keep_blank_values=True, encoding="utf-8", errors="replace")
         match = self._service.route(scope["method"], scope["path"], query)
@@ -142,34 +124,3 @@ async def _send_stream(send: Send, status: int, headers: Headers, body: Body) ->
             result = close()
             if inspect.isawaitable(result):
                 await result
-
-
-def _request_id() -> str:
-    """A random (version 4) UUID string, without the cost of building a uuid.UUID object."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                declared = -1
-            if declared < 0 or declared > limit:
-                raise RequestTooLargeError(f"Request body must be at most {limit} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message: Any = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise RequestTooLargeError(f"Request body must be at most {limit} bytes.")
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)

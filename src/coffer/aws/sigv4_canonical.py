@@ -8,6 +8,7 @@ already decoded as UTF-8 and encoded back that way (:func:`wire_bytes`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
@@ -45,6 +46,7 @@ def remove_dot_segments(path: str) -> str:
     return first + "/".join(segments) + last
 
 
+@functools.lru_cache(maxsize=1024)  # pure; clients repeat the same paths and queries
 def canonical_uri(raw_path: str) -> str:
     """Canonical URI of a path exactly as received: dot segments removed, then percent-encoded again.
 
@@ -61,6 +63,7 @@ def _reencode(component: str) -> str:
     return quote_from_bytes(unquote_to_bytes(wire_bytes(component)), safe="")
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_query(raw_query: str) -> str:
     """Canonical query string: each name and value re-encoded, sorted by name then value."""
     if not raw_query:

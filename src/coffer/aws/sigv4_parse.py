@@ -5,6 +5,7 @@ Nothing here hashes or verifies; see ``coffer.aws.sigv4`` for the verifier and t
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -181,6 +182,7 @@ def _bad_date(value: str) -> IncompleteSignatureError:
     )
 
 
+@functools.lru_cache(maxsize=256)  # pure; one value per second of traffic
 def _parse_amz_date(value: str) -> tuple[str, int]:
     """``YYYYMMDDTHHMMSSZ`` into (itself, epoch seconds)."""
     digits = value[:8] + value[9:15]

@@ -1,7 +1,8 @@
 """``coffer admin ...``: manage identities and keys on the data directory or database directly.
 
-A running server sees these changes within a second (its identity cache lives one second; it reloads the key
-files when they change)."""
+The identity commands are thin clients of the IAM service the server's IAM API uses (same validation, same
+errors), called as the account's root user. A running server sees these changes within a second (its identity
+cache lives one second; it reloads the key files when they change)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from coffer.bootstrap import write_credentials_profile
-from coffer.cli.context import make_settings, opened
+from coffer.cli.context import Opened, make_settings, opened
 from coffer.cli.options import data_options
 from coffer.core.clock import system_clock
 from coffer.core.errors import CofferError
-from coffer.core.identity import LONG_TERM_SESSION_SECONDS
+from coffer.core.identity import LONG_TERM_SESSION_SECONDS, Caller, root_caller
 from coffer.core.tokens import PREFIX as TOKEN_PREFIX
 from coffer.core.tokens import peek_token_id
 from coffer.store import keyfiles
@@ -45,15 +46,19 @@ def _fail(exc: CofferError) -> click.ClickException:
     return click.ClickException(f"{exc.code}: {exc.message}")
 
 
+def _as_root(target: _Target, o: Opened) -> Caller:
+    """The caller admin commands act as: the root user of the chosen account (every permission in it)."""
+    return root_caller(target.account_id or o.boot.account_id, "")
+
+
 @admin.command("create-user")
 @click.argument("name")
 @click.pass_obj
 def create_user(target: _Target, name: str) -> None:
     """Create IAM user NAME (no permissions until you put a policy)."""
     with opened(target.settings) as o:
-        account = target.account_id or o.boot.account_id
         try:
-            user = o.services.identities.create_user(account, name)
+            user = o.services.iam.create_user(_as_root(target, o), name)
         except CofferError as exc:
             raise _fail(exc) from exc
         click.echo(user.arn)
@@ -69,12 +74,9 @@ def create_access_key(target: _Target, name: str | None, root: bool, profile: st
     if bool(name) == root:
         raise click.UsageError("give a user NAME or --root, not both")
     with opened(target.settings) as o:
-        account = target.account_id or o.boot.account_id
         try:
-            if name is None:
-                key = o.services.identities.create_root_access_key(account)
-            else:
-                key = o.services.identities.create_access_key(account, name)
+            # the root caller without a user name: a key of the root user itself, as IAM's CreateAccessKey does
+            key = o.services.iam.create_access_key(_as_root(target, o), name)
         except CofferError as exc:
             raise _fail(exc) from exc
         if profile:
@@ -92,9 +94,8 @@ def put_user_policy(target: _Target, name: str, policy_file: Path, policy_name: 
     document = policy_file.read_text("utf-8")
     pname = policy_name or policy_file.stem
     with opened(target.settings) as o:
-        account = target.account_id or o.boot.account_id
         try:
-            o.services.identities.put_user_policy(account, name, pname, document)
+            o.services.iam.put_inline_policy(_as_root(target, o), "user", name, pname, document)
         except CofferError as exc:
             raise _fail(exc) from exc
         click.echo(f"policy {pname} set on user {name}")
@@ -106,17 +107,24 @@ def put_user_policy(target: _Target, name: str, policy_file: Path, policy_name: 
 def list_users(target: _Target, as_json: bool) -> None:
     """List the account's users with their keys and policies."""
     with opened(target.settings) as o:
-        account = target.account_id or o.boot.account_id
-        ids = o.services.identities
-        rows: list[dict[str, str]] = [
-            {
-                "UserName": u.name,
-                "Arn": u.arn,
-                "AccessKeys": ", ".join(k.access_key_id for k in ids.list_access_keys(account, u.name)),
-                "Policies": ", ".join(p.name for p in ids.list_user_policies(account, u.name)),
-            }
-            for u in ids.list_users(account)
-        ]
+        caller = _as_root(target, o)
+        account = caller.account_id
+        iam = o.services.iam
+        try:
+            rows: list[dict[str, str]] = [
+                {
+                    "UserName": u.name,
+                    "Arn": u.arn,
+                    "AccessKeys": ", ".join(k.access_key_id for k in iam.list_access_keys(caller, u.name)),
+                    "Policies": ", ".join(
+                        [p.name for p in iam.list_inline_policies(caller, "user", u.name)]
+                        + [p.name for p in iam.list_attached_policies(caller, "user", u.name)]
+                    ),
+                }
+                for u in iam.list_users(caller)
+            ]
+        except CofferError as exc:
+            raise _fail(exc) from exc
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -130,14 +138,38 @@ def list_users(target: _Target, as_json: bool) -> None:
 @click.argument("name")
 @click.pass_obj
 def delete_user(target: _Target, name: str) -> None:
-    """Delete user NAME with its access keys and policies."""
+    """Delete user NAME with its access keys, policies and group memberships."""
     with opened(target.settings) as o:
-        account = target.account_id or o.boot.account_id
         try:
-            o.services.identities.delete_user(account, name)
+            o.services.iam.delete_user(_as_root(target, o), name, cascade=True)
         except CofferError as exc:
             raise _fail(exc) from exc
         click.echo(f"deleted user {name}")
+
+
+@admin.command("create-account")
+@click.option("--account-id", "new_account", required=True, help="The new account's id (12 digits).")
+@click.pass_obj
+def create_account(target: _Target, new_account: str) -> None:
+    """Create another account with its own `admin` user (AdministratorAccess). Its key is printed and added to
+    <data-dir>/credentials as profile ACCOUNT_ID."""
+    with opened(target.settings) as o:
+        try:
+            key = o.services.iam.create_account(new_account)
+        except CofferError as exc:
+            raise _fail(exc) from exc
+        write_credentials_profile(o.boot.data.credentials, new_account, key)
+        click.echo(
+            json.dumps(
+                {
+                    "AccountId": new_account,
+                    "UserName": key.user_name,
+                    "AccessKeyId": key.access_key_id,
+                    "SecretAccessKey": key.secret_access_key,
+                    "Profile": new_account,
+                }
+            )
+        )
 
 
 @admin.command("rotate-keys")

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from coffer.core.arns import root_arn
 from coffer.core.cache import TtlCache
-from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
+from coffer.core.errors import ConflictError, ExpiredTokenError, ResourceNotFoundError, ValidationError
+from coffer.core.iam import PrincipalType, Session
 from coffer.core.models import AccessKey, Account, NamedPolicy, User
-from coffer.core.policy import PolicyDocument, PrincipalKind, parse_policy
-from coffer.core.ports import Clock, IdentityStore
+from coffer.core.policy import PolicyDocument, PolicyKind, PrincipalKind, parse_policy
+from coffer.core.ports import Clock, IamStore, IdentityStore
 
 ADMIN_USER = "admin"
 ADMIN_POLICY_NAME = "AdministratorAccess"
 ADMIN_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
-LONG_TERM_SESSION_SECONDS = 43200  # what duration=0 means for long-term keys (spec §1)
+LONG_TERM_SESSION_SECONDS = 43200
+KEY_USE_INTERVAL = (
+    60.0  # seconds between recorded uses of one access key  # what duration=0 means for long-term keys (spec §1)
+)
 
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
@@ -64,10 +71,21 @@ class Caller:
     session_expires_at: float | None = None  # None: long-term credentials
     session_issued_at: float | None = None
     source_ip: str | None = None
+    #: the session policies of a role session (inline and managed, passed to AssumeRole); None: no session policies
+    session_policies: tuple[PolicyDocument, ...] | None = None
+    #: aws:PrincipalTag/* (the principal's IAM tags, overridden by session tags), as (key, value) pairs
+    principal_tags: tuple[tuple[str, str], ...] = ()
+    role_name: str | None = None  # the role of an assumed-role session
+    chained: bool = False  # this session was assumed with role-session credentials
 
     @property
     def is_root(self) -> bool:
         return self.kind == "root"
+
+    @property
+    def is_session(self) -> bool:
+        """Temporary credentials (a role session or a GetSessionToken session)."""
+        return self.session_expires_at is not None
 
 
 @dataclass(frozen=True)
@@ -79,19 +97,53 @@ class ResolvedKey:
     caller: Caller
 
 
+class IdentityBackend(IdentityStore, IamStore, Protocol):
+    """What resolving identities reads: users and keys, roles, groups, policies, sessions and tags."""
+
+    def get_tags(self, resource_arn: str) -> dict[str, str]: ...
+
+
+@functools.lru_cache(maxsize=2048)
+def parse_stored_policy(document: str, kind: PolicyKind = "identity") -> PolicyDocument:
+    """Stored policies were validated when written; parsed once per distinct text, without the size quota
+    (AWS managed policies and role inline policies may exceed the default identity-policy limit)."""
+    return parse_policy(document, kind, max_size=1 << 20)
+
+
+def split_assumed_role_arn(arn: str) -> tuple[str, str, str] | None:
+    """(account, role name, session name) of ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sts" or not parts[5].startswith("assumed-role/"):
+        return None
+    pieces = parts[5].split("/")
+    if len(pieces) != 3 or not pieces[1] or not pieces[2]:
+        return None
+    return parts[4], pieces[1], pieces[2]
+
+
 class IdentityService:
-    def __init__(self, store: IdentityStore, clock: Clock, cache_ttl: float = 1.0) -> None:
+    def __init__(self, store: IdentityBackend, clock: Clock, cache_ttl: float = 1.0) -> None:
         self._store = store
         self._clock = clock
         self._keys: TtlCache[str, ResolvedKey | None] = TtlCache(clock, cache_ttl)
-        self._principals: TtlCache[str, Caller | None] = TtlCache(clock, cache_ttl)
+        self._principals: TtlCache[tuple[str, int | None], Caller | None] = TtlCache(clock, cache_ttl)
+        self._last_recorded: dict[str, float] = {}
 
     # --- authentication -------------------------------------------------------------------------------
 
     def resolve_access_key(self, access_key_id: str) -> ResolvedKey | None:
-        return self._keys.get_or_load(access_key_id, self._load_key)
+        """The key's secret, session token and caller; None for an unknown or inactive key (the endpoints
+        answer UnrecognizedClientException). Raises ExpiredTokenError for an expired session's key."""
+        resolved = self._keys.get_or_load(access_key_id, self._load_key)
+        if resolved is not None:
+            expires = resolved.caller.session_expires_at
+            if expires is not None and self._clock() >= expires:
+                raise ExpiredTokenError()
+        return resolved
 
     def _load_key(self, access_key_id: str) -> ResolvedKey | None:
+        if access_key_id.startswith("ASIA"):
+            return self._load_session_key(access_key_id)
         key = self._store.get_access_key(access_key_id)
         if key is None or key.status != "Active":
             return None
@@ -102,13 +154,89 @@ class IdentityService:
             return None
         return ResolvedKey(key.secret_access_key, None, replace(caller, access_key_id=access_key_id))
 
+    def _load_session_key(self, access_key_id: str) -> ResolvedKey | None:
+        session = self._store.get_session(access_key_id)
+        if session is None:
+            return None
+        caller = self.session_caller(session)
+        if caller is None:
+            return None
+        return ResolvedKey(session.secret_access_key, session.session_token, caller)
+
+    def session_caller(self, session: Session) -> Caller | None:
+        """The caller behind temporary credentials, with the role's (or user's) current policies; None when
+        the role or user is gone. Expiry is not checked here."""
+        if session.role_name is None:
+            if session.user_name is None:
+                base = root_caller(session.account_id, session.access_key_id)
+            else:
+                loaded = self.load_user_caller(session.account_id, session.user_name)
+                if loaded is None:
+                    return None
+                base = loaded
+            return replace(
+                base,
+                access_key_id=session.access_key_id,
+                session_expires_at=session.expires_at,
+                session_issued_at=session.issued_at,
+            )
+        role = self._store.get_role(session.account_id, session.role_name)
+        if role is None:
+            return None
+        tags = dict(self._store.get_tags(role.arn))
+        tags.update(session.tags)
+        session_policies: list[PolicyDocument] = []
+        if session.session_policy is not None:
+            session_policies.append(parse_stored_policy(session.session_policy, "session"))
+        for arn in session.session_policy_arns:
+            session_policies.extend(self._managed_documents([arn]))
+        restricted = session.session_policy is not None or bool(session.session_policy_arns)
+        return Caller(
+            account_id=session.account_id,
+            arn=session.arn,
+            user_id=f"{role.role_id}:{session.session_name}",
+            user_name=None,
+            kind="assumed-role",
+            access_key_id=session.access_key_id,
+            policies=self._principal_policies(session.account_id, "role", role.name),
+            session_expires_at=session.expires_at,
+            session_issued_at=session.issued_at,
+            session_policies=tuple(session_policies) if restricted else None,
+            principal_tags=tuple(sorted(tags.items())),
+            role_name=role.name,
+            chained=session.chained,
+        )
+
+    def _managed_documents(self, arns: Iterable[str]) -> list[PolicyDocument]:
+        """The default versions of managed policies; a policy that no longer exists grants nothing."""
+        out: list[PolicyDocument] = []
+        for arn in arns:
+            policy = self._store.get_managed_policy(arn)
+            if policy is None:
+                continue
+            version = self._store.get_policy_version(arn, policy.default_version_id)
+            if version is not None:
+                out.append(parse_stored_policy(version.document))
+        return out
+
+    def _principal_policies(
+        self, account_id: str, principal_type: PrincipalType, name: str
+    ) -> tuple[PolicyDocument, ...]:
+        """Inline and attached managed policies of a user, group or role (a user's groups' ones too)."""
+        inline = self._store.list_inline_policies(account_id, principal_type, name)
+        docs = [parse_stored_policy(p.document) for p in inline]
+        docs.extend(
+            self._managed_documents(p.arn for p in self._store.list_attached_policies(account_id, principal_type, name))
+        )
+        if principal_type == "user":
+            for group in self._store.list_groups_for_user(account_id, name):
+                docs.extend(self._principal_policies(account_id, "group", group.name))
+        return tuple(docs)
+
     def load_user_caller(self, account_id: str, user_name: str) -> Caller | None:
         user = self._store.get_user(account_id, user_name)
         if user is None:
             return None
-        policies = tuple(
-            parse_policy(p.document, "identity") for p in self._store.list_user_policies(account_id, user_name)
-        )
         return Caller(
             account_id=account_id,
             arn=user.arn,
@@ -116,20 +244,62 @@ class IdentityService:
             user_name=user.name,
             kind="user",
             access_key_id="",
-            policies=policies,
+            policies=self._principal_policies(account_id, "user", user_name),
+            principal_tags=tuple(sorted(self._store.get_tags(user.arn).items())),
         )
 
-    def caller_for_principal(self, principal_arn: str) -> Caller | None:
+    def caller_for_principal(self, principal_arn: str, session_issued_at: int | None = None) -> Caller | None:
         """The current identity behind an ARN a token was minted for (policies as they are now), or None
-        when it no longer exists. Cached for the same short time as keys."""
-        return self._principals.get_or_load(principal_arn, self._load_principal)
+        when it no longer exists. ``session_issued_at`` is the issue time (whole seconds) of the temporary
+        credentials that minted the token: the token acts for that session (its session policies and tags,
+        ``aws:TokenIssueTime``), also after the session itself expired. Cached for the same short time as keys."""
+        return self._principals.get_or_load((principal_arn, session_issued_at), self._load_principal)
 
-    def _load_principal(self, principal_arn: str) -> Caller | None:
+    def _load_principal(self, key: tuple[str, int | None]) -> Caller | None:
+        principal_arn, issued = key
+        role_session = split_assumed_role_arn(principal_arn)
+        if role_session is not None:
+            return None if issued is None else self._load_role_session(*role_session, issued)
         parts = principal_arn.split(":", 5)
         if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("user/"):
             return None
         name = parts[5].rsplit("/", 1)[-1]
-        return self.load_user_caller(parts[4], name)
+        caller = self.load_user_caller(parts[4], name)
+        if caller is None or caller.arn != principal_arn:
+            return None
+        return caller if issued is None else replace(caller, session_issued_at=float(issued))
+
+    def _load_role_session(self, account_id: str, role_name: str, session_name: str, issued: int) -> Caller | None:
+        sessions = self._store.find_role_sessions(account_id, role_name, session_name, issued)
+        callers = [caller for caller in map(self.session_caller, sessions) if caller is not None]
+        if not callers:
+            return None
+        # Two sessions of one name issued in the same second are one principal to a token only if they carry
+        # the same session policies and tags; otherwise the token cannot tell which one minted it.
+        first = callers[0]
+        if any(
+            (c.session_policies, c.principal_tags) != (first.session_policies, first.principal_tags)
+            for c in callers[1:]
+        ):
+            return None
+        chosen = max(callers, key=lambda c: c.session_issued_at or 0.0)
+        return replace(chosen, access_key_id="", session_issued_at=float(issued))
+
+    def key_use_due(self, access_key_id: str) -> bool:
+        """Whether a use of this long-term key should be recorded now (GetAccessKeyLastUsed): at most once a
+        minute per key, so authentication stays a read-only path."""
+        if not access_key_id.startswith("AKIA"):
+            return False
+        now = self._clock()
+        if now - self._last_recorded.get(access_key_id, 0.0) < KEY_USE_INTERVAL:
+            return False
+        if len(self._last_recorded) > 100_000:
+            self._last_recorded.clear()
+        self._last_recorded[access_key_id] = now
+        return True
+
+    def record_key_use(self, access_key_id: str, service: str, region: str) -> None:
+        self._store.record_access_key_use(access_key_id, self._clock(), service, region)
 
     def invalidate(self) -> None:
         """Forget cached identities (after a change made through this process)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import secrets
@@ -129,7 +128,7 @@ def _b64d(text: str) -> bytes:
 
 
 def _mac(key: bytes, signed_part: str) -> bytes:
-    return hmac.new(key, signed_part.encode("ascii"), hashlib.sha256).digest()
+    return hmac.digest(key, signed_part.encode("ascii"), "sha256")
 
 
 def new_token_id() -> str:

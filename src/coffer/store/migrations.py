@@ -7,9 +7,10 @@ the engine emits its own BEGIN). A second process waits for the first and then f
 applying is idempotent. A database newer than this code is refused.
 
 Adding a migration: append a function to ``MIGRATIONS`` and change ``schema.py`` to match. Migration 1
-creates the frozen tables of ``schema_v1`` (never edited). Migration 2 creates its new tables from
-``schema.py``; before a later migration changes any of them, freeze migration 2 the same way (copy the
-version-2 definitions of its tables into the migration) so that it keeps creating exactly what it did.
+creates the frozen tables of ``schema_v1`` and migration 2 those of ``schema_v2`` (neither is ever edited).
+Migration 3 creates its new tables from ``schema.py``; before a later migration changes any of them, freeze
+migration 3 the same way (copy the version-3 definitions of its tables into a ``schema_v3``) so that it keeps
+creating exactly what it did.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Final
 
 from sqlalchemy import Column, Connection, Double, Engine, Integer, MetaData, Table, func, select, text
 
-from coffer.store import schema, schema_v1
+from coffer.store import schema, schema_v1, schema_v2
 from coffer.store.engine import writer
 
 Migration = Callable[[Connection], None]
@@ -42,11 +43,29 @@ def _m001_initial(conn: Connection) -> None:
 
 def _m002_packages(conn: Connection) -> None:
     """Packages, their versions and assets (cascading from repositories), and revoked tokens."""
-    for table in (schema.packages, schema.package_versions, schema.assets, schema.revoked_tokens):
+    for table in schema_v2.TABLES:
         table.create(conn, checkfirst=False)
 
 
-MIGRATIONS: Final[Sequence[Migration]] = (_m001_initial, _m002_packages)
+def _m003_iam(conn: Connection) -> None:
+    """Roles, groups and membership, group and role inline policies, managed policies with versions and
+    attachments, access-key last use, STS sessions."""
+    for table in (
+        schema.roles,
+        schema.groups,
+        schema.group_members,
+        schema.group_policies,
+        schema.role_policies,
+        schema.managed_policies,
+        schema.policy_versions,
+        schema.policy_attachments,
+        schema.access_key_usage,
+        schema.sessions,
+    ):
+        table.create(conn, checkfirst=False)
+
+
+MIGRATIONS: Final[Sequence[Migration]] = (_m001_initial, _m002_packages, _m003_iam)
 """Migration N is ``MIGRATIONS[N - 1]``."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

@@ -67,6 +67,7 @@ from coffer.store.schema import (
 )
 from coffer.store.schema import revoked_tokens as revoked_table
 from coffer.store.schema import tags as tag_table
+from coffer.store.sql_iam import SqlIamMixin
 
 _REVISION_BYTES: Final = 18
 
@@ -130,8 +131,8 @@ def _check_limit(limit: int) -> None:
         raise ValidationError(f"The page size must be at least 1, not {limit}")
 
 
-class SqlStore:
-    """Implements ``coffer.core.ports.Store``."""
+class SqlStore(SqlIamMixin):
+    """Implements ``coffer.core.ports.Store`` (the ``IamStore`` part in ``SqlIamMixin``)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -267,10 +268,17 @@ class SqlStore:
         return [self._to_user(r) for r in rows]
 
     def delete_user(self, account_id: str, name: str) -> None:
+        """Deletes the user with its access keys (and their last use), inline policies, group memberships and
+        policy attachments (unlike IAM's DeleteUser, which refuses while any of these remain)."""
         with self._write() as conn:
-            result = conn.execute(delete(users).where(users.c.account_id == account_id, users.c.name == name))
-            if result.rowcount == 0:
+            # the row lock makes concurrent attach_policy calls (which hold it FOR SHARE) wait and then fail
+            locked = conn.execute(
+                select(users.c.name).where(users.c.account_id == account_id, users.c.name == name).with_for_update()
+            ).first()
+            if locked is None:
                 raise self._no_user(account_id, name)
+            self.delete_user_attachments(conn, account_id, name)
+            conn.execute(delete(users).where(users.c.account_id == account_id, users.c.name == name))
 
     # --- access keys ----------------------------------------------------------------------------------
 

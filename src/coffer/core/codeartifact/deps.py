@@ -36,15 +36,25 @@ class Deps:
     # package download) and rarely written: cached briefly, dropped at once by writes through this process.
     _policies: TtlCache[str, PolicyDocument | None] = field(init=False, repr=False, compare=False)
     _domains: TtlCache[tuple[str, str], bool] = field(init=False, repr=False, compare=False)
+    _repositories: TtlCache[tuple[str, str, str], Repository | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_policies", TtlCache(self.clock, self.cache_ttl))
         object.__setattr__(self, "_domains", TtlCache(self.clock, self.cache_ttl))
+        object.__setattr__(self, "_repositories", TtlCache(self.clock, self.cache_ttl))
 
     def invalidate(self) -> None:
-        """Forget cached policies and domains (after a write through this process)."""
+        """Forget cached policies, domains and repositories (after a write through this process)."""
         self._policies.invalidate()
         self._domains.invalidate()
+        self._repositories.invalidate()
+
+    def cached_repository(self, owner: str, domain: str, name: str) -> Repository | None:
+        """The repository as the package endpoints see it (upstreams included), cached like policies."""
+        return self._repositories.get_or_load((owner, domain, name), self._load_repository)
+
+    def _load_repository(self, key: tuple[str, str, str]) -> Repository | None:
+        return self.store.get_repository(*key)
 
     def owner_of(self, caller: Caller, domain_owner: str | None) -> str:
         return domain_owner or caller.account_id

@@ -19,6 +19,7 @@ from typing import BinaryIO
 from packaging.version import InvalidVersion, Version
 
 from coffer.core.arns import package_arn
+from coffer.core.cache import TtlCache
 from coffer.core.codeartifact.deps import Deps
 from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.identity import Caller
@@ -127,6 +128,17 @@ class PackageService:
     def __init__(self, deps: Deps, blobs: BlobStore) -> None:
         self._d = deps
         self._blobs = blobs
+        # What the index pages show, per (repository, format, namespace, name): pip and uv fetch the same pages
+        # over and over. Dropped at once by every write through this process, and after a second for writes
+        # made by other processes (the same rule as identities and policies).
+        self._index: TtlCache[tuple[RepoRef, str, str | None, str], list[ResolvedVersion]] = TtlCache(
+            deps.clock, deps.cache_ttl
+        )
+        self._packages_index: TtlCache[tuple[RepoRef, str], list[Package]] = TtlCache(deps.clock, deps.cache_ttl)
+
+    def _changed(self) -> None:
+        self._index.invalidate()
+        self._packages_index.invalidate()
 
     # --- authorization and lookups -----------------------------------------------------------------------
 
@@ -146,7 +158,8 @@ class PackageService:
         )
 
     def _require_repository(self, repo: RepoRef) -> Repository:
-        return self._d.require_repository(repo.domain_owner, repo.domain, repo.name)
+        found = self._d.cached_repository(repo.domain_owner, repo.domain, repo.name)
+        return found if found is not None else self._d.require_repository(repo.domain_owner, repo.domain, repo.name)
 
     def _require_package(self, ref: PackageRef) -> Package:
         self._require_repository(ref.repo)
@@ -199,7 +212,7 @@ class PackageService:
             if name in seen:
                 continue
             seen.add(name)
-            found = self._d.store.get_repository(repo.domain_owner, repo.domain, name)
+            found = self._d.cached_repository(repo.domain_owner, repo.domain, name)
             if found is None:
                 continue
             order.append(RepoRef(repo.domain_owner, repo.domain, name))
@@ -242,6 +255,10 @@ class PackageService:
     def index_packages(self, repo: RepoRef, fmt: str) -> list[Package]:
         """Every package visible from ``repo`` (itself and its upstreams), one per normalized name (the first
         in search order wins), ordered by name."""
+        return self._packages_index.get_or_load((repo, fmt), self._load_index_packages)
+
+    def _load_index_packages(self, key: tuple[RepoRef, str]) -> list[Package]:
+        repo, fmt = key
         found: dict[tuple[str, str], Package] = {}
         for source in self.search_order(repo):
             for package in self._packages_of(source, fmt):
@@ -251,6 +268,10 @@ class PackageService:
     def index_versions(self, repo: RepoRef, fmt: str, namespace: str | None, name: str) -> list[ResolvedVersion]:
         """The versions of one package the index shows (status Published), merged across the search order: a
         version is taken from the first repository that has it. Ordered by published time."""
+        return list(self._index.get_or_load((repo, fmt, namespace, name), self._load_index_versions))
+
+    def _load_index_versions(self, key: tuple[RepoRef, str, str | None, str]) -> list[ResolvedVersion]:
+        repo, fmt, namespace, name = key
         seen: set[str] = set()
         shown: list[ResolvedVersion] = []
         for ref in self._package_sources(repo, fmt, namespace, name):
@@ -323,7 +344,9 @@ class PackageService:
             origin_repository=version.origin_repository or ref.repo,
             extra=extra,
         )
-        return self._d.store.add_asset(normalized, asset)
+        result = self._d.store.add_asset(normalized, asset)
+        self._changed()
+        return result
 
     def open_blob(self, sha256: str) -> tuple[str | None, int]:
         """(local path or None, size) of a blob, for streaming it to a client."""
@@ -388,7 +411,9 @@ class PackageService:
         ref = normalize_ref(package)
         self._authorize_package(caller, "DeletePackage", ref)
         self._require_package(ref)
-        return self._d.store.delete_package(ref)
+        result = self._d.store.delete_package(ref)
+        self._changed()
+        return result
 
     def list_versions(
         self,
@@ -524,6 +549,7 @@ class PackageService:
             try:
                 # expected_status=current makes the change atomic against a concurrent one
                 changed = self._d.store.set_status(ref, found.version, target, found.status)
+                self._changed()
             except ConflictError:
                 result.failed[version] = (MISMATCHED_STATUS, "The status changed concurrently")
             except ResourceNotFoundError:
@@ -567,6 +593,7 @@ class PackageService:
                 continue
             try:
                 deleted = self._d.store.delete_version(ref, found.version, found.status)
+                self._changed()
             except ConflictError:
                 result.failed[version] = (MISMATCHED_STATUS, "The status changed concurrently")
             except ResourceNotFoundError:
@@ -664,6 +691,7 @@ class PackageService:
                 return ALREADY_EXISTS, f"Package version {version.display_version} already exists in the destination"
             try:
                 self._d.store.delete_version(dst, existing.version, existing.status)
+                self._changed()
             except (ConflictError, ResourceNotFoundError):
                 return ALREADY_EXISTS, "The version in the destination changed concurrently"
         assets = self._d.store.list_assets(src, version.version)
@@ -674,8 +702,10 @@ class PackageService:
         try:
             for asset in assets:
                 stored = self._d.store.add_asset(copy, asset)
+                self._changed()
         except ConflictError:
             return ALREADY_EXISTS, f"Package version {version.display_version} already exists in the destination"
         if stored.status != version.status:
             stored = self._d.store.set_status(dst, version.version, version.status, None)
+            self._changed()
         return "ok", stored.revision

@@ -85,6 +85,7 @@ class RepositoryService:
             upstreams=tuple(upstreams),
         )
         self._d.store.create_repository(repo, dict(tags or {}))
+        self._d.invalidate()
         return repo
 
     def describe(self, caller: Caller, domain: str, domain_owner: str | None, name: str) -> Repository:
@@ -119,6 +120,7 @@ class RepositoryService:
             external_connections=current.external_connections,
         )
         self._d.store.update_repository(updated)
+        self._d.invalidate()
         return updated
 
     def delete(self, caller: Caller, domain: str, domain_owner: str | None, name: str) -> Repository:

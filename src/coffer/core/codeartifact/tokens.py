@@ -77,7 +77,9 @@ class AuthorizationTokenService:
             self._d.require_domain(owner, domain)  # raises ResourceNotFoundException (read fresh, not cached)
         now = int(self._d.clock())
         if requested == 0:
-            expires = int(caller.session_expires_at) if caller.session_expires_at else now + LONG_TERM_SESSION_SECONDS
+            # Exactly when the caller's temporary credentials expire (spec §1); long-term keys: the default 12 h.
+            session_end = caller.session_expires_at
+            expires = int(session_end) if session_end is not None else now + LONG_TERM_SESSION_SECONDS
         else:
             expires = now + requested
         ring = self._key_ring()
@@ -105,7 +107,9 @@ class AuthorizationTokenService:
             domain=domain,
             is_revoked=self._is_revoked,
         )
-        caller = self._identities.caller_for_principal(claims.principal_arn)
+        # A token minted by temporary credentials acts for that session (its session policies and tags, and
+        # aws:TokenIssueTime, so a "revoke older sessions" deny also cuts off its tokens).
+        caller = self._identities.caller_for_principal(claims.principal_arn, claims.session_issued_at)
         if caller is None:
             raise PrincipalGoneError()
         return claims, caller

@@ -6,9 +6,8 @@ upload), an unlinked one, so a killed server leaves nothing behind. The file's m
 against the form and the file name, the bytes are streamed into the blob store (content-addressed, written
 atomically) and only then one transaction (``PackageService.publish``) makes the file visible.
 
-Errors are 4xx with the message as a ``text/plain`` body. Warehouse also puts it in the HTTP reason phrase; uvicorn
-always sends the standard phrase (its h11 and httptools protocols take no reason from the ASGI app), so clients see
-the message in the body: twine prints it with ``--verbose`` and its ``--skip-existing`` looks at the body too.
+Errors are 4xx with the message both as the HTTP reason phrase (what twine prints, as Warehouse does; see
+``coffer.formats.reason``) and as a ``text/plain`` body.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from coffer.core.pypi import (
     parse_filename,
     read_core_metadata,
 )
+from coffer.formats.reason import ReasonResponse
 
 MAX_UPLOAD_BYTES = 5 * 1024**3  # CodeArtifact's asset size quota
 MAX_FIELD_BYTES = 4 * 1024 * 1024  # one non-file form field (a long description)
@@ -49,8 +49,8 @@ _DIGESTS = {"md5_digest": "md5", "sha256_digest": "sha256", "blake2_256_digest":
 
 
 def upload_error(status: int, message: str) -> Response:
-    """A refused upload: the message is the body (see the module doc on reason phrases)."""
-    return PlainTextResponse(message + "\n", status_code=status, headers={"Cache-Control": "no-store"})
+    """A refused upload: the message is the reason phrase and the body."""
+    return ReasonResponse(message, status, headers={"Cache-Control": "no-store"})
 
 
 class UploadRefused(Exception):

@@ -1,0 +1,116 @@
+"""The first steps every AWS endpoint takes, whatever its protocol: read the body (size-limited), check the SigV4
+signature against the access key's secret, and say who the caller is.
+
+Both the rest-json endpoint (CodeArtifact) and the query endpoint (STS, IAM) use these; each turns the errors
+raised here into its own dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from starlette.types import Receive, Scope
+
+from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization, SigV4Verifier
+from coffer.core.errors import RequestTooLargeError, UnrecognizedClientError
+from coffer.core.identity import Caller, IdentityService
+
+log = logging.getLogger("coffer.aws")
+
+
+class RequestAuthenticator:
+    """SigV4 verification plus identity resolution.
+
+    ``verifiers`` are tried by the region of the credential scope (each verifier accepts one region and a set of
+    signing names); a scope no verifier accepts is checked by the first, which then names the right region or
+    service in its error.
+    """
+
+    def __init__(self, identities: IdentityService, verifiers: Sequence[SigV4Verifier]) -> None:
+        if not verifiers:
+            raise ValueError("at least one verifier is needed")
+        self._identities = identities
+        self._verifiers = tuple(verifiers)
+
+    def _record_use(self, access_key_id: str, service: str, region: str) -> None:
+        """Record the key's use off the event loop (a small write, once a minute per key)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the server's loop (tests): record in place
+            _record_quietly(self._identities, access_key_id, service, region)
+            return
+        loop.run_in_executor(None, _record_quietly, self._identities, access_key_id, service, region)
+
+    def verifier_for(self, parsed: ParsedAuthorization) -> SigV4Verifier:
+        for verifier in self._verifiers:
+            if verifier.region == parsed.region and parsed.service in verifier.services:
+                return verifier
+        return self._verifiers[0]
+
+    def authenticate(self, scope: Scope, request: IncomingRequest, parsed: ParsedAuthorization, body: bytes) -> Caller:
+        """The verified caller of ``request`` (its source IP from the ASGI scope), or an AuthenticationError."""
+        resolved = self._identities.resolve_access_key(parsed.access_key_id)
+        if resolved is None:
+            raise UnrecognizedClientError()
+        self.verifier_for(parsed).verify(
+            request,
+            parsed,
+            secret_access_key=resolved.secret_access_key,
+            payload_sha256_hex=hashlib.sha256(body).hexdigest(),
+            session_token_expected=resolved.session_token,
+        )
+        if self._identities.key_use_due(parsed.access_key_id):
+            self._record_use(parsed.access_key_id, parsed.service, parsed.region)
+        caller = resolved.caller
+        client = scope.get("client")
+        if client:
+            caller = replace(caller, source_ip=client[0])
+        return caller
+
+
+def _record_quietly(identities: IdentityService, access_key_id: str, service: str, region: str) -> None:
+    try:
+        identities.record_key_use(access_key_id, service, region)
+    except Exception:  # last-used bookkeeping must never fail a request
+        log.warning("could not record the use of access key %s", access_key_id, exc_info=True)
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID string, without the cost of building a uuid.UUID object."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body; RequestTooLargeError as soon as it (or its declared length) exceeds ``limit``."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = -1
+            if declared < 0 or declared > limit:
+                raise RequestTooLargeError(f"Request body must be at most {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message: Any = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLargeError(f"Request body must be at most {limit} bytes.")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+__all__ = ["RequestAuthenticator", "new_request_id", "read_body"]

@@ -1,0 +1,136 @@
+"""The ASGI endpoint for the AWS query services (STS and IAM) on ``/``: authenticate (SigV4), pick the service by
+the credential scope, route by ``Action``, parse, validate, call the handler, answer XML.
+
+The credential scope's service (``sts`` or ``iam``) chooses the service, so one endpoint serves both, as
+``--endpoint-url`` clients send both to the same URL. Which regions a scope may name is the verifiers' business
+(app.py accepts Coffer's region and us-east-1, where IAM and the global STS endpoint sign).
+
+Every failure becomes an XML ``ErrorResponse`` here, the one translation point for this dialect. An operation of
+the model without a handler answers ``NotImplemented`` (501) naming the action; an action the model does not know
+answers ``InvalidAction`` (400), as AWS does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from anyio import to_thread
+from starlette.types import Receive, Scope, Send
+
+from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
+from coffer.aws.query import (
+    MAX_FORM_BYTES,
+    XML_CONTENT_TYPE,
+    QuerySpec,
+    operation_for,
+    parse_form,
+    parse_params,
+    serialize_error,
+    serialize_result,
+    validate_params,
+)
+from coffer.aws.sigv4 import IncomingRequest, parse_authorization
+from coffer.core.errors import CofferError, InternalServerError, InvalidSignatureError, NotImplementedOperationError
+from coffer.core.identity import Caller
+from coffer.core.query_errors import AwsCodedError
+
+log = logging.getLogger("coffer.aws")
+
+Handler = Callable[[Any, Caller, Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class QueryService:
+    """One query service as the endpoint serves it: its compiled model, its handlers and what they are given."""
+
+    spec: QuerySpec
+    handlers: Mapping[str, Handler]
+    services: Any  # passed to every handler as its first argument
+
+
+ServiceBinding = QueryService | tuple[QuerySpec, Mapping[str, Handler], Any]
+
+
+class QueryEndpoint:
+    """``services`` maps a signing name (``sts``, ``iam``) to its :class:`QueryService` (or a
+    ``(spec, handlers, services)`` tuple). ``inline`` names operations cheap enough to run on the event loop."""
+
+    def __init__(
+        self,
+        services: Mapping[str, ServiceBinding],
+        authenticator: RequestAuthenticator,
+        inline: Collection[str] = (),
+    ) -> None:
+        self._services: dict[str, QueryService] = {
+            name: binding if isinstance(binding, QueryService) else QueryService(*binding)
+            for name, binding in services.items()
+        }
+        self._auth = authenticator
+        self._inline = frozenset(inline)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        current: list[QueryService] = []  # the service once the credential scope names it: its namespace for errors
+        try:
+            status, body = await self._handle(scope, receive, request_id, current)
+        except CofferError as exc:
+            status, body = serialize_error(exc, request_id, current[0].spec if current else None)
+        except Exception:
+            log.exception("internal error in %s %s", scope.get("method"), scope.get("path"))
+            internal = InternalServerError("An internal error occurred.")
+            status, body = serialize_error(internal, request_id, current[0].spec if current else None)
+        headers = [
+            (b"content-type", XML_CONTENT_TYPE.encode("ascii")),
+            (b"x-amzn-requestid", request_id.encode("ascii")),
+            (b"content-length", str(len(body)).encode("ascii")),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, request_id: str, current: list[QueryService]
+    ) -> tuple[int, bytes]:
+        request = IncomingRequest.from_asgi(scope)
+        parsed = parse_authorization(request)  # size limits and structure, before anything is hashed
+        service = self._services.get(parsed.service)
+        if service is not None:
+            current.append(service)
+        body = await read_body(scope, receive, MAX_FORM_BYTES)
+        caller = self._auth.authenticate(scope, request, parsed, body)
+        if service is None:  # the verifiers accept a signing name no service here answers to
+            raise InvalidSignatureError(f"Credential should be scoped to correct service: '{parsed.service}'. ")
+
+        form = parse_form(body if scope["method"] == "POST" else b"", _query_text(scope), _content_type(scope))
+        op = operation_for(service.spec, form)
+        handler = service.handlers.get(op.name)
+        if handler is None:
+            raise NotImplementedOperationError(op.name)
+        params = parse_params(service.spec, op, form)
+        validate_params(op, params)
+        if op.name in self._inline:
+            result = handler(service.services, caller, params)
+        else:
+            result = await to_thread.run_sync(handler, service.services, caller, params)
+        return 200, serialize_result(service.spec, op, result, request_id)
+
+
+def _query_text(scope: Scope) -> str:
+    raw: bytes = scope.get("query_string") or b""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AwsCodedError("MalformedQueryString", 400, "The query string is not valid UTF-8.") from None
+
+
+def _content_type(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+__all__ = ["Handler", "QueryEndpoint", "QueryService", "ServiceBinding"]

@@ -1,0 +1,97 @@
+"""IAM and STS entities: roles, groups, managed policies and their versions, attachments, and sessions.
+
+Users, access keys and user inline policies are in ``coffer.core.models``; this module holds the rest of what
+issue "IAM and STS on the wire" adds. Times are epoch seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+PrincipalType = Literal["user", "group", "role"]
+
+AWS_MANAGED = "aws"  # the account id part of AWS managed policy ARNs: arn:aws:iam::aws:policy/NAME
+
+
+@dataclass(frozen=True)
+class Role:
+    account_id: str
+    name: str
+    role_id: str  # AROA...
+    trust_policy: str  # AssumeRolePolicyDocument (JSON)
+    created_at: float
+    path: str = "/"
+    description: str = ""
+    max_session_duration: int = 3600
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:role{self.path}{self.name}"
+
+
+@dataclass(frozen=True)
+class Group:
+    account_id: str
+    name: str
+    group_id: str  # AGPA...
+    created_at: float
+    path: str = "/"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:group{self.path}{self.name}"
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    """A customer managed policy (account_id = its account) or an AWS managed one (account_id = "aws")."""
+
+    account_id: str
+    name: str
+    policy_id: str  # ANPA...
+    default_version_id: str  # "v1", "v2", ...
+    created_at: float
+    updated_at: float
+    path: str = "/"
+    description: str = ""
+    attachment_count: int = 0
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:policy{self.path}{self.name}"
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    policy_arn: str
+    version_id: str
+    document: str
+    is_default: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Session:
+    """Temporary credentials from STS (AssumeRole: a role session; GetSessionToken: a user session)."""
+
+    access_key_id: str  # ASIA...
+    secret_access_key: str
+    session_token: str
+    account_id: str  # the account of the role / user
+    expires_at: float
+    issued_at: float
+    role_name: str | None  # None for GetSessionToken sessions
+    session_name: str  # RoleSessionName; the user name for GetSessionToken
+    user_name: str | None = None  # the user of a GetSessionToken session
+    source_arn: str = ""  # who called AssumeRole / GetSessionToken
+    session_policy: str | None = None  # inline session policy (JSON)
+    session_policy_arns: tuple[str, ...] = ()  # managed session policies
+    tags: dict[str, str] = field(default_factory=dict, hash=False)
+    chained: bool = False  # assumed with role-session credentials (role chaining: capped at 1 hour)
+
+    @property
+    def arn(self) -> str:
+        if self.role_name is not None:
+            return f"arn:aws:sts::{self.account_id}:assumed-role/{self.role_name}/{self.session_name}"
+        return f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
