@@ -62,7 +62,7 @@ from pypi_index import (
 from rich.console import Console
 from rich.table import Table
 from run import _git, percentile, src_digest
-from servers import ACCOUNT_ID, HOST, Server, ServerError, _cpu_seconds, _descendants, _free_port, start
+from servers import ACCOUNT_ID, HOST, Server, ServerError, _cpu_seconds, _descendants, _free_port, bench_lock, start
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -550,7 +550,7 @@ def main() -> int:
     coffer: Server | None = None
     pps_process: subprocess.Popen[bytes] | None = None
     clients: Clients | None = None
-    with tempfile.TemporaryDirectory(prefix="coffer-pypi-bench-") as tmpname:
+    with bench_lock(), tempfile.TemporaryDirectory(prefix="coffer-pypi-bench-") as tmpname:
         tmp = Path(tmpname)
         try:
             wheels = build_wheels(tmp / "wheels", projects)

@@ -5,6 +5,7 @@ Every failure becomes an AWS-shaped error here, the one translation point for th
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterable, Iterable, Iterator
@@ -38,6 +39,12 @@ Headers = list[tuple[bytes, bytes]]
 # (identities, domain existence, resource policies; at most one indexed read on a miss), so the thread
 # hand-off would cost more than the work. Measured in bench/ (GetAuthorizationToken throughput).
 INLINE_OPERATIONS = frozenset({"GetAuthorizationToken"})
+
+
+@functools.lru_cache(maxsize=1024)  # pure; clients repeat the same query strings (the verifier caches likewise)
+def _query_pairs(raw_query: str) -> tuple[tuple[str, str], ...]:
+    """The decoded query pairs in order, as a tuple: the cached value is shared, so it must be immutable."""
+    return tuple(parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="replace"))
 
 
 class AwsEndpoint:
@@ -77,7 +84,7 @@ class AwsEndpoint:
         body = await read_body(scope, receive, MAX_JSON_BODY)
         caller = self._auth.authenticate(scope, request, parsed, body)
 
-        query = parse_qsl(request.raw_query, keep_blank_values=True, encoding="utf-8", errors="replace")
+        query = _query_pairs(request.raw_query)
         match = self._service.route(scope["method"], scope["path"], query)
         if match is None or isinstance(match, MethodNotAllowed):
             raise UnknownOperationError(scope["method"], scope["path"])
@@ -85,7 +92,10 @@ class AwsEndpoint:
         handler = HANDLERS.get(op.name)
         if handler is None:
             raise NotImplementedOperationError(op.name)
-        headers = {k.lower(): v for k, v in request.headers}
+        plan = op.input
+        # Only operations with header members read headers (GetAuthorizationToken has none).
+        wants_headers = plan is not None and bool(plan.headers or plan.header_maps)
+        headers = {k.lower(): v for k, v in request.headers} if wants_headers else None
         params = parse_request(op, labels=match.labels, query=query, headers=headers, body=body)
         validate_input(op, params)
         if op.name in INLINE_OPERATIONS:

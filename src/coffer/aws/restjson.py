@@ -475,6 +475,11 @@ def serialize_response(op: OperationSpec, result: Mapping[str, Any]) -> WireResp
     status = op.response_code
     if plan is None:
         return WireResponse(status, [("Content-Type", JSON_CONTENT_TYPE)], b"{}")
+    flat = _flat_plan(plan)
+    if flat is not None:
+        body = _flat_json(flat, result)
+        if body is not None:
+            return WireResponse(status, [("Content-Type", JSON_CONTENT_TYPE)], body)
     headers = header_pairs(plan, result)
     if plan.status_code is not None:
         code = result.get(plan.status_code.name)
@@ -495,6 +500,46 @@ def serialize_response(op: OperationSpec, result: Mapping[str, Any]) -> WireResp
     return WireResponse(status, headers, _raw_body(value))
 
 
+# Fast path for outputs that are a flat JSON object of strings, numbers and epoch timestamps (GetAuthorizationToken):
+# per plan, the members as (encoded '"key":' prefix, member name, accepts a str value); None for other plans.
+_FLAT_KINDS: Final = frozenset(("string", "integer", "long", "timestamp"))
+_flat_plans: dict[int, tuple[MessagePlan, tuple[tuple[str, str, bool], ...] | None]] = {}
+
+
+def _flat_plan(plan: MessagePlan) -> tuple[tuple[str, str, bool], ...] | None:
+    entry = _flat_plans.get(id(plan))
+    if entry is not None and entry[0] is plan:  # the entry holds the plan, so its id is not reused
+        return entry[1]
+    flat: tuple[tuple[str, str, bool], ...] | None = None
+    simple = not (plan.headers or plan.header_maps or plan.status_code or plan.payload)
+    if simple and all(
+        m.shape.type in _FLAT_KINDS
+        and (m.shape.type != "timestamp" or (m.timestamp_format or "unixtimestamp") == "unixtimestamp")
+        for m in plan.body.values()
+    ):
+        flat = tuple((_ENCODE_STRING(key) + ":", m.name, m.shape.type != "timestamp") for key, m in plan.body.items())
+    _flat_plans[id(plan)] = (plan, flat)
+    return flat
+
+
+def _flat_json(flat: tuple[tuple[str, str, bool], ...], result: Mapping[str, Any]) -> bytes | None:
+    """Exactly what ``dump_json(json_members(plan, result))`` gives, when every value is a plain str or int (an
+    exact type: not an enum, a bool or a datetime); None otherwise, and the general path serializes."""
+    parts: list[str] = []
+    for prefix, name, takes_str in flat:
+        value = result.get(name)
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is int:
+            parts.append(prefix + int.__repr__(value))
+        elif kind is str and takes_str:
+            parts.append(prefix + _ENCODE_STRING(value))
+        else:
+            return None
+    return ("{" + ",".join(parts) + "}").encode("ascii")
+
+
 def _raw_body(value: Any) -> Body:
     if value is None:
         return b""
@@ -511,6 +556,10 @@ def _raw_body(value: Any) -> Body:
 
 # ASCII output: any str (even a lone surrogate that came in as a JSON escape) encodes, and the C encoder is fastest
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+#: json's ASCII string encoder (C when available): what _ENCODER uses for every string and key
+_ENCODE_STRING: Final = json.encoder.encode_basestring_ascii
 
 
 def dump_json(document: Any) -> bytes:

@@ -8,10 +8,15 @@ from collections.abc import Mapping
 from coffer.core.errors import AccessDeniedError
 from coffer.core.identity import Caller
 from coffer.core.policy import Decision, PolicyDocument, Principal, RequestContext, denial_message, evaluate
+from coffer.core.policy.context import derived_keys
 from coffer.core.ports import Clock
 
 #: extra condition keys: one value, or several (``aws:TagKeys``)
 ContextValues = Mapping[str, str | tuple[str, ...]]
+Keys = dict[str, tuple[str, ...]]
+
+#: callers whose condition keys are cached (see Authorizer._caller_keys); the cache is emptied when full
+_MAX_CACHED_CALLERS = 4096
 
 
 def _iso(seconds: float) -> str:
@@ -26,16 +31,45 @@ class Authorizer:
     def __init__(self, clock: Clock, region: str) -> None:
         self._clock = clock
         self._region = region
-        self._second = -1
-        self._formatted: tuple[tuple[str], tuple[str]] = (("",), ("",))
+        # (second, aws:CurrentTime, aws:EpochTime), replaced as one tuple so threads never see a torn update
+        self._formatted: tuple[int, tuple[str], tuple[str]] = (-1, ("",), ("",))
+        # id(caller) -> (caller, its Principal, aws:CurrentTime it was built for, its keys): see _caller_keys
+        self._by_caller: dict[int, tuple[Caller, Principal, tuple[str], Keys]] = {}
 
     def _times(self) -> tuple[tuple[str], tuple[str]]:
         """aws:CurrentTime and aws:EpochTime, formatted once per second (this runs twice per request)."""
         second = int(self._clock())
-        if second != self._second:
-            self._second = second
-            self._formatted = ((_iso(second),), (str(second),))
-        return self._formatted
+        formatted = self._formatted
+        if second != formatted[0]:
+            formatted = self._formatted = (second, (_iso(second),), (str(second),))
+        return formatted[1], formatted[2]
+
+    def _caller_keys(self, caller: Caller) -> tuple[Principal, Keys]:
+        """The caller's Principal and the complete condition-key map of a request without extra keys (the
+        principal's derived keys plus ``context_for``), as ``RequestContext`` would build it.
+
+        Cached per Caller object (callers are frozen; the identity caches and the authenticator hand out the
+        same object for a key, source IP and session while cached), so a request's checks, and the next
+        requests of that caller within the second, share one map; only the time keys are refreshed. The entry
+        holds the caller itself, so the id cannot be reused while cached. The map is shared: never mutate it.
+        """
+        current, epoch = self._times()
+        entry = self._by_caller.get(id(caller))
+        if entry is not None and entry[0] is caller:
+            if entry[2] is current:
+                return entry[1], entry[3]
+            principal = entry[1]
+            keys = dict(entry[3])
+            keys["aws:currenttime"] = current
+            keys["aws:epochtime"] = epoch
+        else:
+            principal = principal_of(caller)
+            keys = derived_keys(principal)
+            keys.update(self.context_for(caller))  # already lower-case names and tuple values
+        if len(self._by_caller) >= _MAX_CACHED_CALLERS:
+            self._by_caller.clear()
+        self._by_caller[id(caller)] = (caller, principal, current, keys)
+        return principal, keys
 
     def context_for(self, caller: Caller, extra: ContextValues | None = None) -> dict[str, tuple[str, ...]]:
         current, epoch = self._times()
@@ -63,12 +97,12 @@ class Authorizer:
         return ctx
 
     def request(self, caller: Caller, action: str, resource: str, extra: ContextValues | None = None) -> RequestContext:
-        return RequestContext(
-            principal=principal_of(caller),
-            action=action,
-            resource=resource,
-            context=self.context_for(caller, extra),
-        )
+        principal, keys = self._caller_keys(caller)
+        if extra:
+            keys = dict(keys)  # the cached map is shared
+            for k, v in extra.items():
+                keys[k.lower()] = (v,) if isinstance(v, str) else tuple(v)
+        return RequestContext.with_keys(principal, action, resource, keys)
 
     def decide(
         self,

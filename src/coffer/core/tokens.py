@@ -21,6 +21,9 @@ from dataclasses import dataclass
 
 from coffer.core.errors import CofferError
 
+# json's ASCII string encoder (the C one when available), the one json.dumps(ensure_ascii=True) uses
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+
 PREFIX = "cf1."
 MAX_TOKEN_LENGTH = 1000
 _MAC_LENGTH = 32
@@ -135,12 +138,28 @@ def new_token_id() -> str:
     return secrets.token_hex(12)
 
 
+def _claims_json(claims: TokenClaims) -> str:
+    """Exactly ``json.dumps(claims._to_list(), separators=(",", ":"), ensure_ascii=True)``, built directly (this
+    runs once per token): strings through json's own ASCII string encoder, ints as ``int.__repr__``. Anything
+    else (a bool or a float where an int belongs) takes json.dumps itself."""
+    ints = (claims.issued_at, claims.expires_at, claims.session_issued_at)
+    if any(type(v) is not int for v in ints[:2]) or (ints[2] is not None and type(ints[2]) is not int):
+        return json.dumps(claims._to_list(), separators=(",", ":"), ensure_ascii=True)
+    q = _json_string
+    session = "null" if claims.session_issued_at is None else int.__repr__(claims.session_issued_at)
+    return (
+        f"[{q(claims.key_id)},{q(claims.token_id)},{q(claims.account_id)},{q(claims.domain_owner)},"
+        f"{q(claims.domain)},{q(claims.principal_arn)},{int.__repr__(claims.issued_at)},"
+        f"{int.__repr__(claims.expires_at)},{session}]"
+    )
+
+
 def mint(ring: KeyRing, claims: TokenClaims) -> str:
     """Sign ``claims`` with the ring's active key (``claims.key_id`` must name it)."""
     key = ring.get(claims.key_id)
     if key is None:
         raise ValueError(f"unknown signing key {claims.key_id}")
-    body = json.dumps(claims._to_list(), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    body = _claims_json(claims).encode("ascii")
     signed_part = PREFIX + _b64e(body)
     token = signed_part + "." + _b64e(_mac(key.secret, signed_part))
     if len(token) > MAX_TOKEN_LENGTH:

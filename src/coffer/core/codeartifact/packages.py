@@ -290,6 +290,14 @@ class PackageService:
     ) -> tuple[ResolvedVersion, Asset] | None:
         """The asset to download, through upstreams; only versions whose status allows downloads."""
         wanted = normalize_version(fmt, version)
+        # Fast path: a version the (cached) index shows is Published in the first repository that has it, which
+        # is exactly what the search below would find. Unlisted versions are not in the index: they take it.
+        for shown in self.index_versions(repo, fmt, namespace, name):
+            if shown.version.version == wanted:
+                for asset in shown.assets:
+                    if asset.name == asset_name:
+                        return shown, asset
+                break
         for ref in self._package_sources(repo, fmt, namespace, name):
             found = self._d.store.get_version(ref, wanted)
             if found is None:

@@ -63,7 +63,7 @@ class Principal:
         return None
 
 
-def _derived_keys(principal: Principal) -> dict[str, tuple[str, ...]]:
+def derived_keys(principal: Principal) -> dict[str, tuple[str, ...]]:
     """Global condition keys AWS puts in every request context, as far as the principal determines them."""
     keys: dict[str, tuple[str, ...]] = {}
     if principal.kind == "service":
@@ -105,11 +105,28 @@ class RequestContext:
     _keys: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        keys = _derived_keys(self.principal)
+        keys = derived_keys(self.principal)
         for name, values in self.context.items():
             keys[name.lower()] = (values,) if isinstance(values, str) else tuple(values)
         object.__setattr__(self, "_keys", keys)
         object.__setattr__(self, "action_key", self.action.lower())
+
+    @classmethod
+    def with_keys(
+        cls, principal: Principal, action: str, resource: str, keys: Mapping[str, tuple[str, ...]]
+    ) -> RequestContext:
+        """A context from a complete key map: lower-case names, tuple values, the principal's derived keys
+        included (what ``__post_init__`` would build). ``keys`` is kept as it is, not copied, and becomes
+        ``context`` too (equivalent: re-deriving from it gives the same keys). For callers that build many
+        contexts for one principal (``coffer.core.authz.Authorizer`` caches the keys per caller)."""
+        request = cls.__new__(cls)
+        object.__setattr__(request, "principal", principal)
+        object.__setattr__(request, "action", action)
+        object.__setattr__(request, "resource", resource)
+        object.__setattr__(request, "context", keys)
+        object.__setattr__(request, "_keys", keys)
+        object.__setattr__(request, "action_key", action.lower())
+        return request
 
     def get(self, key: str) -> tuple[str, ...] | None:
         """The values of condition key ``key`` (case-insensitive), or None if the request has none."""
