@@ -110,7 +110,13 @@ class TokenAuthenticator:
         self, headers: Mapping[str, str], domain_owner: str, domain: str, repository: str
     ) -> Authenticated | Response:
         """The identity a request acts for, or the 401 response to send."""
+        return await run_in_threadpool(self.authenticate_sync, headers, domain_owner, domain, repository)
+
+    def authenticate_sync(
+        self, headers: Mapping[str, str], domain_owner: str, domain: str, repository: str
+    ) -> Authenticated | Response:
+        """``authenticate`` for code already running in a worker thread."""
         try:
-            return await run_in_threadpool(self.verify, headers, domain_owner, domain)
+            return self.verify(headers, domain_owner, domain)
         except TokenError as exc:
             return unauthorized(realm(domain, repository), exc.reason)

@@ -23,7 +23,6 @@ from starlette.routing import BaseRoute, Route
 
 from coffer.core.codeartifact.packages import PackageService
 from coffer.core.errors import AccessDeniedError, CofferError, ResourceNotFoundError
-from coffer.core.identity import Caller
 from coffer.core.packages import Asset, RepoRef
 from coffer.core.ports import Clock
 from coffer.core.pypi import METADATA_SUFFIX, DistributionError, is_valid_name, normalize_name, normalize_version
@@ -80,27 +79,36 @@ class PypiEndpoint:
         location = parse_location(request.path_params["domain_owner"], request.path_params["repository"])
         if location is None:
             return _text(404, f"No such resource: {request.url.path}")
+        method = request.method.upper()
+        if method in _READ_METHODS:
+            # One worker-thread hop for the whole read (token, authorization, lookup): most of it is served from
+            # the services' one-second caches, and what is not reads the database off the event loop.
+            return await run_in_threadpool(self._handle_read, request, location)
         repo = location.repo
         auth = await self._auth.authenticate(request.headers, repo.domain_owner, repo.domain, repo.name)
         if not isinstance(auth, Authenticated):
             return auth
         rest: str | None = request.path_params.get("rest")
-        method = request.method.upper()
         if method == "POST":
             if rest in (None, "", "legacy", "legacy/"):
                 return await self._upload(request, repo, auth.caller)
             return _text(405, "Uploads go to the repository endpoint itself")
-        if method not in _READ_METHODS:
-            return PlainTextResponse("Method not allowed\n", status_code=405, headers={"Allow": "GET, HEAD, POST"})
+        return PlainTextResponse("Method not allowed\n", status_code=405, headers={"Allow": "GET, HEAD, POST"})
+
+    def _handle_read(self, request: Request, location: Location) -> Response:
+        repo = location.repo
+        auth = self._auth.authenticate_sync(request.headers, repo.domain_owner, repo.domain, repo.name)
+        if not isinstance(auth, Authenticated):
+            return auth
         try:
-            await run_in_threadpool(self._packages.authorize_read, auth.caller, repo)
+            self._packages.authorize_read(auth.caller, repo)
         except AccessDeniedError as exc:
             return forbidden(exc.message)
         except ResourceNotFoundError as exc:
             return _text(404, exc.message)
-        return await self._read(request, location, auth.caller, rest or "")
+        return self._read(request, location, request.path_params.get("rest") or "")
 
-    async def _read(self, request: Request, location: Location, caller: Caller, rest: str) -> Response:
+    def _read(self, request: Request, location: Location, rest: str) -> Response:
         parts = rest.split("/")
         if parts[0] != "simple":
             return _text(404, f"No such resource: {request.url.path}")
@@ -109,16 +117,16 @@ class PypiEndpoint:
             case ["simple"]:
                 return _redirect(simple_base, request)
             case ["simple", ""]:
-                return await self._index(request, location.repo)
+                return self._index(request, location.repo)
             case ["simple", project] | ["simple", project, ""]:
                 if not is_valid_name(project):
                     return _text(404, f"No project {project!r}: not a valid project name")
                 normalized = normalize_name(project)
                 if normalized != project or len(parts) == 2:
                     return _redirect(simple_base + quote(normalized) + "/", request)
-                return await self._project(request, location.repo, normalized)
+                return self._project(request, location.repo, normalized)
             case ["simple", project, version, filename] if project and version and filename:
-                return await self._download(request, location.repo, project, version, filename)
+                return self._download(request, location.repo, project, version, filename)
         return _text(404, f"No such resource: {request.url.path}")
 
     # --- the index ---------------------------------------------------------------------------------------
@@ -140,25 +148,25 @@ class PypiEndpoint:
             headers={"Vary": "Accept", "Cache-Control": "private, max-age=0"},
         )
 
-    async def _index(self, request: Request, repo: RepoRef) -> Response:
+    def _index(self, request: Request, repo: RepoRef) -> Response:
         media_type = self._negotiate(request)
         if isinstance(media_type, Response):
             return media_type
-        packages = await run_in_threadpool(self._packages.index_packages, repo, FORMAT)
+        packages = self._packages.index_packages(repo, FORMAT)
         return self._page(simple.project_list(packages), media_type)
 
-    async def _project(self, request: Request, repo: RepoRef, name: str) -> Response:
+    def _project(self, request: Request, repo: RepoRef, name: str) -> Response:
         media_type = self._negotiate(request)
         if isinstance(media_type, Response):
             return media_type
-        versions = await run_in_threadpool(self._packages.index_versions, repo, FORMAT, None, name)
+        versions = self._packages.index_versions(repo, FORMAT, None, name)
         if not versions:
             return _text(404, f"No versions of {name} in {repo.domain}/{repo.name} or its upstreams")
         return self._page(simple.project_page(name, versions), media_type)
 
     # --- files -------------------------------------------------------------------------------------------
 
-    async def _download(self, request: Request, repo: RepoRef, project: str, version: str, filename: str) -> Response:
+    def _download(self, request: Request, repo: RepoRef, project: str, version: str, filename: str) -> Response:
         if not is_valid_name(project):
             return _text(404, f"No project {project!r}")
         try:
@@ -169,9 +177,7 @@ class PypiEndpoint:
         wants_metadata = filename.endswith(METADATA_SUFFIX)
         asset_name = filename[: -len(METADATA_SUFFIX)] if wants_metadata else filename
         try:
-            found = await run_in_threadpool(
-                self._packages.find_asset, repo, FORMAT, None, name, normalized_version, asset_name
-            )
+            found = self._packages.find_asset(repo, FORMAT, None, name, normalized_version, asset_name)
         except CofferError as exc:
             return _text(exc.status if 400 <= exc.status < 600 else 500, exc.message)
         if found is None:
@@ -180,16 +186,16 @@ class PypiEndpoint:
         if wants_metadata:
             if asset.metadata_sha256 is None:
                 return _text(404, f"No core metadata file for {asset_name}")
-            return await self._send_blob(request, asset.metadata_sha256, filename)
-        return await self._send_blob(request, asset.blob.sha256, filename)
+            return self._send_blob(request, asset.metadata_sha256, filename)
+        return self._send_blob(request, asset.blob.sha256, filename)
 
-    async def _send_blob(self, request: Request, sha256: str, filename: str) -> Response:
+    def _send_blob(self, request: Request, sha256: str, filename: str) -> Response:
         etag = f'"{sha256}"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
         if_none_match = request.headers.get("if-none-match")
         if if_none_match and etag in (t.strip() for t in if_none_match.split(",")):
             return Response(status_code=304, headers=headers)
-        path, size = await run_in_threadpool(self._packages.open_blob, sha256)
+        path, size = self._packages.open_blob(sha256)
         if path is None:
             return _text(503, f"The content of {filename} is not available from this server")
         headers["Content-Length"] = str(size)
