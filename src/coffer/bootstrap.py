@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coffer.core.clock import system_clock
+from coffer.core.codeartifact.tokens import MAX_DURATION as MAX_TOKEN_LIFETIME
 from coffer.core.identity import ADMIN_USER, IdentityService, new_account_id
 from coffer.core.managed_policies import ensure_aws_managed_policies
 from coffer.core.models import AccessKey
@@ -90,6 +91,9 @@ def open_data(settings: Settings) -> Bootstrapped:
             )
         if new_key is not None:
             write_credentials_profile(data.credentials, "default", new_key)
+        # STS sessions that ended more than the longest token lifetime ago: no token minted from them can still
+        # be valid (tokens act for their session and need its row until they expire).
+        store.delete_expired_sessions(system_clock() - MAX_TOKEN_LIFETIME)
     except BaseException:
         store.close()
         raise
