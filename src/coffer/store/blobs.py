@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from coffer.core.packages import BlobInfo
+from coffer.store.files import fsync_dir
 
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _TMP_SUFFIX: Final = ".part"
@@ -35,19 +36,6 @@ def _check_sha256(sha256: str) -> str:
     if not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None:
         raise ValueError(f"Not a SHA-256 hex digest: {sha256!r}")
     return sha256
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class FileBlobStore:
@@ -101,7 +89,7 @@ class FileBlobStore:
             else:
                 final.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
                 os.replace(tmp, final)
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

@@ -23,10 +23,11 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or new file in ``directory`` durable (best effort where the OS refuses)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
