@@ -1,7 +1,8 @@
 """Opaque, tamper-proof ``nextToken`` values.
 
 A token carries the store's position key, authenticated with a signing key and bound to the listing it came
-from (operation and filters), so it can neither be forged nor replayed against another listing.
+from (operation and filters) and to the caller it was given to (account, ARN and unique id), so it can neither be
+forged nor replayed against another listing or by another principal (nor by a re-created user of the same name).
 """
 
 from __future__ import annotations
@@ -11,11 +12,18 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from coffer.core.errors import ValidationError
 from coffer.core.tokens import KeyRing
 
+if TYPE_CHECKING:
+    from coffer.core.identity import Caller
+
 _INVALID = "The pagination token is invalid or expired."
+
+Scope = tuple[str, ...]
+"""A listing: its operation name, then the values of everything that selects its items (account, domain, filters)."""
 
 
 def _b64e(raw: bytes) -> str:
@@ -26,25 +34,35 @@ def _b64d(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: bytes, key_id: str, scope: str, position: bytes) -> bytes:
-    msg = b"\x00".join((b"page", key_id.encode(), scope.encode("utf-8", "surrogatepass"), position))
-    return hmac.new(secret, msg, hashlib.sha256).digest()[:16]
+def _field(value: str | bytes) -> bytes:
+    raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+    return len(raw).to_bytes(4, "big") + raw
+
+
+def _mac(secret: bytes, key_id: str, caller: Caller, scope: Scope, position: bytes) -> bytes:
+    """Every field length-prefixed, so no choice of filter values (``:`` is allowed in package names and
+    namespaces) can make two listings' messages collide."""
+    head: tuple[str | bytes, ...] = (b"page/2", key_id, caller.account_id, caller.arn, caller.user_id)
+    fields = (*head, str(len(scope)), *scope, position)
+    return hmac.new(secret, b"".join(_field(f) for f in fields), hashlib.sha256).digest()[:16]
 
 
 class Paginator:
     def __init__(self, ring: Callable[[], KeyRing]) -> None:
         self._ring = ring
 
-    def encode(self, scope: str, position: str | None) -> str | None:
-        """The nextToken for ``position`` in the listing named by ``scope``; None when there are no more."""
+    def encode(self, scope: Scope, position: str | None, caller: Caller) -> str | None:
+        """The nextToken for ``position`` in the listing named by ``scope`` (the operation and its filters), for
+        ``caller`` only; None when there are no more."""
         if position is None:
             return None
         key = self._ring().active
         raw = position.encode("utf-8")
-        return f"{_b64e(raw)}.{key.key_id}.{_b64e(_mac(key.secret, key.key_id, scope, raw))}"
+        return f"{_b64e(raw)}.{key.key_id}.{_b64e(_mac(key.secret, key.key_id, caller, scope, raw))}"
 
-    def decode(self, scope: str, token: str | None) -> str | None:
-        """The position a nextToken points at; ValidationException if it was not made for this listing."""
+    def decode(self, scope: Scope, token: str | None, caller: Caller) -> str | None:
+        """The position a nextToken points at; ValidationException if it was not made for this listing and this
+        caller."""
         if token is None:
             return None
         parts = token.split(".")
@@ -59,6 +77,6 @@ class Paginator:
             position = raw.decode("utf-8")
         except (binascii.Error, ValueError) as exc:
             raise ValidationError(_INVALID) from exc
-        if not hmac.compare_digest(mac, _mac(key.secret, key.key_id, scope, raw)):
+        if not hmac.compare_digest(mac, _mac(key.secret, key.key_id, caller, scope, raw)):
             raise ValidationError(_INVALID)
         return position

@@ -39,10 +39,10 @@ class DomainService:
         self, caller: Caller, max_results: int | None, next_token: str | None
     ) -> tuple[list[Domain], str | None]:
         self._d.authorizer.require(caller, "codeartifact:ListDomains", "*")
-        scope = f"ListDomains:{caller.account_id}"
-        after = self._d.paginator.decode(scope, next_token)
+        scope = ("ListDomains", caller.account_id)
+        after = self._d.paginator.decode(scope, next_token, caller)
         page: Page[Domain] = self._d.store.list_domains(caller.account_id, after, self._d.page_size(max_results))
-        return list(page.items), self._d.paginator.encode(scope, page.next_key)
+        return list(page.items), self._d.paginator.encode(scope, page.next_key, caller)
 
     def delete(self, caller: Caller, name: str, domain_owner: str | None) -> Domain:
         owner = self._d.owner_of(caller, domain_owner)

@@ -391,10 +391,17 @@ class PackageService:
         if prefix and fmt is not None:
             prefix = normalize_name(fmt, prefix)
         scope = (
-            f"ListPackages:{repo.domain_owner}:{repo.domain}:{repo.name}:{fmt or ''}:{namespace or ''}:"
-            f"{prefix or ''}:{publish or ''}:{upstream or ''}"
+            "ListPackages",
+            repo.domain_owner,
+            repo.domain,
+            repo.name,
+            fmt or "",
+            namespace or "",
+            prefix or "",
+            publish or "",
+            upstream or "",
         )
-        after = self._d.paginator.decode(scope, next_token)
+        after = self._d.paginator.decode(scope, next_token, caller)
         page = self._d.store.list_packages(
             repo,
             format=fmt,
@@ -408,7 +415,7 @@ class PackageService:
             for p in page.items
             if (publish is None or p.publish == publish) and (upstream is None or p.upstream == upstream)
         ]
-        return items, self._d.paginator.encode(scope, page.next_key)
+        return items, self._d.paginator.encode(scope, page.next_key, caller)
 
     def describe_package(self, caller: Caller, package: PackageRef) -> Package:
         ref = normalize_ref(package)
@@ -437,12 +444,18 @@ class PackageService:
         self._require_package(ref)
         r = ref.repo
         scope = (
-            f"ListPackageVersions:{r.domain_owner}:{r.domain}:{r.name}:{ref.format}:{ref.namespace or ''}:"
-            f"{ref.name}:{status or ''}"
+            "ListPackageVersions",
+            r.domain_owner,
+            r.domain,
+            r.name,
+            ref.format,
+            ref.namespace or "",
+            ref.name,
+            status or "",
         )
-        after = self._d.paginator.decode(scope, next_token)
+        after = self._d.paginator.decode(scope, next_token, caller)
         page = self._d.store.list_versions(ref, status=status, after=after, limit=self._d.page_size(max_results))
-        return list(page.items), self._d.paginator.encode(scope, page.next_key)
+        return list(page.items), self._d.paginator.encode(scope, page.next_key, caller)
 
     def default_display_version(self, caller: Caller, package: PackageRef) -> str | None:
         """ListPackageVersions' ``defaultDisplayVersion``: the most recently published version whose status is
@@ -482,15 +495,21 @@ class PackageService:
         found, assets = self.list_assets(caller, ref, version)
         r = ref.repo
         scope = (
-            f"ListPackageVersionAssets:{r.domain_owner}:{r.domain}:{r.name}:{ref.format}:{ref.namespace or ''}:"
-            f"{ref.name}:{found.version}"
+            "ListPackageVersionAssets",
+            r.domain_owner,
+            r.domain,
+            r.name,
+            ref.format,
+            ref.namespace or "",
+            ref.name,
+            found.version,
         )
-        after = self._d.paginator.decode(scope, next_token)
+        after = self._d.paginator.decode(scope, next_token, caller)
         if after is not None:
             assets = [a for a in assets if a.name > after]
         size = self._d.page_size(max_results)
         page, more = assets[:size], len(assets) > size
-        return found, page, self._d.paginator.encode(scope, page[-1].name if more and page else None)
+        return found, page, self._d.paginator.encode(scope, page[-1].name if more and page else None, caller)
 
     def get_asset(
         self, caller: Caller, package: PackageRef, version: str, asset_name: str

@@ -140,8 +140,8 @@ class RepositoryService:
     ) -> tuple[list[Repository], str | None]:
         """ListRepositories: repositories administered by the caller's account."""
         self._d.authorizer.require(caller, "codeartifact:ListRepositories", "*")
-        scope = f"ListRepositories:{caller.account_id}:{prefix or ''}"
-        after = self._d.paginator.decode(scope, next_token)
+        scope = ("ListRepositories", caller.account_id, prefix or "")
+        after = self._d.paginator.decode(scope, next_token, caller)
         page = self._d.store.list_repositories(
             administrator_account=caller.account_id,
             owner=None,
@@ -150,7 +150,7 @@ class RepositoryService:
             after=after,
             limit=self._d.page_size(max_results),
         )
-        return list(page.items), self._d.paginator.encode(scope, page.next_key)
+        return list(page.items), self._d.paginator.encode(scope, page.next_key, caller)
 
     def list_in_domain(
         self,
@@ -165,8 +165,8 @@ class RepositoryService:
         owner = self._d.owner_of(caller, domain_owner)
         self._d.authorize_domain(caller, "ListRepositoriesInDomain", owner, domain)
         self._d.require_domain(owner, domain)
-        scope = f"ListRepositoriesInDomain:{owner}:{domain}:{administrator_account or ''}:{prefix or ''}"
-        after = self._d.paginator.decode(scope, next_token)
+        scope = ("ListRepositoriesInDomain", owner, domain, administrator_account or "", prefix or "")
+        after = self._d.paginator.decode(scope, next_token, caller)
         page = self._d.store.list_repositories(
             administrator_account=administrator_account,
             owner=owner,
@@ -175,7 +175,7 @@ class RepositoryService:
             after=after,
             limit=self._d.page_size(max_results),
         )
-        return list(page.items), self._d.paginator.encode(scope, page.next_key)
+        return list(page.items), self._d.paginator.encode(scope, page.next_key, caller)
 
     def endpoint(self, caller: Caller, domain: str, domain_owner: str | None, name: str, fmt: str) -> str:
         owner = self._d.owner_of(caller, domain_owner)
