@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import MetaData, inspect, select
 
 from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.iam import AWS_MANAGED, Group, ManagedPolicy, PolicyVersion, PrincipalType, Role, Session
 from coffer.core.models import AccessKey, Account, NamedPolicy, User
 from coffer.core.ports import IamStore, Store
-from coffer.store import schema, schema_v2
+from coffer.store import schema, schema_v2, schema_v3
 from coffer.store.engine import create_engine_for
 from coffer.store.migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 from coffer.store.sql_store import SqlStore, open_store
@@ -529,7 +529,8 @@ def test_concurrent_attach_and_delete_leave_no_dangling_attachment(iam: Store) -
 def test_access_key_status_and_last_use(iam: Store) -> None:
     iam.create_access_key(AccessKey("AKIA1", "s", OWNER, "alice", 2.0))
     iam.update_access_key_status("AKIA1", "Inactive")
-    assert iam.get_access_key("AKIA1") == AccessKey("AKIA1", "s", OWNER, "alice", 2.0, status="Inactive")
+    alice_id = make_user("alice").user_id
+    assert iam.get_access_key("AKIA1") == AccessKey("AKIA1", "s", OWNER, "alice", 2.0, "Inactive", alice_id)
     iam.update_access_key_status("AKIA1", "Active")
     key = iam.get_access_key("AKIA1")
     assert key is not None and key.status == "Active"
@@ -602,8 +603,15 @@ def test_delete_expired_sessions(iam: Store) -> None:
 # --- migrations ---------------------------------------------------------------------------------------
 
 
+def assert_frozen_prefix(frozen: MetaData) -> None:
+    """Every table of a frozen schema starts with exactly its frozen columns in ``schema.py``."""
+    for name, table in frozen.tables.items():
+        current = [(c.name, str(c.type), c.nullable) for c in schema.metadata.tables[name].columns]
+        assert [(c.name, str(c.type), c.nullable) for c in table.columns] == current[: len(table.columns)], name
+
+
 def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> None:
-    assert LATEST_VERSION == 3
+    assert LATEST_VERSION == 4
     engine = create_engine_for(db_url)
     try:
         # a database as Coffer 2 made it: migrations 1 and 2
@@ -615,27 +623,31 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
         v2_tables = sorted(schema_v2.metadata.tables)
         assert sorted(t for t in inspect(engine).get_table_names() if t != "schema_version") == v2_tables
         v2_shape = shape(engine, v2_tables)
-        # the frozen version 2 is what schema.py has for those tables
-        for name, table in schema_v2.metadata.tables.items():
-            current = schema.metadata.tables[name]
-            assert [(c.name, str(c.type), c.nullable) for c in table.columns] == [
-                (c.name, str(c.type), c.nullable) for c in current.columns
-            ], name
+        # the frozen version 2 is what schema.py has for those tables (later migrations only add columns)
+        assert_frozen_prefix(schema_v2.metadata)
         old = SqlStore(engine)
+        alice_id = make_user("alice").user_id
         old.create_account(Account(OWNER, 1.0))
         old.create_user(make_user("alice"))
-        old.create_access_key(AccessKey("AKIA1", "s", OWNER, "alice", 2.0))
+        with engine.begin() as conn:  # as version 2 wrote keys (no user_id column yet)
+            conn.execute(
+                schema_v2.metadata.tables["access_keys"]
+                .insert()
+                .values(access_key_id="AKIA1", secret_access_key="s", account_id=OWNER, user_name="alice")
+                .values(status="Active", created_at=2.0)
+            )
         old.put_user_policy(OWNER, "alice", NamedPolicy("inline", DOC))
         old.create_domain(make_domain("acme"), {"a": "1"})
         old.create_repository(make_repo("acme", "main"), {})
         stored = old.add_asset(pver(), asset())
         old.revoke_token("t", 2e9, 1e9)
 
-        assert apply_migrations(engine) == 1
+        assert apply_migrations(engine) == 2
         assert apply_migrations(engine) == 0
         with engine.connect() as conn:
-            assert list(conn.execute(select(schema_version.c.version)).scalars()) == [1, 2, 3]
-        assert shape(engine, v2_tables) == v2_shape
+            assert list(conn.execute(select(schema_version.c.version)).scalars()) == [1, 2, 3, 4]
+        # migration 4 only adds columns to version-2 tables
+        assert {t: s[1:] for t, s in shape(engine, v2_tables).items()} == {t: s[1:] for t, s in v2_shape.items()}
         assert set(inspect(engine).get_table_names()) == set(schema.metadata.tables) | {"schema_version"}
     finally:
         engine.dispose()
@@ -643,7 +655,8 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
     upgraded = open_store(db_url)
     try:
         assert upgraded.get_user(OWNER, "alice") == make_user("alice")
-        assert upgraded.get_access_key("AKIA1") == AccessKey("AKIA1", "s", OWNER, "alice", 2.0)
+        # migration 4 bound the key to alice's unique id
+        assert upgraded.get_access_key("AKIA1") == AccessKey("AKIA1", "s", OWNER, "alice", 2.0, user_id=alice_id)
         assert upgraded.list_inline_policies(OWNER, "user", "alice") == [NamedPolicy("inline", DOC)]
         assert upgraded.get_version(pref(), "1.0") == stored
         assert upgraded.revoked_tokens(1.5e9) == {"t"}
@@ -653,6 +666,79 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
         upgraded.attach_policy(OWNER, "user", "alice", make_policy("p").arn)
         upgraded.create_session(make_session())
         assert upgraded.get_session("ASIA1") == make_session()
+    finally:
+        upgraded.close()
+
+
+def test_version_3_is_frozen_and_migration_4_binds_keys_and_sessions_to_unique_ids(db_url: str) -> None:
+    engine = create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:  # a database as Coffer 3 made it: migrations 1 to 3
+            schema_version.create(conn)
+            for number in (1, 2, 3):
+                MIGRATIONS[number - 1](conn)
+                conn.execute(schema_version.insert().values(version=number, applied_at=1.0))
+        assert sorted(t for t in inspect(engine).get_table_names() if t != "schema_version") == sorted(
+            schema_v3.metadata.tables
+        )
+        assert_frozen_prefix(schema_v3.metadata)
+        v3 = schema_v3.metadata.tables
+        role, user = make_role("ci"), make_user("alice")
+        with engine.begin() as conn:
+            conn.execute(v3["accounts"].insert().values(account_id=OWNER, created_at=1.0))
+            conn.execute(
+                v3["users"]
+                .insert()
+                .values(account_id=OWNER, name="alice", user_id=user.user_id, path="/")
+                .values(created_at=1.0)
+            )
+            conn.execute(
+                v3["roles"]
+                .insert()
+                .values(
+                    account_id=OWNER,
+                    name="ci",
+                    name_key="ci",
+                    role_id=role.role_id,
+                    path="/",
+                    trust_policy=role.trust_policy,
+                    description="",
+                    max_session_duration=3600,
+                    created_at=1.0,
+                )
+            )
+            common = dict(
+                secret_access_key="s",
+                session_token="t",
+                account_id=OWNER,
+                expires_at=9e9,
+                issued_at=1.0,
+                source_arn="x",
+                session_policy=None,
+                session_policy_arns="[]",
+                tags="{}",
+                chained=False,
+            )
+            conn.execute(
+                v3["sessions"]
+                .insert()
+                .values(access_key_id="ASIAROLE", role_name="ci", session_name="s1", user_name=None, **common)
+            )
+            conn.execute(
+                v3["sessions"]
+                .insert()
+                .values(access_key_id="ASIAUSER", role_name=None, session_name="alice", user_name="alice", **common)
+            )
+        assert apply_migrations(engine) == 1
+    finally:
+        engine.dispose()
+    upgraded = open_store(db_url)
+    try:
+        role_session, user_session = upgraded.get_session("ASIAROLE"), upgraded.get_session("ASIAUSER")
+        assert role_session is not None and role_session.principal_id == role.role_id
+        assert user_session is not None and user_session.principal_id == user.user_id
+        upgraded.create_session(make_session("ASIANEW", principal_id="AROANEW"))
+        assert upgraded.get_session("ASIANEW") == make_session("ASIANEW", principal_id="AROANEW")
     finally:
         upgraded.close()
 

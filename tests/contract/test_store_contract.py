@@ -124,6 +124,9 @@ def make_user(name: str, account: str = OWNER) -> User:
     return User(account_id=account, name=name, user_id=f"AIDA{account}{name.encode().hex()}", created_at=5.5)
 
 
+ALICE_ID = make_user("alice").user_id
+
+
 def test_users(store: Store) -> None:
     with pytest.raises(ResourceNotFoundError):  # the account must exist
         store.create_user(make_user("alice"))
@@ -163,7 +166,7 @@ def test_access_keys(store: Store) -> None:
     with pytest.raises(ConflictError) as err:
         store.create_access_key(AccessKey("AKIAAAA", "other", OWNER, "bob", 40.0))
     assert err.value.resource_id == "AKIAAAA"
-    assert store.get_access_key("AKIAAAA") == key
+    assert store.get_access_key("AKIAAAA") == replace(key, user_id=make_user("alice").user_id)  # bound by the store
     assert store.get_access_key("AKIANONE") is None
     assert [k.access_key_id for k in store.list_access_keys(OWNER, "alice")] == ["AKIAZZZ", "AKIAAAA"]
     assert store.list_access_keys(OWNER, "alice")[0].status == "Inactive"
@@ -745,7 +748,7 @@ def test_data_survives_close_and_reopen(stores: Callable[[], SqlStore]) -> None:
     assert second.get_repository(OWNER, "acme", "r") == repo
     assert second.get_tags(repo.arn) == {"x": "y"}
     assert second.get_resource_policy(repo.arn) == policy
-    assert second.get_access_key("AKIA1") == AccessKey("AKIA1", "s", OWNER, "alice", 2.0)
+    assert second.get_access_key("AKIA1") == AccessKey("AKIA1", "s", OWNER, "alice", 2.0, user_id=ALICE_ID)
 
 
 # --- SQLite specifics -------------------------------------------------------------------------------

@@ -196,6 +196,7 @@ def test_expired_session_is_refused(server: RunningServer, domain: str) -> None:
             session_name="admin",
             user_name="admin",
             source_arn=admin_user.arn,
+            principal_id=admin_user.user_id,
         )
         o.boot.store.create_session(session)
     creds = (session.access_key_id, session.secret_access_key, session.session_token)

@@ -38,6 +38,7 @@ def claims(**overrides: object) -> TokenClaims:
         "principal_arn": "arn:aws:iam::111122223333:user/admin",
         "issued_at": NOW,
         "expires_at": NOW + 900,
+        "principal_id": "AIDAEXAMPLEUSERID0001",
     }
     base.update(overrides)
     return TokenClaims(**base)  # type: ignore[arg-type]
@@ -56,7 +57,8 @@ def test_round_trip_keeps_every_claim() -> None:
 
 def test_token_is_url_safe_and_short_even_for_long_principals() -> None:
     long_arn = "arn:aws:sts::111122223333:assumed-role/" + "r" * 64 + "/" + "s" * 64
-    token = tokens.mint(RING, claims(principal_arn=long_arn, domain="d" * 50))
+    long_id = "AROA" + "R" * 17 + ":" + "s" * 64  # a role session's unique id
+    token = tokens.mint(RING, claims(principal_arn=long_arn, principal_id=long_id, domain="d" * 50))
     assert set(token) <= URL_SAFE
     assert len(token) <= 1000
 

@@ -89,6 +89,10 @@ class Session:
     session_policy_arns: tuple[str, ...] = ()  # managed session policies
     tags: dict[str, str] = field(default_factory=dict, hash=False)
     chained: bool = False  # assumed with role-session credentials (role chaining: capped at 1 hour)
+    #: the unique id of the principal the session was issued to: the role's AROA... id (role sessions), the
+    #: user's AIDA... id (GetSessionToken sessions of a user); a re-created role or user of the same name is
+    #: another principal and inherits nothing. None: a root user's session.
+    principal_id: str | None = None
 
     @property
     def arn(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import secrets
 import string
 from collections.abc import Iterable
@@ -150,8 +151,8 @@ class IdentityService:
         if key.user_name is None:
             return ResolvedKey(key.secret_access_key, None, root_caller(key.account_id, access_key_id))
         caller = self.load_user_caller(key.account_id, key.user_name)
-        if caller is None:
-            return None
+        if caller is None or caller.user_id != key.user_id:
+            return None  # the user is gone, or the name now belongs to another user
         return ResolvedKey(key.secret_access_key, None, replace(caller, access_key_id=access_key_id))
 
     def _load_session_key(self, access_key_id: str) -> ResolvedKey | None:
@@ -171,8 +172,8 @@ class IdentityService:
                 base = root_caller(session.account_id, session.access_key_id)
             else:
                 loaded = self.load_user_caller(session.account_id, session.user_name)
-                if loaded is None:
-                    return None
+                if loaded is None or loaded.user_id != session.principal_id:
+                    return None  # the user is gone, or the name now belongs to another user
                 base = loaded
             return replace(
                 base,
@@ -181,8 +182,8 @@ class IdentityService:
                 session_issued_at=session.issued_at,
             )
         role = self._store.get_role(session.account_id, session.role_name)
-        if role is None:
-            return None
+        if role is None or role.role_id != session.principal_id:
+            return None  # the role is gone, or the name now belongs to another role
         tags = dict(self._store.get_tags(role.arn))
         tags.update(session.tags)
         session_policies: list[PolicyDocument] = []
@@ -248,12 +249,19 @@ class IdentityService:
             principal_tags=tuple(sorted(self._store.get_tags(user.arn).items())),
         )
 
-    def caller_for_principal(self, principal_arn: str, session_issued_at: int | None = None) -> Caller | None:
+    def caller_for_principal(
+        self, principal_arn: str, principal_id: str, session_issued_at: int | None = None
+    ) -> Caller | None:
         """The current identity behind an ARN a token was minted for (policies as they are now), or None
-        when it no longer exists. ``session_issued_at`` is the issue time (whole seconds) of the temporary
-        credentials that minted the token: the token acts for that session (its session policies and tags,
-        ``aws:TokenIssueTime``), also after the session itself expired. Cached for the same short time as keys."""
-        return self._principals.get_or_load((principal_arn, session_issued_at), self._load_principal)
+        when it no longer exists or the ARN now names another principal (``principal_id``, the ``user_id`` the
+        caller had when the token was minted, differs: a user or role deleted and re-created under its name).
+        ``session_issued_at`` is the issue time (whole seconds) of the temporary credentials that minted the
+        token: the token acts for that session (its session policies and tags, ``aws:TokenIssueTime``), also
+        after the session itself expired. Cached for the same short time as keys."""
+        caller = self._principals.get_or_load((principal_arn, session_issued_at), self._load_principal)
+        if caller is None or not hmac.compare_digest(caller.user_id, principal_id):
+            return None
+        return caller
 
     def _load_principal(self, key: tuple[str, int | None]) -> Caller | None:
         principal_arn, issued = key

@@ -35,6 +35,9 @@ class AccessKey:
     user_name: str | None  # None: a key of the account's root user
     created_at: float
     status: str = "Active"  # Active | Inactive
+    #: the unique id (AIDA...) of the user the key was issued to, set by the store from the user's row; a key is
+    #: honoured only while a user of that id holds the name (None: a root key)
+    user_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -255,6 +255,7 @@ class StsService:
             account_id=role.account_id,
             duration=requested,
             role_name=role.name,
+            principal_id=role.role_id,
             session_name=session_name,
             source_arn=caller.arn,
             session_policy=policy,
@@ -314,6 +315,7 @@ class StsService:
             account_id=caller.account_id,
             duration=requested,
             role_name=None,
+            principal_id=None if caller.is_root else caller.user_id,
             session_name=caller.user_name or caller.account_id,
             user_name=caller.user_name,
             source_arn=caller.arn,
@@ -328,6 +330,7 @@ class StsService:
         account_id: str,
         duration: int,
         role_name: str | None,
+        principal_id: str | None,
         session_name: str,
         source_arn: str,
         user_name: str | None = None,
@@ -353,6 +356,7 @@ class StsService:
                 session_policy_arns=session_policy_arns,
                 tags=dict(tags or {}),
                 chained=chained,
+                principal_id=principal_id,
             )
             try:
                 self._store.create_session(session)

@@ -107,6 +107,9 @@ class TokenClaims:
     issued_at: int
     expires_at: int
     session_issued_at: int | None = None  # when the caller's credentials were issued (aws:TokenIssueTime)
+    #: the unique id of the principal (``Caller.user_id``: AIDA... for users, AROA...:session for role
+    #: sessions); a token is honoured only while ``principal_arn`` still names that principal
+    principal_id: str = ""
 
     def _to_list(self) -> list[object]:
         return [
@@ -119,6 +122,7 @@ class TokenClaims:
             self.issued_at,
             self.expires_at,
             self.session_issued_at,
+            self.principal_id,
         ]
 
 
@@ -150,7 +154,7 @@ def _claims_json(claims: TokenClaims) -> str:
     return (
         f"[{q(claims.key_id)},{q(claims.token_id)},{q(claims.account_id)},{q(claims.domain_owner)},"
         f"{q(claims.domain)},{q(claims.principal_arn)},{int.__repr__(claims.issued_at)},"
-        f"{int.__repr__(claims.expires_at)},{session}]"
+        f"{int.__repr__(claims.expires_at)},{session},{q(claims.principal_id)}]"
     )
 
 
@@ -172,16 +176,16 @@ def _decode_claims(body: bytes) -> TokenClaims:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedTokenError() from exc
-    if not isinstance(raw, list) or len(raw) != 9:
+    if not isinstance(raw, list) or len(raw) != 10:
         raise MalformedTokenError()
-    kid, tid, account, owner, domain, principal, iat, exp, sit = raw
-    if not all(isinstance(v, str) for v in (kid, tid, account, owner, domain, principal)):
+    kid, tid, account, owner, domain, principal, iat, exp, sit, pid = raw
+    if not all(isinstance(v, str) for v in (kid, tid, account, owner, domain, principal, pid)):
         raise MalformedTokenError()
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
         raise MalformedTokenError()
     if sit is not None and (not isinstance(sit, int) or isinstance(sit, bool)):
         raise MalformedTokenError()
-    return TokenClaims(tid, kid, account, owner, domain, principal, iat, exp, sit)
+    return TokenClaims(tid, kid, account, owner, domain, principal, iat, exp, sit, pid)
 
 
 def peek_token_id(token: str) -> str | None:

@@ -8,9 +8,9 @@ applying is idempotent. A database newer than this code is refused.
 
 Adding a migration: append a function to ``MIGRATIONS`` and change ``schema.py`` to match. Migration 1
 creates the frozen tables of ``schema_v1`` and migration 2 those of ``schema_v2`` (neither is ever edited).
-Migration 3 creates its new tables from ``schema.py``; before a later migration changes any of them, freeze
-migration 3 the same way (copy the version-3 definitions of its tables into a ``schema_v3``) so that it keeps
-creating exactly what it did.
+Migration 3 creates the frozen tables of ``schema_v3``. Migration 4 adds columns with ``ALTER TABLE`` (their
+definitions taken from ``schema.py``) and creates ``asset_names`` from ``schema.py``; before a later migration
+changes that table, freeze it in a ``schema_v4``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from sqlalchemy import Column, Connection, Double, Engine, Integer, MetaData, Table, func, select, text
+from sqlalchemy.schema import CreateColumn
 
-from coffer.store import schema, schema_v1, schema_v2
+from coffer.store import schema, schema_v1, schema_v2, schema_v3
 from coffer.store.engine import writer
 
 Migration = Callable[[Connection], None]
@@ -50,22 +51,54 @@ def _m002_packages(conn: Connection) -> None:
 def _m003_iam(conn: Connection) -> None:
     """Roles, groups and membership, group and role inline policies, managed policies with versions and
     attachments, access-key last use, STS sessions."""
-    for table in (
-        schema.roles,
-        schema.groups,
-        schema.group_members,
-        schema.group_policies,
-        schema.role_policies,
-        schema.managed_policies,
-        schema.policy_versions,
-        schema.policy_attachments,
-        schema.access_key_usage,
-        schema.sessions,
-    ):
+    for table in schema_v3.TABLES:
         table.create(conn, checkfirst=False)
 
 
-MIGRATIONS: Final[Sequence[Migration]] = (_m001_initial, _m002_packages, _m003_iam)
+def _add_column(conn: Connection, table: Table, name: str) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` with the column as ``schema.py`` defines it (nullable, no default)."""
+    column = table.c[name]
+    assert column.nullable, "columns added to existing rows must be nullable"
+    spec = CreateColumn(column).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {spec}"))
+
+
+def _m004_principal_ids(conn: Connection) -> None:
+    """Access keys and STS sessions bound to their principal's unique id; the file names repositories used.
+
+    Existing rows are bound to the principal that has the name now (the best the old rows tell)."""
+    _add_column(conn, schema.access_keys, "user_id")
+    _add_column(conn, schema.sessions, "principal_id")
+    conn.execute(
+        text(
+            "UPDATE access_keys SET user_id = (SELECT u.user_id FROM users u WHERE u.account_id = "
+            "access_keys.account_id AND u.name = access_keys.user_name) WHERE user_name IS NOT NULL"
+        )
+    )
+    conn.execute(
+        text(
+            "UPDATE sessions SET principal_id = (SELECT r.role_id FROM roles r WHERE r.account_id = "
+            "sessions.account_id AND r.name = sessions.role_name) WHERE role_name IS NOT NULL"
+        )
+    )
+    conn.execute(
+        text(
+            "UPDATE sessions SET principal_id = (SELECT u.user_id FROM users u WHERE u.account_id = "
+            "sessions.account_id AND u.name = sessions.user_name) WHERE role_name IS NULL AND user_name IS NOT NULL"
+        )
+    )
+    schema.asset_names.create(conn, checkfirst=False)
+    conn.execute(
+        text(
+            "INSERT INTO asset_names (repository_id, format, namespace, package, name, sha256, first_used_at) "
+            "SELECT p.repository_id, p.format, p.namespace, p.name, a.name, MIN(a.sha256), MIN(a.created_at) "
+            "FROM assets a JOIN package_versions v ON v.id = a.version_id JOIN packages p ON p.id = v.package_id "
+            "GROUP BY p.repository_id, p.format, p.namespace, p.name, a.name"
+        )
+    )
+
+
+MIGRATIONS: Final[Sequence[Migration]] = (_m001_initial, _m002_packages, _m003_iam, _m004_principal_ids)
 """Migration N is ``MIGRATIONS[N - 1]``."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)

@@ -14,7 +14,11 @@ Portability rules kept here so that both backends behave identically:
 Version history: migration 1 creates ``schema_v1`` (frozen); migration 2 adds packages, package_versions,
 assets and revoked_tokens (frozen in ``schema_v2``); migration 3 adds the IAM/STS tables (roles, groups,
 group_members, group_policies, role_policies, managed_policies, policy_versions, policy_attachments,
-access_key_usage, sessions), built from the tables here: freeze it (``schema_v3``) before any of them changes.
+access_key_usage, sessions; frozen in ``schema_v3``); migration 4 adds ``access_keys.user_id`` and
+``sessions.principal_id`` (the unique id of the principal a key or session was issued to, so a re-created
+user or role of the same name inherits nothing) and ``asset_names`` (every file name a repository has used,
+with its content). Migration 4 alters tables and creates ``asset_names`` from the definition here: freeze it
+(``schema_v4``) before that table changes.
 
 IAM names of roles, groups and managed policies are unique per account case-insensitively: each of those
 tables has a ``name_key`` column (the name lowercased by the store, in Python, so both backends agree) with a
@@ -96,6 +100,8 @@ access_keys = Table(
     Column("created_at", _time(), nullable=False),
     ForeignKeyConstraint(["account_id", "user_name"], ["users.account_id", "users.name"], ondelete="CASCADE"),
     Index(None, "account_id", "user_name"),
+    # migration 4: users.user_id of the key's user when it was created (NULL for root keys)
+    Column("user_id", _key(), nullable=True),
 )
 
 user_policies = Table(
@@ -435,7 +441,29 @@ sessions = Table(
     Column("session_policy_arns", Text(), nullable=False),  # JSON array of strings
     Column("tags", Text(), nullable=False),  # JSON object of strings
     Column("chained", Boolean(), nullable=False),
+    # migration 4: the role's role_id (role sessions) or the user's user_id (GetSessionToken sessions) when the
+    # session was issued; NULL for sessions of a root user
+    Column("principal_id", _key(), nullable=True),
     Index(None, "expires_at"),
     # find_role_sessions
     Index(None, "account_id", "role_name", "session_name"),
+)
+
+
+# --- file names used (migration 4) ----------------------------------------------------------------------
+
+# Every asset name a repository has published for a package, with the SHA-256 it had: kept when the version is
+# deleted, so a name once used is never reused with other content (downloads are served immutable).
+asset_names = Table(
+    "asset_names",
+    metadata,
+    Column("repository_id", Integer(), nullable=False),
+    Column("format", _key(), nullable=False),
+    Column("namespace", _key(), nullable=False),  # '' for none
+    Column("package", _key(), nullable=False),  # normalized package name
+    Column("name", _key(), nullable=False),  # the asset (file) name
+    Column("sha256", _key(), nullable=False),
+    Column("first_used_at", _time(), nullable=False),
+    PrimaryKeyConstraint("repository_id", "format", "namespace", "package", "name"),
+    ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
 )

@@ -58,6 +58,12 @@ from coffer.store.schema import (
     user_policies,
     users,
 )
+from coffer.store.secrets import (
+    SecretCipher,
+    key_secret_context,
+    session_secret_context,
+    session_token_context,
+)
 
 MAX_POLICY_VERSIONS: Final = 5
 
@@ -114,6 +120,53 @@ class SqlIamMixin:
     """Implements ``coffer.core.ports.IamStore`` for ``SqlStore``, which provides the helpers below."""
 
     _insert: Any
+    _cipher: SecretCipher | None
+
+    def _seal_secret(self, value: str, context: str) -> str:
+        return value if self._cipher is None else self._cipher.seal(value, context)
+
+    def _open_secret(self, stored: str, context: str) -> str:
+        return stored if self._cipher is None else self._cipher.open(stored, context)
+
+    def cipher_refresh(self) -> None:
+        """Re-read the key-encryption keys (after a rotation)."""
+        if self._cipher is not None:
+            self._cipher.refresh()
+
+    def reseal_secrets(self) -> int:
+        """Seal every secret column with the cipher's active key: rows written before secrets were sealed, or
+        sealed by an older key-encryption key. Returns how many rows changed. Idempotent."""
+        cipher = self._cipher
+        if cipher is None:
+            return 0
+        changed = 0
+        with self._write() as conn:
+            for row in conn.execute(select(access_keys.c.access_key_id, access_keys.c.secret_access_key)).all():
+                if not cipher.is_current(row.secret_access_key):
+                    context = key_secret_context(row.access_key_id)
+                    sealed = cipher.seal(cipher.open(row.secret_access_key, context), context)
+                    conn.execute(
+                        update(access_keys)
+                        .where(access_keys.c.access_key_id == row.access_key_id)
+                        .values(secret_access_key=sealed)
+                    )
+                    changed += 1
+            columns = (sessions.c.access_key_id, sessions.c.secret_access_key, sessions.c.session_token)
+            for srow in conn.execute(select(*columns)).all():
+                if cipher.is_current(srow.secret_access_key) and cipher.is_current(srow.session_token):
+                    continue
+                secret_ctx = session_secret_context(srow.access_key_id)
+                token_ctx = session_token_context(srow.access_key_id)
+                conn.execute(
+                    update(sessions)
+                    .where(sessions.c.access_key_id == srow.access_key_id)
+                    .values(
+                        secret_access_key=cipher.seal(cipher.open(srow.secret_access_key, secret_ctx), secret_ctx),
+                        session_token=cipher.seal(cipher.open(srow.session_token, token_ctx), token_ctx),
+                    )
+                )
+                changed += 1
+        return changed
 
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -799,8 +852,12 @@ class SqlIamMixin:
                 conn.execute(
                     insert(sessions).values(
                         access_key_id=session.access_key_id,
-                        secret_access_key=session.secret_access_key,
-                        session_token=session.session_token,
+                        secret_access_key=self._seal_secret(
+                            session.secret_access_key, session_secret_context(session.access_key_id)
+                        ),
+                        session_token=self._seal_secret(
+                            session.session_token, session_token_context(session.access_key_id)
+                        ),
                         account_id=session.account_id,
                         expires_at=session.expires_at,
                         issued_at=session.issued_at,
@@ -812,6 +869,7 @@ class SqlIamMixin:
                         session_policy_arns=json.dumps(list(session.session_policy_arns)),
                         tags=json.dumps(dict(session.tags), sort_keys=True),
                         chained=session.chained,
+                        principal_id=session.principal_id,
                     )
                 )
         except IntegrityError as exc:
@@ -847,12 +905,11 @@ class SqlIamMixin:
             ).all()
         return [self._to_session(r) for r in rows]
 
-    @staticmethod
-    def _to_session(row: Any) -> Session:
+    def _to_session(self, row: Any) -> Session:
         return Session(
             access_key_id=row.access_key_id,
-            secret_access_key=row.secret_access_key,
-            session_token=row.session_token,
+            secret_access_key=self._open_secret(row.secret_access_key, session_secret_context(row.access_key_id)),
+            session_token=self._open_secret(row.session_token, session_token_context(row.access_key_id)),
             account_id=row.account_id,
             expires_at=row.expires_at,
             issued_at=row.issued_at,
@@ -864,6 +921,7 @@ class SqlIamMixin:
             session_policy_arns=tuple(json.loads(row.session_policy_arns)),
             tags=dict(json.loads(row.tags)),
             chained=bool(row.chained),
+            principal_id=row.principal_id,
         )
 
     def delete_expired_sessions(self, now: float) -> int:

@@ -93,6 +93,7 @@ class AuthorizationTokenService:
             issued_at=now,
             expires_at=expires,
             session_issued_at=None if caller.session_issued_at is None else int(caller.session_issued_at),
+            principal_id=caller.user_id,
         )
         return IssuedToken(tokens.mint(ring, claims), expires)
 
@@ -109,7 +110,9 @@ class AuthorizationTokenService:
         )
         # A token minted by temporary credentials acts for that session (its session policies and tags, and
         # aws:TokenIssueTime, so a "revoke older sessions" deny also cuts off its tokens).
-        caller = self._identities.caller_for_principal(claims.principal_arn, claims.session_issued_at)
+        caller = self._identities.caller_for_principal(
+            claims.principal_arn, claims.principal_id, claims.session_issued_at
+        )
         if caller is None:
             raise PrincipalGoneError()
         return claims, caller
