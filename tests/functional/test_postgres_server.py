@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from coffer.store.engine import normalize_url
 from tests.functional.conftest import make_client
-from tests.functional.server import running_server
+from tests.functional.server import coffer_command, running_server
 
 
 @pytest.fixture()
@@ -47,8 +49,19 @@ def test_server_on_postgresql(tmp_path: Path, pg_url: str) -> None:
         assert token["authorizationToken"].startswith("cf1.")
         with pytest.raises(ca.exceptions.ConflictException):
             ca.delete_repository(domain="pgdom", repository="up")
-    # a second data directory on the same database: the admin key is written again from the database
+    # a second data directory on the same database needs the key-encryption keys that seal its secrets
     other = tmp_path / "other"
+    refused = subprocess.run(
+        [*coffer_command(), "serve", "--port", "0", "--data-dir", str(other), "--db-url", pg_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "key-encryption key" in refused.stderr and "keys/kek" in refused.stderr
+    shutil.rmtree(other / "keys" / "kek")
+    shutil.copytree(data / "keys" / "kek", other / "keys" / "kek")
+    # with them, the admin key is written again from the database
     with running_server(other, "--db-url", pg_url) as srv:
         assert "account 222233334444" in "".join(srv.output)
         ca = make_client(srv)
