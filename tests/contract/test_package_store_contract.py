@@ -559,3 +559,141 @@ def test_package_data_survives_reopen(db_url: str) -> None:
         assert second.revoked_tokens(1.5e9) == {"t"}
     finally:
         second.close()
+
+
+# --- file names are never reused with other content (issue 7, defect 7) ---------------------------------
+
+
+def other_bytes(a: Asset, tag: str = "other") -> Asset:
+    """``a`` under its own name, with other content."""
+    return replace(a, blob=blob(a.name + tag))
+
+
+def test_a_deleted_file_name_is_never_reused_with_other_content(pstore: Store) -> None:
+    wheel = asset("demo-1.0-py3-none-any.whl")
+    pstore.add_asset(pver("1.0"), wheel)
+    pstore.delete_version(pref(), "1.0", None)
+    with pytest.raises(ConflictError) as err:
+        pstore.add_asset(pver("1.0"), other_bytes(wheel))
+    assert err.value.resource_type == "asset-name"
+    assert err.value.resource_id == wheel.name
+    message = err.value.message
+    assert wheel.name in message and "already been used" in message and "other content" in message, message
+    assert "https://pypi.org/help/#file-name-reuse" in message
+    # the refusal wrote nothing: no version was created for it
+    assert pstore.get_version(pref(), "1.0") is None
+    assert pstore.list_versions(pref(), status=None, after=None, limit=5).items == ()
+    # the same bytes again are welcome, as often as the version is deleted
+    for _ in range(2):
+        again = replace(wheel, created_at=wheel.created_at + 10)
+        pstore.add_asset(pver("1.0"), again)
+        assert pstore.list_assets(pref(), "1.0") == [again]
+        pstore.delete_version(pref(), "1.0", None)
+    # deleting the package keeps the names too
+    pstore.add_asset(pver("1.0"), wheel)
+    pstore.delete_package(pref())
+    with pytest.raises(ConflictError) as err:
+        pstore.add_asset(pver("1.0"), other_bytes(wheel))
+    assert err.value.resource_type == "asset-name"
+
+
+def test_a_live_file_is_still_a_plain_asset_conflict(pstore: Store) -> None:
+    a = asset("demo-1.0.tar.gz")
+    pstore.add_asset(pver("1.0"), a)
+    for attempt in (a, other_bytes(a)):
+        with pytest.raises(ConflictError) as err:
+            pstore.add_asset(pver("1.0"), attempt)
+        assert err.value.resource_type == "asset"
+
+
+def test_file_names_are_per_package_and_repository_and_hold_across_versions(pstore: Store) -> None:
+    a = asset("shared.tar.gz")
+    pstore.add_asset(pver("1.0"), a)
+    # another version of the package: the name is taken, whatever the version
+    with pytest.raises(ConflictError) as err:
+        pstore.add_asset(pver("2.0"), other_bytes(a))
+    assert err.value.resource_type == "asset-name"
+    pstore.add_asset(pver("2.0"), a)  # the same bytes are fine
+    # another package, format, namespace or repository has names of its own
+    pstore.add_asset(pver("1.0", pref("else")), other_bytes(a, "else"))
+    pstore.add_asset(pver("1.0", pref("demo", fmt="generic", namespace="ns")), other_bytes(a, "generic"))
+    pstore.add_asset(pver("1.0", pref(repo=RepoRef(OWNER, "acme", "other"))), other_bytes(a, "repo"))
+    # a disposed version keeps its names
+    pstore.add_asset(pver("3.0"), asset("three.tar.gz"))
+    pstore.set_status(pref(), "3.0", "Disposed", None)
+    pstore.delete_version(pref(), "3.0", None)
+    with pytest.raises(ConflictError) as err:
+        pstore.add_asset(pver("3.0"), other_bytes(asset("three.tar.gz")))
+    assert err.value.resource_type == "asset-name"
+
+
+def test_deleting_the_repository_forgets_its_file_names(store: SqlStore, pstore: Store) -> None:
+    a = asset("demo-1.0.tar.gz")
+    other = RepoRef(OWNER, "acme", "other")
+    pstore.add_asset(pver("1.0"), a)
+    pstore.add_asset(pver("1.0", pref(repo=other)), a)
+    pstore.delete_version(pref(), "1.0", None)
+    with store.engine.connect() as conn:
+        assert len(conn.execute(select(schema.asset_names)).all()) == 2
+    pstore.delete_repository(OWNER, "acme", "main")
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(schema.asset_names.c.name, schema.asset_names.c.sha256)).all()
+    assert [tuple(r) for r in rows] == [(a.name, a.blob.sha256)]  # the other repository's
+    pstore.create_repository(make_repo("acme", "main"), {})
+    pstore.add_asset(pver("1.0"), other_bytes(a))  # a new repository of the same name starts afresh
+    with pytest.raises(ConflictError):
+        pstore.add_asset(pver("2.0", pref(repo=other)), other_bytes(a))
+
+
+def test_concurrent_first_uses_of_a_file_name_with_different_contents(pstore: Store) -> None:
+    for round_ in range(3):
+        ref = pref(f"race{round_}")
+        name = f"race{round_}.tar.gz"
+
+        def upload(i: int, ref: PackageRef = ref, name: str = name) -> None:
+            # each in a version of its own, so that only the name record can decide
+            pstore.add_asset(pver(f"{i + 1}.0", ref), other_bytes(asset(name), str(i)))
+
+        outcomes = race(2 if round_ == 0 else 6, upload)
+        winners = [i for i, o in enumerate(outcomes) if o is None]
+        assert len(winners) == 1, outcomes
+        assert all(isinstance(o, ConflictError) and o.resource_type == "asset-name" for o in outcomes if o), outcomes
+        versions = pstore.list_versions(ref, status=None, after=None, limit=10).items
+        assert [v.version for v in versions] == [f"{winners[0] + 1}.0"]
+
+
+# --- the domain's asset size (issue 7, defect 8) ----------------------------------------------------------
+
+
+def test_domain_asset_size_counts_each_content_once(pstore: Store) -> None:
+    def size() -> int:
+        domain = pstore.get_domain(OWNER, "acme")
+        assert domain is not None
+        return domain.asset_size_bytes
+
+    assert size() == 0
+    a, b, c = asset("a.tar.gz"), asset("b-1.0-py3-none-any.whl", metadata="9" * 64), asset("c.tar.gz")
+    pstore.add_asset(pver("1.0"), a)
+    pstore.add_asset(pver("1.0"), b)
+    assert size() == a.blob.size + b.blob.size  # above 2**33 each: 64-bit sums
+    # the same content in another repository, package or under another name is stored once per domain
+    pstore.add_asset(pver("1.0", pref(repo=RepoRef(OWNER, "acme", "other"))), a)
+    pstore.add_asset(pver("1.0", pref("twin")), replace(a, name="twin.tar.gz"))
+    assert size() == a.blob.size + b.blob.size
+    pstore.add_asset(pver("2.0"), c)
+    assert size() == a.blob.size + b.blob.size + c.blob.size
+    # another domain counts its own
+    pstore.create_domain(make_domain("second"), {})
+    pstore.create_repository(make_repo("second", "r"), {})
+    pstore.add_asset(pver("1.0", pref(repo=RepoRef(OWNER, "second", "r"))), a)
+    assert pstore.get_domain(OWNER, "second").asset_size_bytes == a.blob.size  # type: ignore[union-attr]
+    # deleted and disposed versions no longer count; a content still used elsewhere does
+    pstore.set_status(pref(), "2.0", "Disposed", None)
+    assert size() == a.blob.size + b.blob.size
+    pstore.delete_version(pref(), "1.0", None)
+    assert size() == a.blob.size
+    pstore.delete_repository(OWNER, "acme", "other")
+    pstore.delete_package(pref("twin"))
+    assert size() == 0
+    # listings carry no size (DomainSummary has none)
+    assert {d.asset_size_bytes for d in pstore.list_domains(OWNER, None, 10).items} == {0}

@@ -371,6 +371,8 @@ def test_copy_versions(svc: PackageService, store: SqlStore, blobs: FileBlobStor
     publish(svc, src, "2.0", b"two")
     publish(svc, up, "3.0", b"three")
     publish(svc, dst, "2.0", b"two in dst")
+    publish(svc, src, "4.0", b"four")
+    publish(svc, dst, "4.0", b"four")  # the same file, published in dst itself
 
     result = svc.copy_versions(ADMIN, ref(src), dst, ["1.0", "2.0", "3.0"], False, False)
     assert set(result.successful) == {"1.0"}
@@ -382,11 +384,21 @@ def test_copy_versions(svc: PackageService, store: SqlStore, blobs: FileBlobStor
     assert b"".join(svc.read_blob(assets[0].blob.sha256)) == b"one-whl"
     assert svc.describe_package(ADMIN, ref(dst)).display_name == "My_Pkg"
 
-    result = svc.copy_versions(ADMIN, ref(src), dst, ["2.0", "3.0"], True, True)
-    assert set(result.successful) == {"2.0", "3.0"}
+    result = svc.copy_versions(ADMIN, ref(src), dst, ["2.0", "3.0", "4.0"], True, True)
+    assert set(result.successful) == {"3.0", "4.0"}
+    # an overwrite may not give a file name of dst other content (PyPI's rule): refused before deleting anything
+    assert result.failed["2.0"][0] == "NOT_ALLOWED"
+    assert "has already been used in repository dst with other content" in result.failed["2.0"][1]
     _, assets = svc.list_assets(ADMIN, ref(dst), "2.0")
-    assert b"".join(svc.read_blob(assets[0].blob.sha256)) == b"two"
+    assert b"".join(svc.read_blob(assets[0].blob.sha256)) == b"two in dst"
     assert svc.describe_version(ADMIN, ref(dst), "3.0").origin_repository == up
+    assert svc.describe_version(ADMIN, ref(dst), "4.0").origin_repository == src  # overwritten, same bytes
+    # a name used in dst before, by a version deleted since, keeps its content too
+    svc.delete_versions(ADMIN, ref(dst), ["2.0"], None)
+    result = svc.copy_versions(ADMIN, ref(src), dst, ["2.0"], False, False)
+    assert result.failed["2.0"][0] == "NOT_ALLOWED"
+    assert "my_pkg-2.0-py3-none-any.whl" in result.failed["2.0"][1]
+    assert "2.0" not in {v.version for v in svc.list_versions(ADMIN, ref(dst), None, None, None)[0]}
 
     with pytest.raises(ValidationError):
         svc.copy_versions(ADMIN, ref(src), src, ["1.0"], False, False)

@@ -27,7 +27,8 @@ MAX_METADATA_BYTES = 4 * 1024 * 1024  # a METADATA/PKG-INFO file larger than thi
 MAX_SDIST_MEMBERS = 10_000  # how far into an sdist we look for PKG-INFO
 METADATA_SUFFIX = ".metadata"  # PEP 658: <file-url>.metadata
 
-_VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+# re.ASCII: with IGNORECASE alone, [A-Z] also matches U+0130, U+0131, U+017F and U+212A (the Kelvin sign)
+_VALID_NAME = re.compile(r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE | re.ASCII)
 
 DistKind = Literal["wheel", "sdist"]
 
@@ -38,7 +39,7 @@ class DistributionError(ValueError):
 
 def is_valid_name(name: str) -> bool:
     """PEP 508 project name."""
-    return bool(_VALID_NAME.match(name))
+    return bool(_VALID_NAME.fullmatch(name))
 
 
 def normalize_name(name: str) -> str:
@@ -70,19 +71,124 @@ class DistFilename:
     version: str  # PEP 440 normalized
 
 
-def parse_filename(filename: str) -> DistFilename:
-    """Parse a wheel (``.whl``) or sdist (``.tar.gz``, ``.zip``) file name; DistributionError otherwise."""
-    if not filename or "/" in filename or "\\" in filename or filename.startswith(".") or "\x00" in filename:
-        raise DistributionError(f"Invalid file name {filename!r}")
+MAX_FILENAME = 255  # bytes: the longest file name the usual file systems (and so pip's and uv's caches) can hold
+WHEEL_SUFFIX = ".whl"
+SDIST_SUFFIXES = (".tar.gz", ".zip")  # .zip: legacy sdists, still accepted as PyPI did before PEP 625
+
+# The binary distribution format's grammar, character by character (each component is escaped by its writer, so
+# none of them holds '-'): a tag is one or more tags of [A-Za-z0-9_] joined by '.' (a compressed tag set), a
+# build tag starts with a digit, a version is PEP 440 text, a name is a PEP 508 project name. Nothing else: no
+# '#', '?', '%', '/', quote, space, angle bracket or non-ASCII letter can reach a URL, a header or a file system.
+_TAG = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+_TAG_CHAR = re.compile(r"[A-Za-z0-9_.]")
+_BUILD = re.compile(r"[0-9][A-Za-z0-9_.]*")
+_VERSION_CHAR = re.compile(r"[A-Za-z0-9.!+_]")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9._-]")
+_FILENAME_CHAR = re.compile(r"[A-Za-z0-9._+!-]")
+_FILENAME = re.compile(r"[A-Za-z0-9._+!-]+")
+_TAG_KINDS = ("Python", "ABI", "platform")
+
+
+def _invalid(filename: str, why: str) -> DistributionError:
+    return DistributionError(f"Invalid distribution file name {filename!r}: {why}")
+
+
+def _shown(chars: set[str]) -> str:
+    return ", ".join(repr(c) if c.isascii() and c.isprintable() else f"U+{ord(c):04X}" for c in sorted(chars))
+
+
+def _holding(text: str, allowed: re.Pattern[str]) -> str:
+    """`` (it holds '#', U+2215)`` for the characters of ``text`` outside ``allowed``; '' if there are none."""
+    bad = {c for c in text if not allowed.fullmatch(c)}
+    return f" (it holds {_shown(bad)})" if bad else ""
+
+
+def _check_name(filename: str, name: str) -> None:
+    if not is_valid_name(name):
+        why = _holding(name, _NAME_CHAR)
+        raise _invalid(filename, f"{name!r} is not a valid project name{why}")
+
+
+def _check_version(filename: str, version: str) -> None:
+    why = _holding(version, _VERSION_CHAR)
+    if not why:
+        try:
+            Version(version)
+            return
+        except InvalidVersion:
+            pass
+    raise _invalid(filename, f"{version!r} is not a valid PEP 440 version{why}")
+
+
+def _check_all(filename: str) -> None:
+    """The rule every part follows, checked once more on the whole (a name that passes it is URL- and
+    file-system-safe however it splits)."""
+    if not _FILENAME.fullmatch(filename):
+        raise _invalid(filename, f"it holds {_shown({c for c in filename if not _FILENAME_CHAR.fullmatch(c)})}")
+
+
+def _parse_wheel(filename: str) -> DistFilename:
+    """``{name}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}.whl``"""
+    parts = filename[: -len(WHEEL_SUFFIX)].split("-")
+    if len(parts) not in (5, 6):
+        raise _invalid(
+            filename,
+            "a wheel is named {name}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}.whl "
+            f"(5 or 6 parts separated by '-', not {len(parts)})",
+        )
+    _check_name(filename, parts[0])
+    _check_version(filename, parts[1])
+    if len(parts) == 6 and not _BUILD.fullmatch(parts[2]):
+        why = _holding(parts[2], _TAG_CHAR)
+        raise _invalid(filename, f"the build tag {parts[2]!r}{why} must start with a digit and hold only [A-Za-z0-9_.]")
+    for kind, tag in zip(_TAG_KINDS, parts[-3:], strict=True):
+        if not _TAG.fullmatch(tag):
+            why = _holding(tag, _TAG_CHAR)
+            raise _invalid(
+                filename, f"the {kind} tag {tag!r}{why} must be one or more tags of [A-Za-z0-9_] separated by '.'"
+            )
+    _check_all(filename)
+    try:  # packaging's reading of what the grammar above admits (tags, build number, name escaping)
+        name, version, _build, _tags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion) as exc:
+        raise _invalid(filename, str(exc)) from exc
+    return DistFilename(filename, "wheel", str(name), str(version))
+
+
+def _parse_sdist(filename: str, suffix: str) -> DistFilename:
+    """``{name}-{version}.tar.gz`` (or the legacy ``.zip``); the name may hold '-' (older sdists), the version
+    is what follows the last '-'."""
+    name_part, sep, version_part = filename[: -len(suffix)].rpartition("-")
+    if not sep:
+        raise _invalid(filename, f"an sdist is named {{name}}-{{version}}{suffix}")
+    _check_name(filename, name_part)
+    _check_version(filename, version_part)
+    _check_all(filename)
     try:
-        if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return DistFilename(filename, "wheel", str(name), str(version))
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return DistFilename(filename, "sdist", str(name), str(version))
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
-        raise DistributionError(f"Invalid distribution file name {filename!r}: {exc}") from exc
+        name, version = parse_sdist_filename(filename)
+    except (InvalidSdistFilename, InvalidVersion) as exc:
+        raise _invalid(filename, str(exc)) from exc
+    return DistFilename(filename, "sdist", str(name), str(version))
+
+
+def parse_filename(filename: str) -> DistFilename:
+    """Parse a wheel (``.whl``) or sdist (``.tar.gz``, ``.zip``) file name; DistributionError otherwise, naming
+    the part at fault.
+
+    The whole name is checked, not only what ``packaging`` reads from it: a wheel's tags follow the binary
+    distribution format (PEP 427/491: tags of ``[A-Za-z0-9_]``, ``.``-separated compressed tag sets, a build tag
+    that starts with a digit); the name is a PEP 508 project name and the version PEP 440 text (no whitespace,
+    which ``Version`` would strip); so the whole is at most ``MAX_FILENAME`` bytes of ``[A-Za-z0-9._+!-]``. A
+    file name that passes is safe in a URL path segment once percent-encoded, and in a file system."""
+    if not filename or filename.startswith("."):
+        raise DistributionError(f"Invalid file name {filename!r}")
+    if len(filename.encode("utf-8", "surrogatepass")) > MAX_FILENAME:
+        raise _invalid(filename, f"it is longer than {MAX_FILENAME} bytes")
+    if filename.endswith(WHEEL_SUFFIX):
+        return _parse_wheel(filename)
+    for suffix in SDIST_SUFFIXES:
+        if filename.endswith(suffix):
+            return _parse_sdist(filename, suffix)
     raise DistributionError(f"Invalid distribution file extension in {filename!r}: use .whl, .tar.gz or .zip")
 
 

@@ -54,6 +54,7 @@ from coffer.store.migrations import apply_migrations
 from coffer.store.schema import (
     access_keys,
     accounts,
+    asset_names,
     assets,
     domains,
     package_versions,
@@ -403,7 +404,33 @@ class SqlStore(SqlIamMixin):
         return select(domains, count.label("repository_count"))
 
     @staticmethod
-    def _to_domain(row: Any) -> Domain:
+    def _asset_size(conn: Connection, domain_id: int) -> int:
+        """The total size of the assets in a domain's repositories, each content (sha256) counted once.
+
+        As CodeArtifact accounts storage: a domain stores one copy of each asset however many of its
+        repositories hold it (a copied or upstream-cached version adds nothing); another domain counts it
+        again. Only the assets of versions that exist and are not Disposed count (their rows go, or their
+        files are gone, so the size drops at once); a blob that no asset uses any more and that garbage
+        collection has not removed yet is not counted, nor are the core-metadata files Coffer extracts.
+
+        One aggregate, walked down the unique keys: repositories (domain_id, ...), packages (repository_id,
+        ...), package_versions (package_id, ...), assets (version_id, ...); the DISTINCT is over the domain's
+        assets only."""
+        contents = (
+            select(assets.c.sha256, assets.c.size)
+            .distinct()
+            .select_from(
+                repositories.join(packages, packages.c.repository_id == repositories.c.id)
+                .join(package_versions, package_versions.c.package_id == packages.c.id)
+                .join(assets, assets.c.version_id == package_versions.c.id)
+            )
+            .where(repositories.c.domain_id == domain_id, package_versions.c.status != "Disposed")
+            .subquery()
+        )
+        return int(conn.execute(select(func.coalesce(func.sum(contents.c.size), 0))).scalar_one())
+
+    @staticmethod
+    def _to_domain(row: Any, asset_size_bytes: int = 0) -> Domain:
         return Domain(
             name=row.name,
             owner=row.owner,
@@ -412,7 +439,7 @@ class SqlStore(SqlIamMixin):
             encryption_key=row.encryption_key,
             status=row.status,
             repository_count=int(row.repository_count),
-            asset_size_bytes=0,
+            asset_size_bytes=asset_size_bytes,
         )
 
     @staticmethod
@@ -442,11 +469,15 @@ class SqlStore(SqlIamMixin):
             self._replace_tags(conn, domain.arn, tags)
 
     def get_domain(self, owner: str, name: str) -> Domain | None:
+        """With ``repository_count`` and ``asset_size_bytes`` (``_asset_size``, read in the same snapshot);
+        listings carry no size and pay nothing for it (DomainSummary has no such field)."""
         with self._read() as conn:
             row = conn.execute(
                 self._domain_select().where(domains.c.owner == owner, domains.c.name == name)
             ).one_or_none()
-        return None if row is None else self._to_domain(row)
+            if row is None:
+                return None
+            return self._to_domain(row, self._asset_size(conn, int(row.id)))
 
     def list_domains(self, owner: str, after: str | None, limit: int) -> Page[Domain]:
         _check_limit(limit)
@@ -958,7 +989,14 @@ class SqlStore(SqlIamMixin):
     def add_asset(self, version: PackageVersion, asset: Asset) -> PackageVersion:
         """The package's display name is ``version.extra["display_name"]`` when given, else its name. The
         package and version rows are upserts (ON CONFLICT), so concurrent first uploads never collide on them;
-        the asset's unique key decides between two uploads of one file."""
+        the asset's unique key decides between two uploads of one file (ConflictError "asset").
+
+        The file name is recorded in ``asset_names`` in the same transaction, for good: a name once used in a
+        package of the repository keeps its content, whatever is deleted later (PyPI's rule). A name used before
+        with another sha256 is refused (ConflictError "asset-name"); the same bytes again are welcome. The
+        record is an INSERT ... ON CONFLICT DO NOTHING followed by a read of the row: on PostgreSQL a concurrent
+        first use of the name makes the insert wait for that transaction, and the read (READ COMMITTED) then
+        sees its row; SQLite's write transactions are serialized."""
         ref = version.package
         origin = version.origin_repository
         revision = secrets.token_urlsafe(_REVISION_BYTES)
@@ -1027,7 +1065,32 @@ class SqlStore(SqlIamMixin):
                     resource_id=asset.name,
                     resource_type="asset",
                 ) from exc
+            self._record_asset_name(conn, repo_id, ref, asset)
         return self._to_version(ref, row)
+
+    def _record_asset_name(self, conn: Connection, repo_id: int, ref: PackageRef, asset: Asset) -> None:
+        """See ``add_asset``."""
+        key = {
+            "repository_id": repo_id,
+            "format": ref.format,
+            "namespace": ref.namespace or "",
+            "package": ref.name,
+            "name": asset.name,
+        }
+        record = self._insert(asset_names).values(**key, sha256=asset.blob.sha256, first_used_at=asset.created_at)
+        if conn.execute(record.on_conflict_do_nothing(index_elements=list(key))).rowcount == 1:
+            return
+        used = conn.execute(
+            select(asset_names.c.sha256).where(*(asset_names.c[column] == value for column, value in key.items()))
+        ).scalar_one()
+        if used != asset.blob.sha256:
+            raise ConflictError(
+                f"The file name {asset.name!r} has already been used in repository {ref.repo.name} with other "
+                "content; use a different version. A file name, once used, is never reused with different "
+                "content (as on PyPI: https://pypi.org/help/#file-name-reuse).",
+                resource_id=asset.name,
+                resource_type="asset-name",
+            )
 
     def get_package(self, ref: PackageRef) -> Package | None:
         with self._read() as conn:

@@ -31,6 +31,10 @@ class DomainService:
         return domain
 
     def describe(self, caller: Caller, name: str, domain_owner: str | None) -> Domain:
+        """DescribeDomain. ``asset_size_bytes`` is the storage the domain holds, as CodeArtifact accounts it: the
+        sizes of the assets of its repositories' versions (not Disposed), each content counted once per domain
+        however many repositories hold it; deleting or disposing a version lowers it at once (see the store's
+        ``get_domain``). DescribeRepository and the listings have no size field in AWS's model."""
         owner = self._d.owner_of(caller, domain_owner)
         self._d.authorize_domain(caller, "DescribeDomain", owner, name)
         return self._d.require_domain(owner, name)

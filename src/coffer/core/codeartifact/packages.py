@@ -48,6 +48,9 @@ MISMATCHED_STATUS = "MISMATCHED_STATUS"
 NOT_ALLOWED = "NOT_ALLOWED"
 NOT_FOUND = "NOT_FOUND"
 
+#: ``ConflictError.resource_type`` of ``Store.add_asset`` refusing a file name used before with other content
+ASSET_NAME_REUSED = "asset-name"
+
 
 def normalize_name(fmt: str, name: str) -> str:
     """The package name as the format compares names (pypi: PEP 503)."""
@@ -122,6 +125,13 @@ def _unique(versions: Iterable[str]) -> list[str]:
 
 def _package_label(ref: PackageRef) -> str:
     return f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+
+
+def _name_reused(name: str, repository: str) -> str:
+    return (
+        f"The file name {name!r} has already been used in repository {repository} with other content; "
+        "a file name, once used, is never reused with different content"
+    )
 
 
 class PackageService:
@@ -321,7 +331,8 @@ class PackageService:
 
     def publish(self, caller: Caller, version: PackageVersion, asset: Asset) -> PackageVersion:
         """Authorize (PublishPackageVersion) and attach ``asset`` to ``version``, creating package and version as
-        needed. ConflictError (resource type "asset") if that file exists already in the version."""
+        needed. ConflictError (resource type "asset") if that file exists already in the version,
+        (``ASSET_NAME_REUSED``) if its name was used in the repository before with other content."""
         ref = normalize_ref(version.package)
         self._authorize_package(caller, "PublishPackageVersion", ref)
         self._require_repository(ref.repo)
@@ -711,26 +722,36 @@ class PackageService:
     def _copy_one(
         self, src: PackageRef, version: PackageVersion, dst: PackageRef, allow_overwrite: bool
     ) -> tuple[str, str]:
-        """("ok", new revision), or (errorCode, errorMessage)."""
+        """("ok", new revision), or (errorCode, errorMessage).
+
+        Every asset goes through ``add_asset``, so the destination's file-name rule holds (a name once used there
+        keeps its content: NOT_ALLOWED otherwise). An overwrite that would give a file of the version in the
+        destination other content is refused before anything is deleted."""
+        assets = self._d.store.list_assets(src, version.version)
+        if not assets:
+            return NOT_ALLOWED, f"Package version {version.display_version} has no assets to copy"
         existing = self._d.store.get_version(dst, version.version)
         if existing is not None:
             if not allow_overwrite:
                 return ALREADY_EXISTS, f"Package version {version.display_version} already exists in the destination"
+            current = {a.name: a.blob.sha256 for a in self._d.store.list_assets(dst, existing.version)}
+            clash = sorted(a.name for a in assets if current.get(a.name, a.blob.sha256) != a.blob.sha256)
+            if clash:
+                return NOT_ALLOWED, _name_reused(clash[0], dst.repo.name)
             try:
                 self._d.store.delete_version(dst, existing.version, existing.status)
                 self._changed()
             except (ConflictError, ResourceNotFoundError):
                 return ALREADY_EXISTS, "The version in the destination changed concurrently"
-        assets = self._d.store.list_assets(src, version.version)
-        if not assets:
-            return NOT_ALLOWED, f"Package version {version.display_version} has no assets to copy"
         copy = dataclasses.replace(version, package=dst, origin_repository=version.origin_repository or src.repo)
         stored = copy
         try:
             for asset in assets:
                 stored = self._d.store.add_asset(copy, asset)
                 self._changed()
-        except ConflictError:
+        except ConflictError as exc:
+            if exc.resource_type == ASSET_NAME_REUSED:
+                return NOT_ALLOWED, exc.message
             return ALREADY_EXISTS, f"Package version {version.display_version} already exists in the destination"
         if stored.status != version.status:
             stored = self._d.store.set_status(dst, version.version, version.status, None)

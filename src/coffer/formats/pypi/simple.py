@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from packaging.version import InvalidVersion, Version
 
@@ -30,6 +31,16 @@ OFFERED: tuple[str, ...] = (TEXT_HTML, HTML_V1, JSON_V1)
 CONTENT_TYPES = {TEXT_HTML: "text/html; charset=utf-8", HTML_V1: HTML_V1, JSON_V1: JSON_V1}
 
 Page = dict[str, Any]
+
+
+def href_segment(text: str) -> str:
+    """``text`` as one URL path segment: percent-encoded (UTF-8) but for RFC 3986's unreserved characters
+    (``A-Za-z0-9-._~``), which ``quote`` never encodes. ``safe=""`` deliberately: '/' must not split a segment,
+    '#', '?' and '%' must not end or escape it, and '+' (a local version, ``1.0+local``) and '!' (an epoch) are
+    sent as ``%2B``/``%21`` so that no client or proxy can read them as anything but themselves (a '+' in a
+    path is a space to some object stores). The server decodes the path before routing, so ``%2B`` and a raw
+    '+' name the same file."""
+    return quote(text, safe="")
 
 
 # --- content negotiation -----------------------------------------------------------------------------------
@@ -109,7 +120,8 @@ def project_list(packages: Iterable[Package]) -> Page:
 
 
 def project_page(name: str, versions: Sequence[ResolvedVersion]) -> Page:
-    """PEP 691 project detail. File URLs are relative to the page (``<version>/<filename>``)."""
+    """PEP 691 project detail. File URLs are relative to the page (``<version>/<filename>``, each segment
+    percent-encoded by ``href_segment``)."""
     files: list[dict[str, Any]] = []
     ordered = sorted(versions, key=lambda rv: _version_key(rv.version.version))
     for rv in ordered:
@@ -117,7 +129,7 @@ def project_page(name: str, versions: Sequence[ResolvedVersion]) -> Page:
         for asset in sorted(rv.assets, key=lambda a: a.name):
             entry: dict[str, Any] = {
                 "filename": asset.name,
-                "url": f"{pv.version}/{asset.name}",
+                "url": f"{href_segment(pv.version)}/{href_segment(asset.name)}",
                 "hashes": {"sha256": asset.blob.sha256},
             }
             if pv.requires_python:
@@ -160,13 +172,14 @@ def render_html(page: Page) -> bytes:
     if "projects" in page:
         lines = _head("Simple index", page)
         for project in page["projects"]:
-            href = html.escape(normalize_name(project["name"]) + "/")
+            href = html.escape(href_segment(normalize_name(project["name"])) + "/")
             lines.append(f'    <a href="{href}">{html.escape(project["name"])}</a><br/>')
     else:
         title = f"Links for {page['name']}"
         lines = _head(title, page)
         lines.append(f"    <h1>{html.escape(title)}</h1>")
         for f in page["files"]:
+            # the url is percent-encoded already (project_page); the fragment is hex
             attrs = [f'href="{html.escape(f["url"] + "#sha256=" + f["hashes"]["sha256"])}"']
             if f.get("requires-python"):
                 attrs.append(f'data-requires-python="{html.escape(f["requires-python"])}"')
