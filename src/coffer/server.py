@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import resource
 import signal
 import socket
 import sys
@@ -11,6 +14,8 @@ import uvicorn
 
 from coffer.app import create_app
 from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
+from coffer.http_guard import GuardedHttpToolsProtocol, uvicorn_problems
+from coffer.http_limits import HttpLimits, HttpLimitsError
 from coffer.reason_phrases import install as install_reason_phrases
 from coffer.settings import Settings
 
@@ -29,7 +34,47 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+RESERVED_FILES = 128
+"""Open files kept beside the connections: the database, blobs being read or written, key files."""
+
+
+def http_limits() -> HttpLimits:
+    """The HTTP layer's limits (``COFFER_*`` variables, see :mod:`coffer.http_limits`), checked against uvicorn and
+    the open-file limit, which is raised to fit ``max_connections`` when the hard limit allows."""
+    try:
+        limits = HttpLimits.from_env()
+    except HttpLimitsError as exc:
+        raise SystemExit(f"coffer: {exc}") from exc
+    problems = uvicorn_problems()
+    if problems:
+        raise SystemExit(f"coffer: {'; '.join(problems)}: coffer/http_guard.py must be updated for this uvicorn")
+    return _fit_open_files(limits)
+
+
+def _fit_open_files(limits: HttpLimits) -> HttpLimits:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = limits.max_connections + RESERVED_FILES
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return limits
+    target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        target = soft
+    if target >= need:
+        return limits
+    cap = max(1, target - RESERVED_FILES)
+    print(
+        f"coffer: the open-file limit ({target}) leaves room for {cap} connections, not {limits.max_connections}: "
+        f"serving at most {cap} (raise `ulimit -n` or set COFFER_MAX_CONNECTIONS)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return dataclasses.replace(limits, max_connections=cap)
+
+
 def run(settings: Settings) -> None:
+    limits = http_limits()
     try:
         boot = open_data(settings)
     except BootstrapError as exc:
@@ -40,6 +85,9 @@ def run(settings: Settings) -> None:
     install_reason_phrases()
     config = uvicorn.Config(
         app,
+        # uvicorn's httptools protocol with Coffer's limits on head size, slow clients and connections
+        http=GuardedHttpToolsProtocol.with_limits(limits),
+        timeout_keep_alive=math.ceil(limits.keep_alive_timeout),  # the protocol uses the exact value
         log_level="warning",
         access_log=False,  # URLs and headers may carry tokens; Coffer logs nothing that could hold one
         lifespan="on",
