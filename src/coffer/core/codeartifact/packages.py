@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 from coffer.core.arns import package_arn
 from coffer.core.cache import TtlCache
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
+from coffer.core.errors import AccessDeniedError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.identity import Caller
 from coffer.core.models import Repository
 from coffer.core.packages import (
@@ -34,6 +34,9 @@ from coffer.core.packages import (
     PackageVersion,
     RepoRef,
 )
+from coffer.core.policy import PolicyDocument, Statement, denial_message, evaluate
+from coffer.core.policy.variables import Lookup, resolve
+from coffer.core.policy.wildcards import Parts, compile_parts
 from coffer.core.ports import BlobStore
 
 MAX_SEARCHED_REPOSITORIES = 25  # AWS: upstream repositories searched when requesting a package version
@@ -134,6 +137,72 @@ def _name_reused(name: str, repository: str) -> str:
     )
 
 
+# --- "may publish some package here": policies seen from a repository's whole package space ---------------------
+
+
+def _parts(statement: Statement, pattern: str, lookup: Lookup) -> Parts | None:
+    """A Resource/NotResource pattern with its policy variables resolved (None: a variable has no value, so the
+    pattern matches nothing, as in the engine)."""
+    return resolve(pattern, lookup) if statement.resource_variables else ((pattern, False),)
+
+
+def _may_match_within(parts: Parts, space: str) -> bool:
+    """Whether the pattern could match some ARN that starts with ``space``: its text before the first wildcard
+    and ``space`` agree on their common length (an over-approximation: wildcards are assumed to match anything)."""
+    head: list[str] = []
+    wildcard = False
+    for text, literal in parts:
+        cut = -1 if literal else min((i for i in (text.find("*"), text.find("?")) if i >= 0), default=-1)
+        if cut >= 0:
+            head.append(text[:cut])
+            wildcard = True
+            break
+        head.append(text)
+    literal_head = "".join(head)
+    if not wildcard:
+        return literal_head.startswith(space)
+    return literal_head.startswith(space) or space.startswith(literal_head)
+
+
+def _covers(parts: Parts, space: str) -> bool:
+    """Whether the pattern provably matches every ARN that starts with ``space``: it is ``Q*`` (a trailing,
+    non-literal ``*``, which matches anything, colons included) with ``Q`` matching some prefix of ``space``."""
+    if not parts:
+        return False
+    text, literal = parts[-1]
+    if literal or not text.endswith("*"):
+        return False
+    head = compile_parts((*parts[:-1], (text[:-1], False)), True)
+    return any(head.fullmatch(space, 0, end) for end in range(len(space) + 1))
+
+
+def _within_space(statement: Statement, space: str, lookup: Lookup) -> Statement | None:
+    """``statement`` as it applies to a package ARN in ``space`` whose name is not known yet: an Allow is kept
+    (for every resource) when it could apply to some package there, a Deny only when it applies to all of them;
+    None when the statement is dropped. Action, principal and conditions are kept as they are."""
+    if statement.resource is None and statement.not_resource is None:
+        return statement
+    patterns = [_parts(statement, p, lookup) for p in statement.resource or statement.not_resource or ()]
+    resolved = [p for p in patterns if p is not None]
+    if statement.resource is not None:
+        if statement.effect == "Allow":
+            keep = any(_may_match_within(p, space) for p in resolved)
+        else:
+            keep = any(_covers(p, space) for p in resolved)
+    elif statement.effect == "Allow":  # NotResource: everything the patterns do not match
+        keep = not any(_covers(p, space) for p in resolved)
+    else:
+        keep = not any(_may_match_within(p, space) for p in resolved)
+    if not keep:
+        return None
+    return dataclasses.replace(statement, resource=("*",), not_resource=None, resource_variables=False)
+
+
+def _policy_within_space(policy: PolicyDocument, space: str, lookup: Lookup) -> PolicyDocument:
+    kept = (_within_space(s, space, lookup) for s in policy.statements)
+    return dataclasses.replace(policy, statements=tuple(s for s in kept if s is not None))
+
+
 class PackageService:
     def __init__(self, deps: Deps, blobs: BlobStore) -> None:
         self._d = deps
@@ -210,6 +279,43 @@ class PackageService:
     def authorize_publish(self, caller: Caller, package: PackageRef) -> None:
         """``codeartifact:PublishPackageVersion`` on the package ARN, with the repository's resource policy."""
         self._authorize_package(caller, "PublishPackageVersion", normalize_ref(package))
+
+    def authorize_publish_to_repository(self, caller: Caller, repo: RepoRef, fmt: str) -> Repository:
+        """May ``caller`` publish *some* ``fmt`` package to ``repo``? For an upload's first check, made from its URL
+        and headers before any byte of the body is read, when the package's name is not known yet; the full
+        ``authorize_publish`` on the package follows once it is (and ``publish`` checks again).
+
+        Answered so that it never refuses a caller whom the per-package check would allow for some name (a
+        policy may grant PublishPackageVersion on ``package/<domain>/<repo>/*``, on one package, or on a name
+        prefix), and refuses everyone else, e.g. a read-only principal. The action is evaluated by the policy
+        engine, with every rule it applies (identity, resource and session policies, principals, conditions,
+        cross-account, root) on the resource ``arn:...:package/<domain>/<repo>/<fmt>//*`` (the name in the
+        denial message), after each statement has been seen from the repository's package space
+        ``arn:...:package/<domain>/<repo>/<fmt>/``: an Allow counts when one of its resource patterns could match
+        a package there (its text before the first wildcard agrees with the space), a Deny only when one
+        provably matches every package there (``<glob matching a prefix of the space>*``); NotResource the other
+        way round. A plain check on a wildcard-package resource would refuse callers allowed on one package only.
+        Condition keys do not depend on the package, so conditions are evaluated as they are.
+
+        Returns the repository; ResourceNotFoundError if the domain or repository does not exist (checked after
+        authorization, like ``authorize_read``)."""
+        action = "codeartifact:PublishPackageVersion"
+        r = repo
+        space = package_arn(self._d.region, r.domain_owner, r.domain, r.name, fmt, None, "").removesuffix("/")
+        resource = package_arn(self._d.region, r.domain_owner, r.domain, r.name, fmt, None, "*")
+        request = self._d.authorizer.request(caller, action, resource)
+        resource_policy = self._d.resource_policy(self._d.repository_arn(r.domain_owner, r.domain, r.name))
+        sessions = caller.session_policies
+        decision = evaluate(
+            request,
+            [_policy_within_space(p, space, request.get) for p in caller.policies],
+            None if resource_policy is None else _policy_within_space(resource_policy, space, request.get),
+            r.domain_owner,
+            None if sessions is None else [_policy_within_space(p, space, request.get) for p in sessions],
+        )
+        if not decision.allowed:
+            raise AccessDeniedError(denial_message(caller.arn, action, resource, decision))
+        return self._require_repository(repo)
 
     def search_order(self, repo: RepoRef) -> list[RepoRef]:
         """The repository then its upstreams as CodeArtifact searches them: depth-first in upstream order,
