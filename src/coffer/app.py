@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -27,6 +28,8 @@ from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.pypi import PypiEndpoint
 from coffer.services import build_services
 from coffer.settings import Settings
+from coffer.store.blobs import FileBlobStore
+from coffer.store.gc import BackgroundCollector, GcSettings
 from coffer.store.keyfiles import KeyRingFiles
 
 
@@ -102,9 +105,16 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # unreferenced blobs, every COFFER_GC_INTERVAL seconds, on a thread of its own (off the event loop)
+        collector = None
+        if isinstance(boot.blobs, FileBlobStore) and not boot.read_only:
+            collector = BackgroundCollector(boot.blobs, boot.store, GcSettings.from_env())
+            collector.start()
         try:
             yield
         finally:
+            if collector is not None:
+                await run_in_threadpool(collector.stop)  # a collection in progress stops at its next batch
             boot.store.close()
 
     return Starlette(

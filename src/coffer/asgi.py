@@ -7,7 +7,8 @@
 
 Variables (all optional): ``COFFER_DATA_DIR``, ``COFFER_ACCOUNT_ID``, ``COFFER_REGION``, ``COFFER_DB_URL``,
 ``COFFER_PUBLIC_URL``, and ``COFFER_HOST``/``COFFER_PORT`` (only used to build the URL clients are told to use
-when ``COFFER_PUBLIC_URL`` is unset; the ASGI server decides where it actually listens).
+when ``COFFER_PUBLIC_URL`` is unset; the ASGI server decides where it actually listens); ``COFFER_GC_INTERVAL`` and
+``COFFER_GC_GRACE`` (the collection of unreferenced blobs, ``coffer.store.gc``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from coffer.app import create_app
-from coffer.bootstrap import open_data
+from coffer.bootstrap import BootstrapError, open_data
 from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION, Settings
+from coffer.store.files import set_private_umask
+from coffer.store.gc import GcSettings
 
 __all__ = ["app_from_env", "settings_from_env"]
 
@@ -47,6 +50,11 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
 
 def app_from_env() -> Starlette:
     """The Coffer ASGI app, its data directory opened (created on first start) as ``coffer serve`` would."""
+    set_private_umask()  # whatever the server creates (database, its log, blobs, keys) is private to its user
     settings = settings_from_env()
-    boot = open_data(settings)
+    try:
+        GcSettings.from_env()  # read again by the app's lifespan: refuse a bad value now, in one line
+        boot = open_data(settings)
+    except (BootstrapError, ValueError) as exc:
+        raise SystemExit(f"coffer: {exc}") from exc
     return create_app(settings, bound_port=None, boot=boot)

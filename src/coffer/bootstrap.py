@@ -1,11 +1,27 @@
-"""First start and every start: the data directory, signing keys, the account, its admin and credentials."""
+"""First start and every start: the data directory, signing keys, the account, its admin and credentials.
+
+Everything created here is private (directories 0700, files 0600, whatever the umask); a data directory the user
+made and left open to others is not changed, only warned about. A data directory that cannot be written is
+refused with one line naming it and the reason, except by commands that only read (``read_only_ok``): they open
+it read-only and write nothing (no migration, key, credentials, managed policy or sweep).
+"""
 
 from __future__ import annotations
 
 import configparser
+import errno
 import io
+import os
+import shlex
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from coffer.core.clock import system_clock
 from coffer.core.codeartifact.tokens import MAX_DURATION as MAX_TOKEN_LIFETIME
@@ -16,8 +32,10 @@ from coffer.core.ports import BlobStore, Store
 from coffer.settings import Settings
 from coffer.store import keyfiles
 from coffer.store.blobs import FileBlobStore
-from coffer.store.files import atomic_write
-from coffer.store.sql_store import open_store
+from coffer.store.engine import ReadOnlyOpenError, sqlite_path
+from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write, make_private_dir, tighten_mode
+from coffer.store.migrations import SchemaTooNewError
+from coffer.store.sql_store import SchemaNotCurrentError, open_store
 
 
 class BootstrapError(RuntimeError):
@@ -47,6 +65,8 @@ class Bootstrapped:
     account_id: str
     data: DataDir
     blobs: BlobStore
+    read_only: bool = False
+    """Opened read-only (the data directory cannot be written): nothing may be written through it."""
 
 
 def default_account(store: Store, requested: str | None) -> str:
@@ -73,10 +93,105 @@ def write_credentials_profile(path: Path, profile: str, key: AccessKey) -> None:
     atomic_write(path, out.getvalue().encode("utf-8"), mode=0o600)
 
 
-def open_data(settings: Settings) -> Bootstrapped:
-    """Open (creating on first start) everything a server or an admin command works on."""
+def _print_warning(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def open_data(
+    settings: Settings, *, read_only_ok: bool = False, warn: Callable[[str], None] = _print_warning
+) -> Bootstrapped:
+    """Open (creating on first start) everything a server or an admin command works on. ``BootstrapError`` (one
+    line naming the path and the problem) when that is impossible, e.g. the data directory cannot be written;
+    with ``read_only_ok`` (commands that only read) such a directory is opened read-only instead."""
     data = DataDir(settings.data_dir)
-    data.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if not data.root.exists():
+            make_private_dir(data.root)
+        elif not data.root.is_dir():
+            raise BootstrapError(f"the data directory {data.root} is not a directory")
+        _warn_if_open(data.root, warn)
+        unwritable = _unwritable(data, settings)
+        if unwritable is not None:
+            path, reason = unwritable
+            if not read_only_ok:
+                raise BootstrapError(f"cannot write to {path} ({reason})")
+            return _open_read_only(settings, data)
+        for directory in (data.keys, data.blobs):  # made by an older Coffer under a lax umask
+            tighten_mode(directory, PRIVATE_DIR_MODE)
+        tighten_mode(data.credentials, PRIVATE_FILE_MODE)
+        return _open_writable(settings, data)
+    except OSError as exc:
+        raise BootstrapError(_os_problem(exc, data.root)) from exc
+    except OperationalError as exc:
+        raise BootstrapError(f"cannot open the database {_shown_url(settings)}: {exc.orig}") from exc
+    except (ReadOnlyOpenError, SchemaNotCurrentError, SchemaTooNewError) as exc:
+        raise BootstrapError(f"{_shown_url(settings)}: {exc}") from exc
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def _os_problem(exc: OSError, root: Path) -> str:
+    where = exc.filename if exc.filename is not None else root
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+        return f"cannot write to {where} ({_reason(exc)})"
+    return f"cannot use {where} ({_reason(exc)})"
+
+
+def _shown_url(settings: Settings) -> str:
+    """The database as an error message may show it: a SQLite file's path, else the URL without password."""
+    path = sqlite_path(settings.database_url)
+    if path is not None:
+        return str(path)
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def _warn_if_open(root: Path, warn: Callable[[str], None]) -> None:
+    """One line when the data directory lets other users in (it is the user's: Coffer does not chmod it)."""
+    mode = stat.S_IMODE(root.stat().st_mode)
+    if mode & 0o077:
+        shown = root.resolve()
+        warn(
+            f"coffer: warning: the data directory {shown} is open to other users (mode {mode:04o}); "
+            f"make it private: chmod 700 {shlex.quote(str(shown))}"
+        )
+
+
+def _unwritable(data: DataDir, settings: Settings) -> tuple[Path, str] | None:
+    """The first place Coffer needs to write but cannot, with the reason; None if all is writable."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=data.root, prefix=".coffer-write-check-")
+    except OSError as exc:
+        return data.root, _reason(exc)
+    os.close(fd)
+    os.unlink(probe)
+    places: list[Path] = [data.keys, data.credentials, data.blobs, data.blobs / "sha256", data.blobs / "tmp"]
+    if data.keys.is_dir():
+        places.extend(p for p in sorted(data.keys.iterdir()) if p.is_dir())
+    db = sqlite_path(settings.database_url)
+    if db is not None:
+        places.extend([db.parent, db, Path(f"{db}-wal"), Path(f"{db}-shm")])
+    for place in places:
+        if place.exists() and not os.access(place, os.W_OK):
+            read_only_fs = bool(os.statvfs(place).f_flag & os.ST_RDONLY)
+            return place, "read-only file system" if read_only_fs else "permission denied"
+    return None
+
+
+def _open_read_only(settings: Settings, data: DataDir) -> Bootstrapped:
+    """The data as it is, for commands that only read: nothing is created, migrated, swept or written."""
+    store = open_store(settings.database_url, read_only=True)
+    try:
+        account_id = default_account(store, settings.account_id)
+    except BaseException:
+        store.close()
+        raise
+    blobs = FileBlobStore(data.blobs, read_only=True)
+    return Bootstrapped(store=store, account_id=account_id, data=data, blobs=blobs, read_only=True)
+
+
+def _open_writable(settings: Settings, data: DataDir) -> Bootstrapped:
     keyfiles.ensure_key(data.keys, system_clock())
     store = open_store(settings.database_url)
     try:
@@ -98,5 +213,5 @@ def open_data(settings: Settings) -> Bootstrapped:
         store.close()
         raise
     blobs = FileBlobStore(data.blobs)
-    blobs.sweep()  # leftovers of uploads interrupted by a crash
+    blobs.sweep()  # leftovers of uploads interrupted by a crash (never a file a live writer holds)
     return Bootstrapped(store=store, account_id=account_id, data=data, blobs=blobs)

@@ -356,6 +356,34 @@ def test_no_rows_are_left_behind(store: SqlStore, pstore: Store) -> None:
             assert conn.execute(select(table)).all() == [], table.name
 
 
+# --- blobs in use (garbage collection) ---------------------------------------------------------------
+
+
+def test_blobs_in_use_as_file_or_metadata_in_any_repository(pstore: Store) -> None:
+    metadata = "4d" * 32
+    wheel = asset("demo-1.0-py3-none-any.whl", metadata=metadata)
+    pstore.add_asset(pver("1.0"), wheel)
+    elsewhere = asset("demo-2.0.tar.gz")
+    pstore.add_asset(pver("2.0", pref(repo=RepoRef(OWNER, "acme", "other"))), elsewhere)
+    deleted = asset("demo-3.0.tar.gz")
+    pstore.add_asset(pver("3.0"), deleted)
+    shared = asset("demo-4.0.tar.gz")  # the same bytes in a kept and a deleted version
+    pstore.add_asset(pver("4.0"), shared)
+    pstore.add_asset(pver("4.0", pref("twin")), replace(shared, name="twin-4.0.tar.gz"))
+    pstore.delete_version(pref(), "3.0", None)
+    pstore.delete_version(pref(), "4.0", None)
+    unknown = "f" * 64
+    asked = iter([wheel.blob.sha256, metadata, elsewhere.blob.sha256, deleted.blob.sha256, shared.blob.sha256, unknown])
+    assert pstore.blobs_in_use(asked) == {wheel.blob.sha256, metadata, elsewhere.blob.sha256, shared.blob.sha256}
+    assert pstore.blobs_in_use([]) == set()
+    # more digests than one query takes, duplicates included
+    many = [f"{i:064x}" for i in range(1_200)] + [metadata, elsewhere.blob.sha256, metadata]
+    assert pstore.blobs_in_use(many) == {metadata, elsewhere.blob.sha256}
+    pstore.delete_package(pref())
+    pstore.delete_package(pref("twin"))
+    assert pstore.blobs_in_use([wheel.blob.sha256, metadata, shared.blob.sha256]) == set()
+
+
 # --- listings -----------------------------------------------------------------------------------------
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import stat
+import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from coffer.core.ports import BlobStore
-from coffer.store.blobs import FileBlobStore
+from coffer.store.blobs import SWEEP_MIN_AGE, FileBlobStore
+from coffer.store.gc import collect_garbage
 
 
 def blob_files(root: Path) -> list[Path]:
@@ -108,12 +112,19 @@ def test_interrupted_write_leaves_nothing(tmp_path: Path) -> None:
     assert not store.exists(hashlib.sha256(b"x" * 100_000 + b"y" * 100_000).hexdigest())
 
 
-def test_sweep_removes_temp_files(tmp_path: Path) -> None:
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_sweep_removes_stale_temp_files(tmp_path: Path) -> None:
     root = tmp_path / "blobs"
     store = FileBlobStore(root)
     kept = store.write_bytes(b"kept")
     (root / "tmp" / "abc.part").write_bytes(b"half a blob")
     (root / "tmp" / "def.part").write_bytes(b"")
+    for part in tmp_files(root):
+        _age(part, 120)
     assert store.sweep() == 2
     assert tmp_files(root) == []
     assert store.exists(kept.sha256)
@@ -146,3 +157,140 @@ def test_large_stream_with_flat_memory(tmp_path: Path) -> None:
     assert info.sha256 == reference.hexdigest()
     assert peak < 10 * 1024 * 1024, peak
     assert os.path.getsize(store.path(info.sha256) or "") == info.size
+
+
+def test_sweep_leaves_young_and_locked_temp_files(tmp_path: Path) -> None:
+    """A sweep (any command opening the data directory) never removes what a live writer holds, however old."""
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    young = root / "tmp" / "young.part"
+    young.write_bytes(b"just created, lock not taken yet")
+    held = root / "tmp" / "held.part"
+    held.write_bytes(b"a writer in another process")
+    _age(held, 10 * SWEEP_MIN_AGE)
+    with held.open("rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        assert store.sweep() == 0
+    assert sorted(tmp_files(root)) == [held, young]
+    assert store.sweep() == 1  # the lock is gone with its holder
+    assert tmp_files(root) == [young]
+    assert store.sweep(min_age=0) == 1
+
+
+def test_a_sweep_during_a_write_does_not_break_it(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    started, resume = threading.Event(), threading.Event()
+
+    def slow() -> Iterator[bytes]:
+        yield b"a" * 70_000
+        started.set()
+        resume.wait(10)
+        yield b"b" * 70_000
+
+    results: list[object] = []
+    writer = threading.Thread(target=lambda: results.append(store.write(slow())))
+    writer.start()
+    assert started.wait(10)
+    (part,) = tmp_files(root)
+    _age(part, 10 * SWEEP_MIN_AGE)  # only the lock protects it now
+    assert FileBlobStore(root).sweep() == 0  # another process's store would take a lock of its own
+    resume.set()
+    writer.join(10)
+    (info,) = results
+    assert store.exists(hashlib.sha256(b"a" * 70_000 + b"b" * 70_000).hexdigest())
+    assert tmp_files(root) == []
+    assert info is not None
+
+
+def test_storing_existing_bytes_makes_the_blob_fresh(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    info = store.write_bytes(b"shared bytes")
+    path = Path(store.path(info.sha256) or "")
+    _age(path, 7200)
+    assert store.write_bytes(b"shared bytes") == info
+    assert time.time() - path.stat().st_mtime < 60
+    assert path.read_bytes() == b"shared bytes"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_remove_if_older_keeps_a_blob_stored_again_meanwhile(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    old = store.write_bytes(b"old and unused")
+    fresh = store.write_bytes(b"fresh")
+    _age(Path(store.path(old.sha256) or ""), 7200)
+    cutoff = time.time() - 3600
+    assert store.remove_if_older(fresh.sha256, cutoff) is None  # young: renamed away, seen fresh, put back
+    assert store.exists(fresh.sha256)
+    assert store.remove_if_older(old.sha256, cutoff) == len(b"old and unused")
+    assert not store.exists(old.sha256)
+    assert store.remove_if_older(old.sha256, cutoff) is None  # absent
+    assert tmp_files(tmp_path / "blobs") == []
+
+
+class _Assets:
+    """A PackageStore stand-in that only knows which blobs are in use."""
+
+    def __init__(self, used: set[str]) -> None:
+        self.used = used
+        self.asked: list[str] = []
+
+    def blobs_in_use(self, sha256s: Iterator[str]) -> set[str]:
+        wanted = set(sha256s)
+        self.asked.extend(sorted(wanted))
+        return wanted & self.used
+
+
+def test_collect_garbage_removes_only_old_unreferenced_blobs(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    used_old = store.write_bytes(b"used, old")
+    unused_old = store.write_bytes(b"unused, old")
+    unused_young = store.write_bytes(b"unused, young")
+    for info in (used_old, unused_old):
+        _age(Path(store.path(info.sha256) or ""), 7200)
+    stale_part = root / "tmp" / "crashed.part"
+    stale_part.write_bytes(b"x")
+    _age(stale_part, 7200)
+    assets = _Assets({used_old.sha256})
+    seen: list[tuple[int, int]] = []
+
+    dry = collect_garbage(store, assets, grace=3600, dry_run=True, progress=lambda d, t: seen.append((d, t)))  # type: ignore[arg-type]
+    assert (dry.removed, dry.removed_bytes, dry.in_use, dry.young, dry.swept) == (1, 11, 1, 1, 0)
+    assert store.exists(unused_old.sha256) and stale_part.exists()
+    assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == len(store.shards())
+
+    done = collect_garbage(store, assets, grace=3600)  # type: ignore[arg-type]
+    assert (done.removed, done.removed_bytes, done.in_use, done.young, done.swept) == (1, 11, 1, 1, 1)
+    assert not store.exists(unused_old.sha256)
+    assert store.exists(used_old.sha256) and store.exists(unused_young.sha256)
+    assert not stale_part.exists()
+    assert unused_young.sha256 not in assets.asked  # young blobs are not even looked up
+
+    assert collect_garbage(store, assets, grace=0).removed == 1  # grace 0: the young one too
+    assert store.exists(used_old.sha256)
+
+
+def test_modes_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        store = FileBlobStore(tmp_path / "a" / "blobs")
+        info = store.write_bytes(b"private")
+    finally:
+        os.umask(old)
+    path = Path(store.path(info.sha256) or "")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for directory in (path.parent, path.parent.parent, tmp_path / "a" / "blobs" / "tmp", tmp_path / "a"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+
+
+def test_read_only_store_writes_nothing(tmp_path: Path) -> None:
+    FileBlobStore(tmp_path / "blobs").write_bytes(b"there")
+    ro = FileBlobStore(tmp_path / "blobs", read_only=True)
+    assert ro.exists(hashlib.sha256(b"there").hexdigest())
+    assert ro.sweep() == 0
+    with pytest.raises(OSError):
+        ro.write_bytes(b"no")
+    assert not (tmp_path / "nothing").exists()
+    FileBlobStore(tmp_path / "nothing", read_only=True)
+    assert not (tmp_path / "nothing").exists()

@@ -105,8 +105,8 @@ def put_user_policy(target: _Target, name: str, policy_file: Path, policy_name: 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_obj
 def list_users(target: _Target, as_json: bool) -> None:
-    """List the account's users with their keys and policies."""
-    with opened(target.settings) as o:
+    """List the account's users with their keys and policies (also on a read-only copy of the data)."""
+    with opened(target.settings, read_only_ok=True) as o:
         caller = _as_root(target, o)
         account = caller.account_id
         iam = o.services.iam

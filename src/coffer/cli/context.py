@@ -6,13 +6,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
 from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
 from coffer.services import Services, build_services
 from coffer.settings import Settings, SettingsError
+from coffer.store.files import set_private_umask
 from coffer.store.keyfiles import KeyRingFiles
+
+
+class CofferCliError(click.ClickException):
+    """A failure told in one line, ``coffer: <message>`` on stderr, exit status 1."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"coffer: {self.format_message()}", err=True, file=file)
 
 
 @dataclass(frozen=True)
@@ -30,11 +39,14 @@ def make_settings(data_dir: Path, db_url: str | None, region: str, account_id: s
 
 
 @contextmanager
-def opened(settings: Settings) -> Iterator[Opened]:
+def opened(settings: Settings, *, read_only_ok: bool = False) -> Iterator[Opened]:
+    """The data directory opened for a command (``read_only_ok``: one that only reads, which then also works on a
+    data directory it cannot write). Whatever the command creates is private (umask 077)."""
+    set_private_umask()
     try:
-        boot = open_data(settings)
+        boot = open_data(settings, read_only_ok=read_only_ok)
     except BootstrapError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CofferCliError(str(exc)) from exc
     try:
         ring = KeyRingFiles(boot.data.keys)
         services = build_services(boot.store, settings.region, ring, settings.base_url, boot.blobs)

@@ -6,6 +6,7 @@ import click
 
 from coffer import __version__
 from coffer.cli.admin import admin
+from coffer.cli.gc import gc
 from coffer.cli.login import login
 from coffer.cli.serve import serve
 from coffer.cli.token import token
@@ -17,6 +18,7 @@ def cli() -> None:
     """Coffer: a self-hosted, CodeArtifact-compatible package repository."""
 
 
+admin.add_command(gc)
 cli.add_command(serve)
 cli.add_command(admin)
 cli.add_command(token)

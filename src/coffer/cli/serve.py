@@ -8,6 +8,8 @@ import click
 
 from coffer.cli.options import data_options
 from coffer.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
+from coffer.store.files import set_private_umask
+from coffer.store.gc import GcSettings
 
 
 @click.command()
@@ -36,7 +38,15 @@ def serve(
     region: str,
     account_id: str | None,
 ) -> None:
-    """Run the Coffer server."""
+    """Run the Coffer server.
+
+    Unreferenced blobs are collected every COFFER_GC_INTERVAL seconds (default 3600; 0: never) once they are
+    COFFER_GC_GRACE seconds old (default 3600); see `coffer admin gc`."""
+    set_private_umask()  # whatever the server creates (database, its log, blobs, keys) is private to its user
+    try:
+        GcSettings.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         settings = Settings(
             host=host,

@@ -31,9 +31,10 @@ def token(
     region: str,
     account_id: str | None,
 ) -> None:
-    """Print an authorization token, minted exactly as GetAuthorizationToken would for USER."""
+    """Print an authorization token, minted exactly as GetAuthorizationToken would for USER. Only reads the data
+    directory (also works on a read-only copy)."""
     settings = make_settings(data_dir, db_url, region, None)
-    with opened(settings) as o:
+    with opened(settings, read_only_ok=True) as o:
         account = account_id or o.boot.account_id
         caller = o.services.identities.load_user_caller(account, user_name)
         if caller is None:

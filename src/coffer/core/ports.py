@@ -231,6 +231,11 @@ class PackageStore(Protocol):
         """Remove the package with all its versions and assets."""
         ...
 
+    def blobs_in_use(self, sha256s: Iterable[str]) -> set[str]:
+        """Which of ``sha256s`` some asset of any repository still uses, as its file or its extracted metadata
+        (garbage collection keeps those blobs). Any number of digests; unknown ones are simply not returned."""
+        ...
+
 
 class RevocationStore(Protocol):
     def revoke_token(self, token_id: str, expires_at: float, revoked_at: float) -> None:

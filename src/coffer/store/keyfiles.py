@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from coffer.core.tokens import KeyRing, SigningKey
-from coffer.store.files import atomic_write
+from coffer.store.files import PRIVATE_FILE_MODE, atomic_write, make_private_dir
 
 
 def _key_path(directory: Path, key_id: str) -> Path:
@@ -17,14 +17,14 @@ def _key_path(directory: Path, key_id: str) -> Path:
 
 
 def write_key(directory: Path, key: SigningKey) -> Path:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(directory)
     body = {
         "key_id": key.key_id,
         "secret": base64.b64encode(key.secret).decode("ascii"),
         "created_at": key.created_at,
     }
     path = _key_path(directory, key.key_id)
-    atomic_write(path, json.dumps(body).encode("utf-8"), mode=0o600)
+    atomic_write(path, json.dumps(body).encode("utf-8"), mode=PRIVATE_FILE_MODE)
     return path
 
 

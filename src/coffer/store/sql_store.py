@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Final, Literal
@@ -50,7 +50,7 @@ from coffer.core.models import (
 )
 from coffer.core.packages import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
 from coffer.store.engine import create_engine_for, writer
-from coffer.store.migrations import apply_migrations
+from coffer.store.migrations import LATEST_VERSION, apply_migrations, current_version
 from coffer.store.schema import (
     access_keys,
     accounts,
@@ -71,15 +71,31 @@ from coffer.store.schema import tags as tag_table
 from coffer.store.sql_iam import SqlIamMixin
 
 _REVISION_BYTES: Final = 18
+_BLOB_BATCH: Final = 500
 
 Violation = Literal["unique", "foreign_key", "other"]
 
 
-def open_store(url: str) -> SqlStore:
-    """Engine for ``url`` (see ``create_engine_for``), migrations applied, store ready."""
-    engine = create_engine_for(url)
+class SchemaNotCurrentError(RuntimeError):
+    """A database opened read-only is not at the schema version this Coffer uses (migrating would write)."""
+
+
+def open_store(url: str, *, read_only: bool = False) -> SqlStore:
+    """Engine for ``url`` (see ``create_engine_for``), migrations applied, store ready. ``read_only``: nothing is
+    written (SQLite opened read-only, no migration: ``SchemaNotCurrentError`` if one is due); for commands that
+    only read, on a data directory they cannot write."""
+    engine = create_engine_for(url, read_only=read_only)
     try:
-        apply_migrations(engine)
+        if read_only:
+            with engine.connect() as conn:
+                version = current_version(conn)
+            if version != LATEST_VERSION:
+                raise SchemaNotCurrentError(
+                    f"the database schema is at version {version}, this Coffer uses {LATEST_VERSION}: "
+                    "open it once where it can be written (to migrate it)"
+                )
+        else:
+            apply_migrations(engine)
     except BaseException:
         engine.dispose()
         raise
@@ -1245,6 +1261,20 @@ class SqlStore(SqlIamMixin):
         if row is None:
             raise self._no_package(ref)
         return self._to_package(ref.repo, row)
+
+    # --- blobs in use (garbage collection) --------------------------------------------------------------
+
+    def blobs_in_use(self, sha256s: Iterable[str]) -> set[str]:
+        """Asks in batches of ``_BLOB_BATCH`` digests (well under either backend's bound-parameter limit)."""
+        wanted = sorted(set(sha256s))
+        used: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, len(wanted), _BLOB_BATCH):
+                batch = wanted[start : start + _BLOB_BATCH]
+                as_file = select(assets.c.sha256).where(assets.c.sha256.in_(batch))
+                as_metadata = select(assets.c.metadata_sha256).where(assets.c.metadata_sha256.in_(batch))
+                used.update(conn.execute(as_file.union(as_metadata)).scalars())
+        return used
 
     # --- revoked tokens -------------------------------------------------------------------------------
 
