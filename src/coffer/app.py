@@ -101,7 +101,9 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         ),
     )
 
-    pypi = PypiEndpoint(services.packages, TokenAuthenticator(services.tokens), system_clock)
+    # uploads in flight are spooled next to the blobs (same filesystem, never a memory-backed /tmp)
+    spool = str(boot.blobs.root / "tmp") if isinstance(boot.blobs, FileBlobStore) and not boot.read_only else None
+    pypi = PypiEndpoint(services.packages, TokenAuthenticator(services.tokens), system_clock, spool_dir=spool)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -30,12 +30,12 @@ from coffer.core.managed_policies import ensure_aws_managed_policies
 from coffer.core.models import AccessKey
 from coffer.core.ports import BlobStore, Store
 from coffer.settings import Settings
-from coffer.store import keyfiles
+from coffer.store import keyfiles, secrets
 from coffer.store.blobs import FileBlobStore
 from coffer.store.engine import ReadOnlyOpenError, sqlite_path
 from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write, make_private_dir, tighten_mode
 from coffer.store.migrations import SchemaTooNewError
-from coffer.store.sql_store import SchemaNotCurrentError, open_store
+from coffer.store.sql_store import SchemaNotCurrentError, SqlStore, open_store
 
 
 class BootstrapError(RuntimeError):
@@ -49,6 +49,11 @@ class DataDir:
     @property
     def keys(self) -> Path:
         return self.root / "keys"
+
+    @property
+    def encryption_keys(self) -> Path:
+        """The key-encryption keys that seal secrets in the database (``coffer.store.secrets``)."""
+        return self.root / "keys" / "kek"
 
     @property
     def credentials(self) -> Path:
@@ -126,6 +131,12 @@ def open_data(
         raise BootstrapError(f"cannot open the database {_shown_url(settings)}: {exc.orig}") from exc
     except (ReadOnlyOpenError, SchemaNotCurrentError, SchemaTooNewError) as exc:
         raise BootstrapError(f"{_shown_url(settings)}: {exc}") from exc
+    except secrets.SecretSealError as exc:
+        raise BootstrapError(
+            f"the secrets in {_shown_url(settings)} are sealed with a key-encryption key that "
+            f"{data.encryption_keys} does not hold ({exc}); copy keys/kek/*.json from the data directory "
+            "that created the database"
+        ) from exc
 
 
 def _reason(exc: OSError) -> str:
@@ -181,7 +192,11 @@ def _unwritable(data: DataDir, settings: Settings) -> tuple[Path, str] | None:
 
 def _open_read_only(settings: Settings, data: DataDir) -> Bootstrapped:
     """The data as it is, for commands that only read: nothing is created, migrated, swept or written."""
-    store = open_store(settings.database_url, read_only=True)
+    try:
+        cipher: secrets.SecretCipher | None = secrets.SecretCipher.from_directory(data.encryption_keys)
+    except ValueError:  # no key-encryption key (data of a Coffer from before secrets were sealed)
+        cipher = None
+    store = open_store(settings.database_url, cipher, read_only=True)
     try:
         account_id = default_account(store, settings.account_id)
     except BaseException:
@@ -193,8 +208,10 @@ def _open_read_only(settings: Settings, data: DataDir) -> Bootstrapped:
 
 def _open_writable(settings: Settings, data: DataDir) -> Bootstrapped:
     keyfiles.ensure_key(data.keys, system_clock())
-    store = open_store(settings.database_url)
+    secrets.ensure_encryption_key(data.encryption_keys, system_clock())
+    store = open_store(settings.database_url, secrets.SecretCipher.from_directory(data.encryption_keys))
     try:
+        store.reseal_secrets()  # rows from before secrets were sealed, or sealed by a retired key
         account_id = default_account(store, settings.account_id)
         ensure_aws_managed_policies(store, system_clock)  # AWS's managed policies, created or updated
         identities = IdentityService(store, system_clock)
@@ -215,3 +232,14 @@ def _open_writable(settings: Settings, data: DataDir) -> Bootstrapped:
     blobs = FileBlobStore(data.blobs)
     blobs.sweep()  # leftovers of uploads interrupted by a crash (never a file a live writer holds)
     return Bootstrapped(store=store, account_id=account_id, data=data, blobs=blobs)
+
+
+def rotate_encryption_key(boot: Bootstrapped) -> tuple[str, int]:
+    """A new key-encryption key, and every secret in the database re-sealed with it: (key id, rows re-sealed).
+    Older keys stay on disk (a server that has not re-read the directory yet may still be opening with them)."""
+    key = secrets.rotate_encryption_key(boot.data.encryption_keys, system_clock())
+    store = boot.store
+    if not isinstance(store, SqlStore):
+        raise BootstrapError("this store does not seal secrets")
+    store.cipher_refresh()
+    return key.key_id, store.reseal_secrets()

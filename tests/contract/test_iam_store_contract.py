@@ -639,6 +639,7 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
         old.put_user_policy(OWNER, "alice", NamedPolicy("inline", DOC))
         old.create_domain(make_domain("acme"), {"a": "1"})
         old.create_repository(make_repo("acme", "main"), {})
+        old._record_asset_name = lambda *args: None  # type: ignore[method-assign]  # as version 2 wrote assets
         stored = old.add_asset(pver(), asset())
         old.revoke_token("t", 2e9, 1e9)
 
@@ -646,8 +647,12 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
         assert apply_migrations(engine) == 0
         with engine.connect() as conn:
             assert list(conn.execute(select(schema_version.c.version)).scalars()) == [1, 2, 3, 4]
-        # migration 4 only adds columns to version-2 tables
-        assert {t: s[1:] for t, s in shape(engine, v2_tables).items()} == {t: s[1:] for t, s in v2_shape.items()}
+        # migration 4 only adds columns to version-2 tables, and an index on assets.metadata_sha256
+        after = shape(engine, v2_tables)
+        assert {t: s[1:3] for t, s in after.items()} == {t: s[1:3] for t, s in v2_shape.items()}  # type: ignore[index]
+        for table in v2_tables:
+            added = [("metadata_sha256",)] if table == "assets" else []
+            assert after[table][3] == sorted([*v2_shape[table][3], *added]), table  # type: ignore[index]
         assert set(inspect(engine).get_table_names()) == set(schema.metadata.tables) | {"schema_version"}
     finally:
         engine.dispose()
@@ -660,6 +665,12 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
         assert upgraded.list_inline_policies(OWNER, "user", "alice") == [NamedPolicy("inline", DOC)]
         assert upgraded.get_version(pref(), "1.0") == stored
         assert upgraded.revoked_tokens(1.5e9) == {"t"}
+        # migration 4 recorded the file names in use: the name cannot come back with other bytes
+        upgraded.delete_version(pref(), "1.0", None)
+        with pytest.raises(ConflictError) as reuse:
+            upgraded.add_asset(pver(), replace(asset(), blob=replace(asset().blob, sha256="f" * 64)))
+        assert reuse.value.resource_type == "asset-name"
+        assert upgraded.add_asset(pver(), asset()).version == "1.0"
         # and the new tables work on the upgraded database
         upgraded.create_role(make_role("ci"))
         upgraded.create_managed_policy(make_policy("p"), DOC)

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from coffer.bootstrap import write_credentials_profile
+from coffer.bootstrap import rotate_encryption_key, write_credentials_profile
 from coffer.cli.context import Opened, make_settings, opened
 from coffer.cli.options import data_options
 from coffer.core.clock import system_clock
@@ -175,10 +175,13 @@ def create_account(target: _Target, new_account: str) -> None:
 @admin.command("rotate-keys")
 @click.pass_obj
 def rotate_keys(target: _Target) -> None:
-    """Start a new token signing key. Tokens signed by older keys keep working until they expire."""
+    """Start a new token signing key and a new key-encryption key. Tokens signed by older keys keep working until
+    they expire; every secret in the database is re-sealed with the new key-encryption key."""
     with opened(target.settings) as o:
         key = keyfiles.rotate(o.boot.data.keys, system_clock())
         click.echo(f"new signing key {key.key_id} is active; older keys still verify their tokens")
+        kek_id, resealed = rotate_encryption_key(o.boot)
+        click.echo(f"new key-encryption key {kek_id} is active; {resealed} stored secrets re-sealed with it")
 
 
 _TOKEN_ID = re.compile(r"[0-9a-f]{24}")

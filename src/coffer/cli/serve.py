@@ -9,6 +9,7 @@ import click
 from coffer.cli.options import data_options
 from coffer.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
 from coffer.store.files import set_private_umask
+from coffer.formats.pypi.upload import max_upload_bytes
 from coffer.store.gc import GcSettings
 
 
@@ -45,6 +46,7 @@ def serve(
     set_private_umask()  # whatever the server creates (database, its log, blobs, keys) is private to its user
     try:
         GcSettings.from_env()
+        max_upload_bytes()  # COFFER_MAX_UPLOAD_BYTES
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     try:

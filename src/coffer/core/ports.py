@@ -75,8 +75,9 @@ class DomainStore(Protocol):
         """ConflictError if (owner, name) exists. Tags are stored with it atomically."""
         ...
 
-    def get_domain(self, owner: str, name: str) -> Domain | None:
-        """The domain with ``repository_count`` filled in."""
+    def get_domain(self, owner: str, name: str, *, with_size: bool = False) -> Domain | None:
+        """The domain with ``repository_count`` filled in, and ``asset_size_bytes`` when ``with_size`` (the sum of
+        its assets' sizes, each content once; it costs an aggregate over the domain's assets)."""
         ...
 
     def list_domains(self, owner: str, after: str | None, limit: int) -> Page[Domain]:

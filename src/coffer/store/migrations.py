@@ -64,7 +64,8 @@ def _add_column(conn: Connection, table: Table, name: str) -> None:
 
 
 def _m004_principal_ids(conn: Connection) -> None:
-    """Access keys and STS sessions bound to their principal's unique id; the file names repositories used.
+    """Access keys and STS sessions bound to their principal's unique id; the file names repositories used; an
+    index on ``assets.metadata_sha256`` (garbage collection asks which blobs are still in use).
 
     Existing rows are bound to the principal that has the name now (the best the old rows tell)."""
     _add_column(conn, schema.access_keys, "user_id")
@@ -87,6 +88,7 @@ def _m004_principal_ids(conn: Connection) -> None:
             "sessions.account_id AND u.name = sessions.user_name) WHERE role_name IS NULL AND user_name IS NOT NULL"
         )
     )
+    next(i for i in schema.assets.indexes if i.name == "ix_assets_metadata_sha256").create(conn)
     schema.asset_names.create(conn, checkfirst=False)
     conn.execute(
         text(

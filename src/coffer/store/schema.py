@@ -277,6 +277,8 @@ assets = Table(
     UniqueConstraint("version_id", "name"),
     # which assets still use a blob (garbage collection)
     Index(None, "sha256"),
+    # migration 4: the same for extracted metadata files
+    Index(None, "metadata_sha256"),
     sqlite_autoincrement=True,
 )
 

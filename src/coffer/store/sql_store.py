@@ -68,6 +68,7 @@ from coffer.store.schema import (
 )
 from coffer.store.schema import revoked_tokens as revoked_table
 from coffer.store.schema import tags as tag_table
+from coffer.store.secrets import SecretCipher, key_secret_context
 from coffer.store.sql_iam import SqlIamMixin
 
 _REVISION_BYTES: Final = 18
@@ -80,10 +81,11 @@ class SchemaNotCurrentError(RuntimeError):
     """A database opened read-only is not at the schema version this Coffer uses (migrating would write)."""
 
 
-def open_store(url: str, *, read_only: bool = False) -> SqlStore:
-    """Engine for ``url`` (see ``create_engine_for``), migrations applied, store ready. ``read_only``: nothing is
-    written (SQLite opened read-only, no migration: ``SchemaNotCurrentError`` if one is due); for commands that
-    only read, on a data directory they cannot write."""
+def open_store(url: str, cipher: SecretCipher | None = None, *, read_only: bool = False) -> SqlStore:
+    """Engine for ``url`` (see ``create_engine_for``), migrations applied, store ready. ``cipher`` seals the secret
+    columns (Coffer always passes one; without it, as in the store's contract tests, secrets are kept as given).
+    ``read_only``: nothing is written (SQLite opened read-only, no migration: ``SchemaNotCurrentError`` if one is
+    due); for commands that only read, on a data directory they cannot write."""
     engine = create_engine_for(url, read_only=read_only)
     try:
         if read_only:
@@ -99,7 +101,7 @@ def open_store(url: str, *, read_only: bool = False) -> SqlStore:
     except BaseException:
         engine.dispose()
         raise
-    return SqlStore(engine)
+    return SqlStore(engine, cipher)
 
 
 def violation(exc: IntegrityError) -> Violation:
@@ -151,8 +153,9 @@ def _check_limit(limit: int) -> None:
 class SqlStore(SqlIamMixin):
     """Implements ``coffer.core.ports.Store`` (the ``IamStore`` part in ``SqlIamMixin``)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cipher: SecretCipher | None = None) -> None:
         self._engine = engine
+        self._cipher = cipher
         self._writer = writer(engine)
         postgres = engine.dialect.name == "postgresql"
         # reads that take several statements see one snapshot (SQLite's BEGIN already gives one);
@@ -299,28 +302,39 @@ class SqlStore(SqlIamMixin):
 
     # --- access keys ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _to_key(row: Any) -> AccessKey:
+    def _to_key(self, row: Any) -> AccessKey:
         return AccessKey(
             access_key_id=row.access_key_id,
-            secret_access_key=row.secret_access_key,
+            secret_access_key=self._open_secret(row.secret_access_key, key_secret_context(row.access_key_id)),
             account_id=row.account_id,
             user_name=row.user_name,
             created_at=row.created_at,
             status=row.status,
+            user_id=row.user_id,
         )
 
     def create_access_key(self, key: AccessKey) -> None:
+        """The key is bound to the user's current unique id (read in the same transaction)."""
         with self._write() as conn:
+            user_id = None
+            if key.user_name is not None:
+                user_id = conn.execute(
+                    select(users.c.user_id).where(users.c.account_id == key.account_id, users.c.name == key.user_name)
+                ).scalar_one_or_none()
+                if user_id is None:
+                    raise self._no_user(key.account_id, key.user_name)
             try:
                 conn.execute(
                     insert(access_keys).values(
                         access_key_id=key.access_key_id,
-                        secret_access_key=key.secret_access_key,
+                        secret_access_key=self._seal_secret(
+                            key.secret_access_key, key_secret_context(key.access_key_id)
+                        ),
                         account_id=key.account_id,
                         user_name=key.user_name,
                         status=key.status,
                         created_at=key.created_at,
+                        user_id=user_id,
                     )
                 )
             except IntegrityError as exc:
@@ -484,16 +498,16 @@ class SqlStore(SqlIamMixin):
                 ) from exc
             self._replace_tags(conn, domain.arn, tags)
 
-    def get_domain(self, owner: str, name: str) -> Domain | None:
-        """With ``repository_count`` and ``asset_size_bytes`` (``_asset_size``, read in the same snapshot);
-        listings carry no size and pay nothing for it (DomainSummary has no such field)."""
+    def get_domain(self, owner: str, name: str, *, with_size: bool = False) -> Domain | None:
+        """With ``repository_count``; with ``asset_size_bytes`` too when ``with_size`` (``_asset_size``, read in
+        the same snapshot; only DescribeDomain asks: the existence checks on every request pay nothing for it)."""
         with self._read() as conn:
             row = conn.execute(
                 self._domain_select().where(domains.c.owner == owner, domains.c.name == name)
             ).one_or_none()
             if row is None:
                 return None
-            return self._to_domain(row, self._asset_size(conn, int(row.id)))
+            return self._to_domain(row, self._asset_size(conn, int(row.id)) if with_size else 0)
 
     def list_domains(self, owner: str, after: str | None, limit: int) -> Page[Domain]:
         _check_limit(limit)

@@ -37,7 +37,10 @@ class DomainService:
         ``get_domain``). DescribeRepository and the listings have no size field in AWS's model."""
         owner = self._d.owner_of(caller, domain_owner)
         self._d.authorize_domain(caller, "DescribeDomain", owner, name)
-        return self._d.require_domain(owner, name)
+        domain = self._d.store.get_domain(owner, name, with_size=True)
+        if domain is None:
+            return self._d.require_domain(owner, name)  # raises ResourceNotFoundException
+        return domain
 
     def list_page(
         self, caller: Caller, max_results: int | None, next_token: str | None
