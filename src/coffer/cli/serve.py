@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from coffer.cli.options import data_options
+from coffer.formats.pypi.upload import max_upload_bytes
 from coffer.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
 from coffer.store.files import set_private_umask
-from coffer.formats.pypi.upload import max_upload_bytes
 from coffer.store.gc import GcSettings
 
 
