@@ -101,9 +101,8 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         ),
     )
 
-    # uploads in flight are spooled next to the blobs (same filesystem, never a memory-backed /tmp)
-    spool = str(boot.blobs.root / "tmp") if isinstance(boot.blobs, FileBlobStore) and not boot.read_only else None
-    pypi = PypiEndpoint(services.packages, TokenAuthenticator(services.tokens), system_clock, spool_dir=spool)
+    # uploads in flight are written straight into the blob store's temporary files (PackageService.begin_blob)
+    pypi = PypiEndpoint(services.packages, TokenAuthenticator(services.tokens), system_clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import coffer.store.blobs as blobs_module
 from coffer.core.ports import BlobStore
 from coffer.store.blobs import SWEEP_MIN_AGE, FileBlobStore
 from coffer.store.gc import collect_garbage
@@ -294,3 +295,184 @@ def test_read_only_store_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "nothing").exists()
     FileBlobStore(tmp_path / "nothing", read_only=True)
     assert not (tmp_path / "nothing").exists()
+
+
+# --- pending writes (begin / finish / open / keep / discard) -------------------------------------------------------
+
+
+def _locked_elsewhere(path: Path) -> bool:
+    """Whether someone holds ``path``'s flock (a lock of our own on another open file would conflict too)."""
+    with path.open("rb") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def test_pending_blob_is_invisible_until_kept(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    data = os.urandom(300_000)
+    with store.begin(["blake2b_256"]) as pending:
+        for i in range(0, len(data), 65_536):
+            pending.write(data[i : i + 65_536])
+        pending.write(b"")
+        info = pending.finish()
+        assert pending.finish() == info  # idempotent
+        assert info.sha256 == hashlib.sha256(data).hexdigest()
+        assert info.md5 == hashlib.md5(data).hexdigest()
+        assert info.sha1 == hashlib.sha1(data).hexdigest()
+        assert info.sha512 == hashlib.sha512(data).hexdigest()
+        assert info.size == len(data)
+        assert pending.extra_digests == {"blake2b_256": hashlib.blake2b(data, digest_size=32).hexdigest()}
+        assert not store.exists(info.sha256)
+        assert blob_files(root) == []
+        (part,) = tmp_files(root)
+        assert part.name.endswith(".part")
+        assert stat.S_IMODE(part.stat().st_mode) == 0o600
+        with pending.open() as fh:
+            assert fh.read() == data
+            fh.seek(100)
+            assert fh.read(10) == data[100:110]
+        with pytest.raises(ValueError):
+            pending.write(b"more")  # finished
+        assert pending.keep() == info
+        assert pending.keep() == info  # idempotent
+    assert store.exists(info.sha256)
+    with store.open(info.sha256) as fh:
+        assert fh.read() == data
+    assert tmp_files(root) == []
+
+
+def test_pending_blob_without_extra_hashes(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    with store.begin() as pending:
+        pending.write(b"plain")
+        assert pending.keep() == store.write_bytes(b"plain")
+        assert pending.extra_digests == {}
+
+
+@pytest.mark.parametrize("when", ["begun", "written", "finished", "read"])
+def test_pending_blob_not_kept_leaves_nothing(tmp_path: Path, when: str) -> None:
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    with store.begin(["blake2b_256"]) as pending:
+        if when != "begun":
+            pending.write(b"refused bytes" * 1000)
+        if when in ("finished", "read"):
+            pending.finish()
+        if when == "read":
+            reader = pending.open()
+        assert len(tmp_files(root)) == 1
+    assert tmp_files(root) == []
+    assert blob_files(root) == []
+    pending.discard()  # idempotent
+    with pytest.raises(ValueError):
+        pending.write(b"x")
+    if when == "read":
+        assert reader.read(7) == b"refused"  # an open reader still reads (the file is only unlinked)
+        reader.close()
+
+
+def test_an_error_in_the_with_block_discards(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    with pytest.raises(RuntimeError), store.begin() as pending:
+        pending.write(b"half")
+        raise RuntimeError("client went away")
+    assert tmp_files(root) == [] and blob_files(root) == []
+
+
+def test_explicit_discard_then_keep_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    pending = store.begin()
+    pending.write(b"gone")
+    pending.discard()
+    with pytest.raises(ValueError):
+        pending.keep()
+    assert tmp_files(root) == [] and blob_files(root) == []
+    kept = store.begin()
+    kept.write(b"kept")
+    info = kept.keep()
+    kept.discard()  # after keep: nothing happens
+    assert store.exists(info.sha256)
+
+
+def test_pending_blob_holds_its_lock_for_its_whole_life(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written, finished, read back, renamed: a sweep in any process leaves it be, however old the file."""
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    other = FileBlobStore(root)  # another process's store would take a lock of its own
+    pending = store.begin()
+    (part,) = tmp_files(root)
+
+    def check() -> None:
+        _age(part, 10 * SWEEP_MIN_AGE)
+        assert _locked_elsewhere(part)
+        assert other.sweep() == 0 and other.sweep(min_age=0) == 0
+        assert tmp_files(root) == [part]
+
+    check()
+    pending.write(b"a" * 70_000)
+    check()
+    info = pending.finish()
+    check()
+    with pending.open() as fh:
+        check()
+        assert len(fh.read()) == 70_000
+    final = root / "sha256" / info.sha256[:2] / info.sha256[2:4] / info.sha256
+    seen: list[bool] = []
+    real_fsync_dir = blobs_module.fsync_dir
+
+    def fsync_dir_checking(directory: Path) -> None:  # runs just after the rename
+        seen.append(final.exists() and not part.exists() and _locked_elsewhere(final))
+        real_fsync_dir(directory)
+
+    monkeypatch.setattr(blobs_module, "fsync_dir", fsync_dir_checking)
+    assert pending.keep() == info
+    assert seen == [True]
+    assert not _locked_elsewhere(final)  # released once kept
+    assert tmp_files(root) == []
+
+
+def test_keeping_existing_bytes_makes_the_blob_fresh(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    info = store.write_bytes(b"shared bytes")
+    path = Path(store.path(info.sha256) or "")
+    _age(path, 7200)
+    with store.begin() as pending:
+        pending.write(b"shared ")
+        pending.write(b"bytes")
+        pending.finish()
+        assert time.time() - path.stat().st_mtime > 3600  # finished is not kept
+        assert pending.keep() == info
+    assert time.time() - path.stat().st_mtime < 60
+    assert path.read_bytes() == b"shared bytes"
+    assert len(blob_files(root)) == 1 and tmp_files(root) == []
+
+
+def test_open_before_finish_and_unknown_extra_hashes_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FileBlobStore(root)
+    with pytest.raises(ValueError, match="sha3"):
+        store.begin(["sha3_256"])
+    assert tmp_files(root) == []
+    with store.begin() as pending:
+        pending.write(b"x")
+        with pytest.raises(ValueError):
+            pending.open()
+        with pytest.raises(ValueError):
+            _ = pending.extra_digests
+    assert tmp_files(root) == []
+
+
+def test_read_only_store_begins_nothing(tmp_path: Path) -> None:
+    FileBlobStore(tmp_path / "blobs")
+    ro = FileBlobStore(tmp_path / "blobs", read_only=True)
+    with pytest.raises(OSError):
+        ro.begin()
+    assert tmp_files(tmp_path / "blobs") == []

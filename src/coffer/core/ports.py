@@ -152,12 +152,59 @@ class TagStore(Protocol):
     def untag_resource(self, resource_arn: str, keys: Sequence[str]) -> None: ...
 
 
+class PendingBlob(Protocol):
+    """A blob being written (``BlobStore.begin``): bytes go in with ``write``, ``finish`` makes them durable and
+    tells their digests, ``open`` reads them back, and only ``keep`` makes them a blob; ``discard`` (or leaving the
+    ``with`` block without ``keep``) drops them. Used by one thread at a time."""
+
+    def write(self, chunk: bytes) -> None:
+        """The next bytes, hashed as they are written."""
+        ...
+
+    def finish(self) -> BlobInfo:
+        """No more bytes: flush them to stable storage and return their size and digests (MD5, SHA-1, SHA-256,
+        SHA-512). Not yet visible under the content address. Idempotent."""
+        ...
+
+    @property
+    def extra_digests(self) -> Mapping[str, str]:
+        """After ``finish``: the hex digests of the ``extra_hashes`` given to ``begin``, by name."""
+        ...
+
+    def open(self) -> BinaryIO:
+        """After ``finish``: the bytes written, opened for (seekable) binary reading; the caller closes it."""
+        ...
+
+    def keep(self) -> BlobInfo:
+        """``finish`` if needed, then atomically make the bytes the blob of their SHA-256. A blob already there is
+        replaced by this copy (same bytes), whose fresh modification time restarts its garbage-collection grace
+        period. Idempotent."""
+        ...
+
+    def discard(self) -> None:
+        """Drop what was written, unless kept (then nothing happens). Idempotent."""
+        ...
+
+    def __enter__(self) -> PendingBlob: ...
+
+    def __exit__(self, *exc: object) -> None:
+        """``discard()``: a pending blob not kept inside the block leaves nothing behind."""
+        ...
+
+
 class BlobStore(Protocol):
     """Content-addressed bytes (assets, extracted metadata files). Writes are atomic: a blob is either fully
     present under its SHA-256 or absent; a crash mid-write leaves only a temporary file that ``sweep`` removes."""
 
+    def begin(self, extra_hashes: Iterable[str] = ()) -> PendingBlob:
+        """Start writing a blob (nothing is visible until its ``keep``). ``extra_hashes``: digests computed in the
+        same pass besides the four of ``BlobInfo``; ``"blake2b_256"`` (BLAKE2b with a 32-byte digest) is the one
+        supported (``ValueError`` for another)."""
+        ...
+
     def write(self, chunks: Iterable[bytes]) -> BlobInfo:
-        """Stream ``chunks`` to storage, hashing as it goes (MD5, SHA-1, SHA-256, SHA-512)."""
+        """Stream ``chunks`` to storage, hashing as it goes (MD5, SHA-1, SHA-256, SHA-512): ``begin``, ``write``
+        each chunk, ``keep``. If iterating ``chunks`` fails, nothing is left behind."""
         ...
 
     def write_bytes(self, data: bytes) -> BlobInfo: ...

@@ -5,17 +5,20 @@ Layout under ``root``::
     sha256/ab/cd/abcd…  one file per blob (mode 0600), named by its SHA-256 (64 lowercase hex digits)
     tmp/                 writes in progress (``*.part``) and blobs being collected (``*.gc``)
 
-A write streams into a temporary file in ``tmp/`` (same filesystem), hashing every chunk with MD5, SHA-1,
-SHA-256 and SHA-512 in one pass, fsyncs it, and ``os.replace``s it to its content address (then fsyncs the
-directory). Readers therefore see a blob either complete or not at all. A blob that already exists is replaced
-by the new copy (same content by definition): its mtime is then fresh, which is what garbage collection's grace
-period counts from. Memory use does not depend on the blob's size. Every directory is 0700, every file 0600.
+A write (``begin`` gives a ``PendingFile``; ``write(chunks)`` is ``begin``, a ``write`` per chunk, ``keep``)
+streams into a temporary file in ``tmp/`` (same filesystem), hashing every chunk with MD5, SHA-1, SHA-256 and
+SHA-512 (and any extra hash asked for) in one pass. ``finish`` fsyncs it; the bytes can then be read back and
+checked while still invisible. ``keep`` ``os.replace``s the file to its content address (then fsyncs the
+directory); ``discard`` unlinks it. Readers therefore see a blob either complete or not at all. A blob that
+already exists is replaced by the new copy (same content by definition): its mtime is then fresh, which is what
+garbage collection's grace period counts from. Memory use does not depend on the blob's size. Every directory is
+0700, every file 0600.
 
-Temporary files and other processes: the writer holds an exclusive ``flock`` on its ``.part`` for the whole
-write, rename included. ``sweep`` (run by every command that opens the data directory, and by the server's
-collector) removes a ``.part`` only when it can take that lock without waiting *and* the file is older than
-``SWEEP_MIN_AGE`` (which covers the instant between the file's creation and its lock). A live writer in any
-process is therefore never disturbed; a crashed one's lock is gone with it.
+Temporary files and other processes: the writer holds an exclusive ``flock`` on its ``.part`` for its whole life
+(written, finished, read back), rename included. ``sweep`` (run by every command that opens the data directory,
+and by the server's collector) removes a ``.part`` only when it can take that lock without waiting *and* the file
+is older than ``SWEEP_MIN_AGE`` (which covers the instant between the file's creation and its lock). A live writer
+in any process is therefore never disturbed; a crashed one's lock is gone with it.
 
 Garbage collection (``remove_if_older``, driven by ``coffer.store.gc``): a blob no asset references is renamed
 into ``tmp/`` and deleted there only if the renamed file is still older than the cutoff; a writer that stored the
@@ -33,10 +36,10 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 from coffer.core.packages import BlobInfo
 from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir, make_private_dir, tighten_mode
@@ -94,47 +97,18 @@ class FileBlobStore:
         if self._read_only:
             raise OSError(errno.EROFS, "the blob store is open read-only", str(self._root))
 
+    def begin(self, extra_hashes: Iterable[str] = ()) -> PendingFile:
+        """A pending blob: a locked temporary file in ``tmp/`` (see ``PendingFile``)."""
+        self._refuse_if_read_only()
+        return PendingFile(self, extra_hashes)
+
     def write(self, chunks: Iterable[bytes]) -> BlobInfo:
         """Stream ``chunks`` into the store. If iterating ``chunks`` (or writing) fails, the exception
         propagates and nothing is left behind."""
-        self._refuse_if_read_only()
-        md5 = hashlib.md5(usedforsecurity=False)
-        sha1 = hashlib.sha1(usedforsecurity=False)
-        sha256 = hashlib.sha256()
-        sha512 = hashlib.sha512()
-        size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, suffix=_TMP_SUFFIX)
-        tmp = Path(tmp_name)
-        try:
-            # held until the file is closed, after it has been renamed away: sweeps in any process leave it be
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.fchmod(fd, PRIVATE_FILE_MODE)
-            with os.fdopen(fd, "wb", buffering=0) as fh:
-                for chunk in chunks:
-                    if not chunk:
-                        continue
-                    view = memoryview(chunk)
-                    md5.update(view)
-                    sha1.update(view)
-                    sha256.update(view)
-                    sha512.update(view)
-                    size += len(view)
-                    while view:  # unbuffered: write may be partial
-                        written = fh.write(view)
-                        view = view[written or 0 :]
-                os.fsync(fh.fileno())
-                digest = sha256.hexdigest()
-                final = self._blob_path(digest)
-                # Also when the blob exists: the fresh copy restarts its garbage-collection grace period, so a
-                # publish between this write and its commit never loses the blob to a collector.
-                make_private_dir(final.parent)
-                os.replace(tmp, final)
-                fsync_dir(final.parent)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
-        return BlobInfo(sha256=digest, size=size, md5=md5.hexdigest(), sha1=sha1.hexdigest(), sha512=sha512.hexdigest())
+        with self.begin() as pending:
+            for chunk in chunks:
+                pending.write(chunk)
+            return pending.keep()
 
     def write_bytes(self, data: bytes) -> BlobInfo:
         return self.write((data,))
@@ -239,6 +213,136 @@ class FileBlobStore:
             if entry.name.endswith(_GC_SUFFIX) and _remove_unlocked(entry, cutoff):
                 removed += 1
         return removed
+
+
+class PendingFile:
+    """``coffer.core.ports.PendingBlob`` on a temporary file ``tmp/*.part`` of a ``FileBlobStore``, created
+    (mode 0600) and exclusively ``flock``ed by ``FileBlobStore.begin``. The lock is held for the file's whole life:
+    while it is written, finished and read back, through the rename to its content address, until the descriptor
+    is closed after the rename (``keep``) or the unlink (``discard``). Used by one thread at a time."""
+
+    def __init__(self, store: FileBlobStore, extra_hashes: Iterable[str] = ()) -> None:
+        extras = {name: _new_extra_hash(name) for name in extra_hashes}
+        self._store = store
+        fd, name = tempfile.mkstemp(dir=store._tmp, suffix=_TMP_SUFFIX)
+        self._path = Path(name)
+        try:
+            # held until the file is closed, after it has been renamed away: sweeps in any process leave it be
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
+            raise
+        self._fd: int | None = fd
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
+        self._sha512 = hashlib.sha512()
+        self._extras = extras
+        self._size = 0
+        self._info: BlobInfo | None = None  # set by finish()
+        self._extra_digests: dict[str, str] = {}
+        self._kept = False
+
+    @property
+    def path(self) -> Path:
+        """The temporary file (until ``keep`` or ``discard``)."""
+        return self._path
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            raise ValueError("the pending blob was kept or discarded")
+        return self._fd
+
+    def write(self, chunk: bytes) -> None:
+        fd = self._descriptor()
+        if self._info is not None:
+            raise ValueError("the pending blob is finished")
+        if not chunk:
+            return
+        view = memoryview(chunk)
+        self._md5.update(view)
+        self._sha1.update(view)
+        self._sha256.update(view)
+        self._sha512.update(view)
+        for extra in self._extras.values():
+            extra.update(view)
+        self._size += len(view)
+        while view:  # write may be partial
+            view = view[os.write(fd, view) :]
+
+    def finish(self) -> BlobInfo:
+        if self._info is None:
+            os.fsync(self._descriptor())
+            self._info = BlobInfo(
+                sha256=self._sha256.hexdigest(),
+                size=self._size,
+                md5=self._md5.hexdigest(),
+                sha1=self._sha1.hexdigest(),
+                sha512=self._sha512.hexdigest(),
+            )
+            self._extra_digests = {name: h.hexdigest() for name, h in self._extras.items()}
+        return self._info
+
+    @property
+    def extra_digests(self) -> Mapping[str, str]:
+        if self._info is None:
+            raise ValueError("the pending blob is not finished")
+        return self._extra_digests
+
+    def open(self) -> BinaryIO:
+        self._descriptor()
+        if self._info is None:
+            raise ValueError("the pending blob is not finished")
+        return self._path.open("rb")
+
+    def keep(self) -> BlobInfo:
+        if self._kept:
+            assert self._info is not None
+            return self._info
+        fd = self._descriptor()
+        info = self.finish()
+        final = self._store._blob_path(info.sha256)
+        try:
+            # Also when the blob exists: the fresh copy restarts its garbage-collection grace period, so a
+            # publish between this write and its commit never loses the blob to a collector.
+            make_private_dir(final.parent)
+            os.replace(self._path, final)
+            self._kept = True
+            fsync_dir(final.parent)
+        except BaseException:
+            if not self._kept:
+                self.discard()
+            raise
+        finally:
+            if self._kept:
+                self._fd = None
+                os.close(fd)  # releases the lock, the file now being the blob
+        return info
+
+    def discard(self) -> None:
+        if self._kept or self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()  # still locked: no sweep can have taken it
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> PendingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+
+def _new_extra_hash(name: str) -> Any:
+    if name == "blake2b_256":
+        return hashlib.blake2b(digest_size=32)
+    raise ValueError(f"Unsupported extra hash: {name!r} (supported: 'blake2b_256')")
 
 
 def _remove_unlocked(path: Path, cutoff: float) -> bool:

@@ -37,7 +37,7 @@ from coffer.core.packages import (
 from coffer.core.policy import PolicyDocument, Statement, denial_message, evaluate
 from coffer.core.policy.variables import Lookup, resolve
 from coffer.core.policy.wildcards import Parts, compile_parts
-from coffer.core.ports import BlobStore
+from coffer.core.ports import BlobStore, PendingBlob
 
 MAX_SEARCHED_REPOSITORIES = 25  # AWS: upstream repositories searched when requesting a package version
 SETTABLE_STATUSES = ("Published", "Unlisted", "Archived")  # UpdatePackageVersionsStatus targets
@@ -431,6 +431,10 @@ class PackageService:
     def store_blob(self, chunks: Iterable[bytes]) -> BlobInfo:
         """Stream bytes into the blob store (hashing as it goes)."""
         return self._blobs.write(chunks)
+
+    def begin_blob(self, extra_hashes: Iterable[str] = ()) -> PendingBlob:
+        """Start writing a blob that becomes visible only on its ``keep()`` (``BlobStore.begin``)."""
+        return self._blobs.begin(extra_hashes)
 
     def store_bytes(self, data: bytes) -> BlobInfo:
         return self._blobs.write_bytes(data)

@@ -64,14 +64,10 @@ def _redirect(location: str, request: Request) -> Response:
 class PypiEndpoint:
     """The routes of every PyPI repository; mount them with ``routes()``."""
 
-    def __init__(
-        self, packages: PackageService, authenticator: TokenAuthenticator, clock: Clock, spool_dir: str | None = None
-    ) -> None:
-        """``spool_dir``: where uploads in flight are written (unlinked files; None: the system's temporary
-        directory); best on the blob store's filesystem."""
+    def __init__(self, packages: PackageService, authenticator: TokenAuthenticator, clock: Clock) -> None:
         self._packages = packages
         self._auth = authenticator
-        self._upload = Uploader(packages, clock, spool_dir=spool_dir)
+        self._upload = Uploader(packages, clock)
 
     def routes(self) -> list[BaseRoute]:
         return [

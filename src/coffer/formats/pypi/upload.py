@@ -12,15 +12,18 @@ Nothing is buffered before it is authorized, and every limit holds as the bytes 
    chunked bodies count the same). Only the fields the upload uses are kept; the others are counted and dropped.
    A refusal on the way answers at once, without reading the rest, with ``Connection: close``.
 3. When the ``content`` part begins, its file name is checked (400) and the caller authorized on that package
-   (403), before any of its bytes is kept. Its bytes then go, in blocks of about a MiB through bounded queues, to
-   two writer threads while the event loop receives the next ones (memory stays flat however large the upload):
-   one writes an unlinked temporary file in ``spool_dir`` (a killed server leaves nothing behind) and hashes it
-   (MD5, SHA-256, BLAKE2b-256: those the form names, or all three when the digests come after the file); the
-   other streams them into the blob store's own temporary file (``BlobStore.write``, hashing as it goes).
-4. Once the whole body is in: the supplied digests are compared (400 on a mismatch) and the file's metadata is
-   read from the temporary file and checked against the form and the file name (400). Only then is the blob
-   store's write let finish, which makes the blob visible under its content address; any refusal before makes
-   the write fail instead, and the blob store drops its temporary file. A refused upload leaves no blob behind.
+   (403), before any of its bytes is kept. Its bytes then go, in blocks of about a MiB through a bounded queue,
+   to one writer thread while the event loop receives the next ones (memory stays flat however large the
+   upload). The thread writes them into a pending blob (``PackageService.begin_blob``: a locked temporary file in
+   the blob store, invisible until kept), which hashes them on the way: MD5, SHA-1, SHA-256 and SHA-512 as for
+   every blob, and BLAKE2b-256 when the form names ``blake2_256_digest`` (or names no digest before the file). The
+   file is written once and hashed in one pass; at the end of the part it is flushed to disk, still invisible.
+4. Once the whole body is in: the supplied digests are compared (400 on a mismatch; a BLAKE2b-256 digest named
+   only after the file, when others came before it, costs one more read of the file), then the file's metadata
+   is read back from the pending blob and checked against the form and the file name (400). Only then is the
+   blob kept, which makes it visible under its content address. Any refusal before discards it, and the end of
+   the request discards whatever was not kept: a refused upload leaves nothing in the blob store (a killed
+   server leaves an unlocked temporary file, which the next sweep removes).
    Last, one transaction (``PackageService.publish``) makes the file visible in the repository.
 
 The file size limit is CodeArtifact's asset quota, 5 GiB; ``COFFER_MAX_UPLOAD_BYTES`` (read once, when the endpoint
@@ -36,11 +39,10 @@ import hashlib
 import hmac
 import os
 import queue
-import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -50,7 +52,7 @@ from coffer.core.codeartifact.packages import PackageService
 from coffer.core.errors import AccessDeniedError, CofferError, ConflictError
 from coffer.core.identity import Caller
 from coffer.core.packages import Asset, BlobInfo, PackageRef, PackageVersion, RepoRef
-from coffer.core.ports import Clock
+from coffer.core.ports import Clock, PendingBlob
 from coffer.core.pypi import (
     DistFilename,
     DistributionError,
@@ -68,8 +70,9 @@ MAX_UPLOAD_ENV = "COFFER_MAX_UPLOAD_BYTES"
 #: a gpg_signature file (dropped)
 BODY_ALLOWANCE = MAX_FIELDS_BYTES + 1024 * 1024
 CHUNK = 1024 * 1024
-FEED_QUEUE_BLOCKS = 4  # blocks of about CHUNK bytes queued between the event loop and each writer thread
+FEED_QUEUE_BLOCKS = 4  # blocks of about CHUNK bytes queued between the event loop and the writer thread
 _DIGESTS = {"md5_digest": "md5", "sha256_digest": "sha256", "blake2_256_digest": "blake2_256"}
+_BLAKE2 = "blake2b_256"  # the blob store's name for that extra hash (``BlobStore.begin``)
 _KEPT_FIELDS = frozenset({":action", "protocol_version", "name", "version", *_DIGESTS})
 T = TypeVar("T")
 
@@ -104,12 +107,11 @@ class UploadRefused(Exception):
         self.message = message
 
 
-def _new_hash(algorithm: str) -> Any:
-    if algorithm == "md5":
-        return hashlib.md5(usedforsecurity=False)
-    if algorithm == "sha256":
-        return hashlib.sha256()
-    return hashlib.blake2b(digest_size=32)
+def _no_space(exc: BaseException) -> UploadRefused | None:
+    """The refusal for a disk that is full (507), or None for another error."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return UploadRefused(507, "The server has no space left to store the upload")
+    return None
 
 
 class _Aborted(Exception):
@@ -163,8 +165,9 @@ class _Feeder(Generic[T]):
 
     def _check(self) -> None:
         if self._error is not None:
-            if isinstance(self._error, OSError) and self._error.errno == errno.ENOSPC:
-                raise UploadRefused(507, "The server has no space left to store the upload") from self._error
+            refusal = _no_space(self._error)
+            if refusal is not None:
+                raise refusal from self._error
             raise self._error
 
     async def put(self, block: bytes) -> None:
@@ -199,65 +202,65 @@ class _Feeder(Generic[T]):
 
 
 class _Spool:
-    """The uploaded file as it arrives, in two places at once, each fed by a ``_Feeder`` thread:
+    """The uploaded file as it arrives, written once: a ``_Feeder`` thread writes its blocks into ``blob``, a
+    pending blob of the blob store (``PackageService.begin_blob``), which hashes them in the same pass. ``close()``
+    (the file part is complete) waits for the writer: the bytes are then on disk and their digests known, but the
+    blob is not visible. ``blob.keep()`` (once the checks passed) makes it visible under its content address;
+    ``discard()`` (always called, at the end of the request) stops the writer and drops the blob if not kept."""
 
-    * an unlinked temporary file in ``directory`` (a killed server leaves nothing behind), hashed on the way with
-      the algorithms asked for: the digests are compared and the metadata read from it;
-    * the blob store's own temporary file (``PackageService.store_blob``), which becomes the blob only on
-      ``keep()``, called once the checks passed; ``discard()`` (always called, at the end of the request) drops
-      the files and keeps nothing not kept.
+    def __init__(self, packages: PackageService, extra_hashes: tuple[str, ...]) -> None:
+        self.blob: PendingBlob = packages.begin_blob(extra_hashes)
+        self._info: BlobInfo | None = None
+        try:
+            self._writer = _Feeder("upload-writer", self._write)
+        except BaseException:
+            self.blob.discard()
+            raise
 
-    The blob store hashes and writes while the bytes arrive instead of after: no second pass over the file."""
-
-    def __init__(self, packages: PackageService, directory: str | None, algorithms: Iterable[str]) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by discard)
-        self._hashes = {algorithm: _new_hash(algorithm) for algorithm in algorithms}
-        self._local = _Feeder("upload-spool", self._write_local)
-        self._blob = _Feeder("upload-blob", packages.store_blob)
-
-    def _write_local(self, blocks: Iterator[bytes]) -> bool:
-        hashes = list(self._hashes.values())
+    def _write(self, blocks: Iterator[bytes]) -> BlobInfo:
+        write = self.blob.write
         for block in blocks:
-            for digest in hashes:
-                digest.update(block)
-            self.file.write(block)
-        self.file.flush()
-        return True
+            write(block)
+        return self.blob.finish()
 
     async def write(self, data: bytes) -> None:
-        await self._local.put(data)
-        await self._blob.put(data)
+        await self._writer.put(data)
 
     async def close(self) -> None:
-        """The file part is complete: wait for the local copy (the blob store's waits for ``keep``)."""
-        await run_in_threadpool(self._local.finish)
+        await run_in_threadpool(self.finished)
+
+    def finished(self) -> BlobInfo:
+        """The file's size and digests once the writer is done (worker thread)."""
+        if self._info is None:
+            self._info = self._writer.finish()
+        return self._info
 
     def digest(self, algorithm: str) -> str:
-        """The file's hex digest; one the form named only after the file is computed now (worker thread)."""
-        if algorithm not in self._hashes:
-            digest = _new_hash(algorithm)
-            self.file.seek(0)
-            while chunk := self.file.read(CHUNK):
-                digest.update(chunk)
-            self._hashes[algorithm] = digest
-        return str(self._hashes[algorithm].hexdigest())
-
-    def keep(self) -> BlobInfo:
-        """Make the blob visible under its content address (worker thread)."""
-        return self._blob.finish()
+        """The file's hex digest by the form's name for it (worker thread). BLAKE2b-256 was computed with the
+        others unless the form named it only after the file (and others before): then it is computed now."""
+        info = self.finished()
+        if algorithm == "md5":
+            return info.md5
+        if algorithm == "sha256":
+            return info.sha256
+        computed = self.blob.extra_digests.get(_BLAKE2)
+        if computed is None:
+            blake2 = hashlib.blake2b(digest_size=32)
+            with self.blob.open() as file:
+                while chunk := file.read(CHUNK):
+                    blake2.update(chunk)
+            computed = blake2.hexdigest()
+        return computed
 
     async def discard(self) -> None:
-        """Drop the local copy and the blob store's temporary file, if not kept. The writers stop at once (their
-        queues are emptied; a block being written is finished): waiting for them costs milliseconds, and no
-        temporary file outlives the request."""
-        self._blob.abort()
-        self._local.abort()
+        """Drop the pending blob, if not kept. The writer stops at once (its queue is emptied; a block being
+        written is finished): waiting for it costs milliseconds, and no temporary file outlives the request."""
+        self._writer.abort()
         await run_in_threadpool(self._stopped)
 
     def _stopped(self) -> None:
-        self._blob.join()
-        self._local.join()
-        self.file.close()
+        self._writer.join()
+        self.blob.discard()
 
 
 @dataclass(frozen=True)
@@ -272,11 +275,10 @@ class _Form:
 class _UploadForm:
     """What the streaming form reader tells us: the fields the upload uses, and the ``content`` file."""
 
-    def __init__(self, packages: PackageService, repo: RepoRef, caller: Caller, spool_dir: str | None) -> None:
+    def __init__(self, packages: PackageService, repo: RepoRef, caller: Caller) -> None:
         self._packages = packages
         self._repo = repo
         self._caller = caller
-        self._spool_dir = spool_dir
         self.fields: dict[str, str] = {}
         self.dist: DistFilename | None = None
         self.spool: _Spool | None = None
@@ -306,10 +308,18 @@ class _UploadForm:
             await run_in_threadpool(self._packages.authorize_publish, self._caller, ref)
         except AccessDeniedError as exc:
             raise UploadRefused(403, exc.message) from exc
-        # Twine sends the digests before the file: hash only those; if none came yet, all three.
-        algorithms = {algo for key, algo in _DIGESTS.items() if self._field(key)} or set(_DIGESTS.values())
+        # Twine sends the digests before the file. MD5 and SHA-256 the blob store computes anyway; BLAKE2b-256 only
+        # if named, or if no digest came yet (they may all come after the file).
+        named = {algo for key, algo in _DIGESTS.items() if self._field(key)}
+        extra_hashes = (_BLAKE2,) if not named or "blake2_256" in named else ()
         self.dist = dist
-        self.spool = await run_in_threadpool(_Spool, self._packages, self._spool_dir, algorithms)
+        try:
+            self.spool = await run_in_threadpool(_Spool, self._packages, extra_hashes)
+        except OSError as exc:
+            refusal = _no_space(exc)
+            if refusal is None:
+                raise
+            raise refusal from exc
         return self.spool
 
     def result(self) -> _Form:
@@ -344,14 +354,12 @@ class Uploader:
         packages: PackageService,
         clock: Clock,
         *,
-        spool_dir: str | None = None,
         max_file_bytes: int | None = None,
     ) -> None:
-        """``spool_dir``: where uploads in flight are written (unlinked files; None: the system's temporary
-        directory). ``max_file_bytes``: the file size limit (None: ``max_upload_bytes()``)."""
+        """``max_file_bytes``: the file size limit (None: ``max_upload_bytes()``). Uploads in flight are written
+        into the blob store's temporary files (``PackageService.begin_blob``)."""
         self._packages = packages
         self._clock = clock
-        self._spool_dir = spool_dir
         max_file = max_upload_bytes() if max_file_bytes is None else max_file_bytes
         self._limits = FormLimits(
             max_body_bytes=max_file + BODY_ALLOWANCE,
@@ -377,7 +385,7 @@ class Uploader:
             return upload_error(
                 413, f"Request body too large: the limit is {self._limits.max_body_bytes} bytes", close=True
             )
-        form = _UploadForm(self._packages, repo, caller, self._spool_dir)
+        form = _UploadForm(self._packages, repo, caller)
         try:
             try:
                 await read_form(request.stream(), boundary, self._limits, form)
@@ -412,20 +420,26 @@ class Uploader:
             return upload_error(403, exc.message)
         except CofferError as exc:
             return upload_error(exc.status if 400 <= exc.status < 600 else 500, exc.message)
+        except OSError as exc:
+            refusal = _no_space(exc)
+            if refusal is None:
+                raise
+            return upload_error(refusal.status, refusal.message)
         return PlainTextResponse("OK\n")
 
     def _ingest(self, ref: PackageRef, form: _Form) -> tuple[PackageVersion, Asset]:
-        """Check the file against the digests, its metadata, the form and its name; only then store it (and its
-        METADATA) in the blob store."""
+        """Check the pending blob against the digests, then its metadata against the form and its name; only then
+        keep it (and store its METADATA) in the blob store."""
         spool, dist = form.content, form.dist
         for algo, supplied in form.digests.items():
             if not hmac.compare_digest(supplied, spool.digest(algo)):
                 raise UploadRefused(
                     400, f"The digest supplied does not match a digest calculated from the uploaded file ({algo})."
                 )
-        meta = read_core_metadata(spool.file, dist)
+        with spool.blob.open() as file:
+            meta = read_core_metadata(file, dist)
         check_consistent(dist, meta, form.name, form.version)
-        blob = spool.keep()
+        blob = spool.blob.keep()
         metadata_sha256 = self._packages.store_bytes(meta.raw).sha256 if dist.kind == "wheel" else None
         now = self._clock()
         version = PackageVersion(
