@@ -236,6 +236,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_kept.clear()
         self._tail = b""
 
+    def on_response_complete(self) -> None:
+        if self._in_body and not self._refused and not self.transport.is_closing():
+            # The app answered before the request's body was in (a 401, 403 or 413 sent without reading it). uvicorn
+            # would read the rest to keep the connection, so any client could make the server drain a body of any
+            # size; end the connection instead, lingering briefly so that the client reads the answer, not a reset.
+            self.server_state.total_requests += 1
+            self._refused = True
+            self._cancel_timers()
+            self.pipeline.clear()
+            transport = self.transport
+            self.flow.resume_reading()
+            if transport.can_write_eof():
+                transport.write_eof()
+                self._linger_timer = self.loop.call_later(self.limits.linger, transport.close)
+            else:
+                transport.close()
+            return
+        super().on_response_complete()
+
     # limits
 
     def _head_fits(self, data: bytes) -> bool:
