@@ -7,7 +7,6 @@ the variable is unset, unless ``COFFER_REQUIRE_POSTGRES`` is set, as in CI, wher
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -25,28 +24,13 @@ from sqlalchemy.pool import NullPool
 
 from coffer.store.engine import normalize_url, sqlite_url_for
 from coffer.store.sql_store import SqlStore, open_store
-
-POSTGRES_ENV = "COFFER_TEST_POSTGRES_URL"
-REQUIRE_POSTGRES_ENV = "COFFER_REQUIRE_POSTGRES"
-
-
-def _postgres_base_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        reason = (
-            f"PostgreSQL backend not tested: set {POSTGRES_ENV} "
-            "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) to run it"
-        )
-        if os.environ.get(REQUIRE_POSTGRES_ENV):
-            pytest.fail(f"{REQUIRE_POSTGRES_ENV} is set but {reason}")
-        pytest.skip(reason)
-    return url
+from tests.postgres import postgres_base_url
 
 
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[Engine]:
     """An AUTOCOMMIT engine on the server named by ``COFFER_TEST_POSTGRES_URL``."""
-    engine = create_engine(normalize_url(_postgres_base_url()), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    engine = create_engine(normalize_url(postgres_base_url()), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     yield engine
     engine.dispose()
 

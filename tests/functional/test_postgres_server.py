@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
@@ -16,15 +15,12 @@ from sqlalchemy.pool import NullPool
 from coffer.store.engine import normalize_url
 from tests.functional.conftest import make_client
 from tests.functional.server import coffer_command, running_server
+from tests.postgres import postgres_base_url
 
 
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
-    base = os.environ.get("COFFER_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("COFFER_REQUIRE_POSTGRES"):
-            pytest.fail("COFFER_REQUIRE_POSTGRES is set but COFFER_TEST_POSTGRES_URL is not")
-        pytest.skip("set COFFER_TEST_POSTGRES_URL to run the server on PostgreSQL")
+    base = postgres_base_url()
     admin = create_engine(normalize_url(base), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     schema = f"coffer_srv_{secrets.token_hex(6)}"
     with admin.connect() as conn:

@@ -4,7 +4,6 @@ key-encryption key. Rotation re-seals everything while a server keeps authentica
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from coffer.store.engine import normalize_url
 from tests.functional.conftest import REGION, read_profile
 from tests.functional.server import RunningServer, running_server
+from tests.postgres import postgres_base_url
 
 ACCOUNT = "313131313131"
 
@@ -79,11 +79,7 @@ def test_rotation_reseals_while_the_server_keeps_authenticating(tmp_path: Path) 
 
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
-    base = os.environ.get("COFFER_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("COFFER_REQUIRE_POSTGRES"):
-            pytest.fail("COFFER_REQUIRE_POSTGRES is set but COFFER_TEST_POSTGRES_URL is not")
-        pytest.skip("set COFFER_TEST_POSTGRES_URL to check a PostgreSQL dump")
+    base = postgres_base_url()
     if shutil.which("pg_dump") is None:
         pytest.skip("pg_dump is not installed")
     admin = create_engine(normalize_url(base), isolation_level="AUTOCOMMIT", poolclass=NullPool)

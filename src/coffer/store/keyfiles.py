@@ -1,4 +1,5 @@
-"""Token signing keys as files (mode 0600) in ``<data-dir>/keys``: one JSON file per key."""
+"""Key files (mode 0600): one JSON file per key. The token signing keys live in ``<data-dir>/keys``; the same
+format holds the key-encryption keys of ``coffer.store.secrets``."""
 
 from __future__ import annotations
 
@@ -6,54 +7,63 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from coffer.core.tokens import KeyRing, SigningKey
 from coffer.store.files import PRIVATE_FILE_MODE, atomic_write, make_private_dir
 
-
-def _key_path(directory: Path, key_id: str) -> Path:
-    return directory / f"{key_id}.json"
+K = TypeVar("K")
 
 
-def write_key(directory: Path, key: SigningKey) -> Path:
+def write_key_file(directory: Path, key_id: str, secret: bytes, created_at: float) -> Path:
+    """One key as ``<directory>/<key_id>.json`` (0600, written atomically); the directory is made private."""
     make_private_dir(directory)
-    body = {
-        "key_id": key.key_id,
-        "secret": base64.b64encode(key.secret).decode("ascii"),
-        "created_at": key.created_at,
-    }
-    path = _key_path(directory, key.key_id)
+    body = {"key_id": key_id, "secret": base64.b64encode(secret).decode("ascii"), "created_at": created_at}
+    path = directory / f"{key_id}.json"
     atomic_write(path, json.dumps(body).encode("utf-8"), mode=PRIVATE_FILE_MODE)
     return path
 
 
-def read_keys(directory: Path) -> list[SigningKey]:
+def read_key_files(directory: Path, make: Callable[[str, bytes, float], K], what: str) -> list[K]:
+    """Every ``*.json`` key of ``directory`` (none if it is missing), built by ``make(key_id, secret, created_at)``,
+    which may raise ValueError for a secret it cannot use. RuntimeError names an unreadable file (``what`` says
+    which kind of key it holds)."""
+    if not directory.is_dir():
+        return []
     keys = []
     for path in sorted(directory.glob("*.json")):
         try:
             raw = json.loads(path.read_text("utf-8"))
-            keys.append(
-                SigningKey(
-                    key_id=str(raw["key_id"]),
-                    secret=base64.b64decode(raw["secret"]),
-                    created_at=float(raw["created_at"]),
-                )
-            )
+            keys.append(make(str(raw["key_id"]), base64.b64decode(raw["secret"]), float(raw["created_at"])))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise RuntimeError(f"signing key file {path} is unreadable: {exc}") from exc
+            raise RuntimeError(f"{what} file {path} is unreadable: {exc}") from exc
     return keys
+
+
+def rotation_time(existing: Iterable[float], now: float) -> float:
+    """The creation time of a new key: now, but strictly after every existing one (the newest key is active)."""
+    return max(now, max(existing, default=0.0) + 1e-3)
+
+
+def write_key(directory: Path, key: SigningKey) -> Path:
+    return write_key_file(directory, key.key_id, key.secret, key.created_at)
+
+
+def read_keys(directory: Path) -> list[SigningKey]:
+    return read_key_files(directory, SigningKey, "signing key")
 
 
 def ensure_key(directory: Path, now: float) -> None:
     """Create the first signing key if there is none."""
-    if not directory.exists() or not read_keys(directory):
+    if not read_keys(directory):
         write_key(directory, SigningKey.generate(now))
 
 
 def rotate(directory: Path, now: float) -> SigningKey:
     """Start a new signing key; older keys keep verifying the tokens they signed."""
-    key = SigningKey.generate(max(now, max((k.created_at for k in read_keys(directory)), default=0) + 1e-3))
+    key = SigningKey.generate(rotation_time((k.created_at for k in read_keys(directory)), now))
     write_key(directory, key)
     return key
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import secrets
 import threading
@@ -28,7 +27,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from coffer.store.files import atomic_write
+from coffer.store import keyfiles
 
 PREFIX: Final = "cfe1:"
 _NONCE_BYTES: Final = 12
@@ -61,28 +60,18 @@ def _b64d(text: str) -> bytes:
 # --- key files --------------------------------------------------------------------------------------------
 
 
+def _encryption_key(key_id: str, secret: bytes, created_at: float) -> EncryptionKey:
+    if len(secret) != 32:
+        raise ValueError("not a 256-bit key")
+    return EncryptionKey(key_id, secret, created_at)
+
+
 def write_encryption_key(directory: Path, key: EncryptionKey) -> Path:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    body = {"key_id": key.key_id, "secret": base64.b64encode(key.secret).decode("ascii"), "created_at": key.created_at}
-    path = directory / f"{key.key_id}.json"
-    atomic_write(path, json.dumps(body).encode("utf-8"), mode=0o600)
-    return path
+    return keyfiles.write_key_file(directory, key.key_id, key.secret, key.created_at)
 
 
 def read_encryption_keys(directory: Path) -> list[EncryptionKey]:
-    if not directory.is_dir():
-        return []
-    keys = []
-    for path in sorted(directory.glob("*.json")):
-        try:
-            raw = json.loads(path.read_text("utf-8"))
-            secret = base64.b64decode(raw["secret"])
-            if len(secret) != 32:
-                raise ValueError("not a 256-bit key")
-            keys.append(EncryptionKey(str(raw["key_id"]), secret, float(raw["created_at"])))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise RuntimeError(f"encryption key file {path} is unreadable: {exc}") from exc
-    return keys
+    return keyfiles.read_key_files(directory, _encryption_key, "encryption key")
 
 
 def ensure_encryption_key(directory: Path, now: float) -> None:
@@ -93,8 +82,7 @@ def ensure_encryption_key(directory: Path, now: float) -> None:
 
 def rotate_encryption_key(directory: Path, now: float) -> EncryptionKey:
     """A new key-encryption key, newer than every existing one (it seals from now on)."""
-    newest = max((k.created_at for k in read_encryption_keys(directory)), default=0.0)
-    key = EncryptionKey.generate(max(now, newest + 1e-3))
+    key = EncryptionKey.generate(keyfiles.rotation_time((k.created_at for k in read_encryption_keys(directory)), now))
     write_encryption_key(directory, key)
     return key
 
