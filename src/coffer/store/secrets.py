@@ -135,9 +135,10 @@ class SecretCipher:
         except (binascii.Error, ValueError, InvalidTag) as exc:
             raise SecretSealError("sealed value does not open (tampered, or moved from another row)") from exc
 
-    def is_current(self, stored: str) -> bool:
-        """Whether ``stored`` is sealed with the active key (else start-up or rotation re-seals it)."""
-        return stored.startswith(f"{PREFIX}{self._active_id}:")
+    @property
+    def current_prefix(self) -> str:
+        """How every value sealed with the active key starts (a value without it is re-sealed at start-up)."""
+        return f"{PREFIX}{self._active_id}:"
 
     def _reload(self, key_id: str) -> AESGCM | None:
         """Another process may have rotated: re-read the directory (at most once a second)."""
