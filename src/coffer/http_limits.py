@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
+from coffer.settings import SettingsError, env_number
+
 KIB: Final = 1024
 
 
@@ -57,15 +59,15 @@ class HttpLimits:
         values: dict[str, Any] = {}
         for spec in fields(cls):
             name = ENV_VARS.get(spec.name)
-            raw = env.get(name, "").strip() if name else ""
-            if not raw:
+            if name is None:
                 continue
             kind = int if spec.type in ("int", int) else float
             try:
-                values[spec.name] = kind(raw)
-            except ValueError:
-                kind_text = "an integer" if kind is int else "a number"
-                raise HttpLimitsError(f"{name} must be {kind_text}, got {raw!r}") from None
+                value = env_number(env, name, kind, "an integer" if kind is int else "a number")
+            except SettingsError as exc:
+                raise HttpLimitsError(str(exc)) from None
+            if value is not None:
+                values[spec.name] = kind(value)
         try:
             return cls(**values)
         except HttpLimitsError as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,27 @@ _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+")
 
 class SettingsError(ValueError):
     """A setting has a value Coffer cannot run with."""
+
+
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    kind: type[int] | type[float],
+    what: str,
+    valid: Callable[[float], bool] = lambda value: True,
+) -> float | None:
+    """The number in variable ``name`` (None when it is unset or empty). ``SettingsError`` (a ValueError) reads
+    ``<name> must be <what>, got '<text>'`` for text that is not a finite ``kind`` or fails ``valid``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value: float = kind(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not valid(value):
+        raise SettingsError(f"{name} must be {what}, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)

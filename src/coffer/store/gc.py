@@ -13,7 +13,6 @@ the event loop). Each run also sweeps temporary files no live writer holds.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import threading
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from coffer.core.ports import PackageStore
+from coffer.settings import env_number
 from coffer.store.blobs import FileBlobStore, StoredBlob
 
 DEFAULT_GRACE: Final = 3600.0
@@ -69,16 +69,8 @@ class GcSettings:
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a number of seconds (0 or more), not {raw!r}")
-    return value
+    value = env_number(env, name, float, "a number of seconds (0 or more)", lambda v: v >= 0)
+    return default if value is None else value
 
 
 def collect_garbage(

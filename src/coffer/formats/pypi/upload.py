@@ -63,6 +63,7 @@ from coffer.core.pypi import (
 )
 from coffer.formats.multipart import MAX_FIELDS_BYTES, FilePart, FormError, FormLimits, boundary_of, read_form
 from coffer.formats.reason import ReasonResponse
+from coffer.settings import env_number
 
 MAX_UPLOAD_BYTES = 5 * 1024**3  # CodeArtifact's asset size quota
 MAX_UPLOAD_ENV = "COFFER_MAX_UPLOAD_BYTES"
@@ -88,16 +89,8 @@ def upload_error(status: int, message: str, *, close: bool = False) -> Response:
 
 def max_upload_bytes(environ: Mapping[str, str] = os.environ) -> int:
     """The file size limit: ``COFFER_MAX_UPLOAD_BYTES`` if set (a positive number of bytes), else 5 GiB."""
-    text = environ.get(MAX_UPLOAD_ENV, "").strip()
-    if not text:
-        return MAX_UPLOAD_BYTES
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(f"{MAX_UPLOAD_ENV} must be a positive number of bytes, not {text!r}")
-    return value
+    value = env_number(environ, MAX_UPLOAD_ENV, int, "a positive number of bytes", lambda v: v > 0)
+    return MAX_UPLOAD_BYTES if value is None else int(value)
 
 
 class UploadRefused(Exception):
