@@ -428,10 +428,6 @@ class PackageService:
             return None
         return None
 
-    def store_blob(self, chunks: Iterable[bytes]) -> BlobInfo:
-        """Stream bytes into the blob store (hashing as it goes)."""
-        return self._blobs.write(chunks)
-
     def begin_blob(self, extra_hashes: Iterable[str] = ()) -> PendingBlob:
         """Start writing a blob that becomes visible only on its ``keep()`` (``BlobStore.begin``)."""
         return self._blobs.begin(extra_hashes)
