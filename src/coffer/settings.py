@@ -15,6 +15,8 @@ DEFAULT_DATA_DIR = "./coffer-data"
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+")
+_DNS_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DNS_SUFFIX = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
 
 
 class SettingsError(ValueError):
@@ -51,6 +53,7 @@ class Settings:
     account_id: str | None = None
     public_url: str | None = None
     db_url: str | None = None
+    endpoint_dns_suffix: str | None = None  # GetRepositoryEndpoint: host style under it (coffer.formats.host_style)
 
     def __post_init__(self) -> None:
         if self.account_id is not None and not _ACCOUNT_ID.fullmatch(self.account_id):
@@ -61,6 +64,11 @@ class Settings:
             raise SettingsError(f"port {self.port} is out of range")
         if self.public_url is not None and not re.match(r"https?://[^/\s]+", self.public_url):
             raise SettingsError(f"public URL must start with http:// or https://, got {self.public_url!r}")
+        if self.endpoint_dns_suffix is not None and not _DNS_SUFFIX.fullmatch(self.endpoint_dns_suffix):
+            raise SettingsError(
+                "endpoint DNS suffix must be a lowercase DNS name such as coffer.example.com (no scheme, port or "
+                f"leading dot), got {self.endpoint_dns_suffix!r}"
+            )
 
     @property
     def database_url(self) -> str:
