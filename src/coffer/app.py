@@ -62,7 +62,7 @@ def _has_action(query_string: bytes) -> bool:
 
 def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstrapped | None = None) -> Starlette:
     """The whole server. ``boot`` (the opened data directory and store) is opened here unless given."""
-    boot = boot or open_data(settings)
+    boot = boot or open_data(settings, create=True)
     ring = KeyRingFiles(boot.data.keys)
     base_url = settings.base_url(bound_port)
     services = build_services(boot.store, settings.region, ring, lambda: base_url, boot.blobs)

@@ -54,7 +54,7 @@ def app_from_env() -> Starlette:
     settings = settings_from_env()
     try:
         GcSettings.from_env()  # read again by the app's lifespan: refuse a bad value now, in one line
-        boot = open_data(settings)
+        boot = open_data(settings, create=True)
     except (BootstrapError, ValueError) as exc:
         raise SystemExit(f"coffer: {exc}") from exc
     return create_app(settings, bound_port=None, boot=boot)

@@ -4,6 +4,9 @@ Everything created here is private (directories 0700, files 0600, whatever the u
 made and left open to others is not changed, only warned about. A data directory that cannot be written is
 refused with one line naming it and the reason, except by commands that only read (``read_only_ok``): they open
 it read-only and write nothing (no migration, key, credentials, managed policy or sweep).
+
+Only ``coffer serve`` (``create=True``) makes a new instance; every other command refuses a data directory that
+does not exist or holds no Coffer data, in one line naming it, and creates nothing.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import configparser
 import errno
 import io
 import os
+import re
 import shlex
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +44,17 @@ from coffer.store.sql_store import SchemaNotCurrentError, SqlStore, open_store
 
 class BootstrapError(RuntimeError):
     """The data directory or database is not in a state Coffer can start from."""
+
+
+class NoDataError(BootstrapError):
+    """A command other than ``serve`` was pointed at a place with no Coffer data (it creates none)."""
+
+
+POINT_ELSEWHERE = "only `coffer serve` creates one; point at another with --data-dir DIR or COFFER_DATA_DIR=DIR"
+
+
+def _no_data(what: str) -> NoDataError:
+    return NoDataError(f"{what} ({POINT_ELSEWHERE})")
 
 
 @dataclass(frozen=True)
@@ -74,10 +89,13 @@ class Bootstrapped:
     """Opened read-only (the data directory cannot be written): nothing may be written through it."""
 
 
-def default_account(store: Store, requested: str | None) -> str:
-    """The account the data belongs to: the oldest one; on first start the requested or a random id."""
+def default_account(store: Store, requested: str | None, *, create: bool = True) -> str:
+    """The account the data belongs to: the oldest one; on first start the requested or a random id. Without
+    ``create`` (not a first start) a store with no account raises ``NoDataError``."""
     accounts = sorted(store.list_accounts(), key=lambda a: (a.created_at, a.account_id))
     if not accounts:
+        if not create:
+            raise NoDataError("the database holds no Coffer account")
         return requested or new_account_id()
     if requested is not None and requested not in {a.account_id for a in accounts}:
         raise BootstrapError(
@@ -98,22 +116,78 @@ def write_credentials_profile(path: Path, profile: str, key: AccessKey) -> None:
     atomic_write(path, out.getvalue().encode("utf-8"), mode=0o600)
 
 
+_SECTION = re.compile(r"\s*\[([^\]]*)\]\s*$")
+_ACCESS_KEY_LINE = re.compile(r"\s*aws_access_key_id\s*[=:]\s*(\S+)\s*$")
+
+
+def remove_credentials_profiles(path: Path, access_key_ids: Collection[str]) -> list[str]:
+    """Remove from an AWS shared-credentials file the profiles whose ``aws_access_key_id`` is one of
+    ``access_key_ids``; the names of those removed. Every other line stays as it was (comments too); the file is
+    rewritten atomically, mode 0600, and only when a profile goes."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return []
+    blocks: list[tuple[str | None, list[str]]] = [(None, [])]  # the lines before the first section, then each one
+    for line in text.splitlines(keepends=True):
+        header = _SECTION.match(line)
+        if header:
+            # comments right above a header belong to that section (the blank lines before them do not)
+            previous = blocks[-1][1]
+            start = len(previous)
+            for i in range(len(previous) - 1, -1, -1):
+                stripped = previous[i].strip()
+                if stripped.startswith(("#", ";")):
+                    start = i
+                elif stripped:
+                    break
+            blocks.append((header.group(1).strip(), [*previous[start:], line]))
+            del previous[start:]
+        else:
+            blocks[-1][1].append(line)
+    removed: list[str] = []
+    kept: list[str] = []
+    for name, lines in blocks:
+        keys = {m.group(1) for m in map(_ACCESS_KEY_LINE.match, lines) if m}
+        if name is not None and keys & set(access_key_ids):
+            removed.append(name)
+        else:
+            kept.extend(lines)
+    if removed:
+        atomic_write(path, "".join(kept).encode("utf-8"), mode=0o600)
+    return removed
+
+
 def _print_warning(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
 def open_data(
-    settings: Settings, *, read_only_ok: bool = False, warn: Callable[[str], None] = _print_warning
+    settings: Settings,
+    *,
+    create: bool = False,
+    read_only_ok: bool = False,
+    warn: Callable[[str], None] = _print_warning,
 ) -> Bootstrapped:
-    """Open (creating on first start) everything a server or an admin command works on. ``BootstrapError`` (one
-    line naming the path and the problem) when that is impossible, e.g. the data directory cannot be written;
-    with ``read_only_ok`` (commands that only read) such a directory is opened read-only instead."""
+    """Open everything a server or an admin command works on. ``create`` (``coffer serve`` only): make what is
+    missing, the data directory, keys, database, first account and its admin, on first start; without it a data
+    directory that does not exist or holds no Coffer data is refused (``NoDataError``) and nothing is created.
+    ``BootstrapError`` (one line naming the path and the problem) when opening is impossible, e.g. the data
+    directory cannot be written; with ``read_only_ok`` (commands that only read) such a directory is opened
+    read-only instead."""
     data = DataDir(settings.data_dir)
     try:
-        if not data.root.exists():
+        try:
+            is_dir = stat.S_ISDIR(data.root.stat().st_mode)
+        except FileNotFoundError:
+            if not create:
+                raise _no_data(f"no Coffer data directory at {data.root.resolve()}") from None
             make_private_dir(data.root)
-        elif not data.root.is_dir():
+            is_dir = True
+        if not is_dir:
             raise BootstrapError(f"the data directory {data.root} is not a directory")
+        if not create:
+            _require_data(data, settings)
         _warn_if_open(data.root, warn)
         unwritable = _unwritable(data, settings)
         if unwritable is not None:
@@ -124,7 +198,7 @@ def open_data(
         for directory in (data.keys, data.blobs):  # made by an older Coffer under a lax umask
             tighten_mode(directory, PRIVATE_DIR_MODE)
         tighten_mode(data.credentials, PRIVATE_FILE_MODE)
-        return _open_writable(settings, data)
+        return _open_writable(settings, data, create)
     except OSError as exc:
         raise BootstrapError(_os_problem(exc, data.root)) from exc
     except OperationalError as exc:
@@ -137,6 +211,16 @@ def open_data(
             f"{data.encryption_keys} does not hold ({exc}); copy keys/kek/*.json from the data directory "
             "that created the database"
         ) from exc
+
+
+def _require_data(data: DataDir, settings: Settings) -> None:
+    """``NoDataError`` unless the data directory holds an instance: its signing keys (every instance has them,
+    whatever its database) and, with SQLite, the database file."""
+    if not data.keys.is_dir():
+        raise _no_data(f"no Coffer data in {data.root.resolve()}")
+    db = sqlite_path(settings.database_url)
+    if db is not None and not db.exists():
+        raise _no_data(f"no Coffer database at {db.resolve()}")
 
 
 def _reason(exc: OSError) -> str:
@@ -198,7 +282,10 @@ def _open_read_only(settings: Settings, data: DataDir) -> Bootstrapped:
         cipher = None
     store = open_store(settings.database_url, cipher, read_only=True)
     try:
-        account_id = default_account(store, settings.account_id)
+        account_id = default_account(store, settings.account_id, create=False)
+    except NoDataError:
+        store.close()
+        raise _no_data(f"no Coffer data in {_shown_url(settings)}") from None
     except BaseException:
         store.close()
         raise
@@ -206,13 +293,16 @@ def _open_read_only(settings: Settings, data: DataDir) -> Bootstrapped:
     return Bootstrapped(store=store, account_id=account_id, data=data, blobs=blobs, read_only=True)
 
 
-def _open_writable(settings: Settings, data: DataDir) -> Bootstrapped:
+def _open_writable(settings: Settings, data: DataDir, create: bool) -> Bootstrapped:
     keyfiles.ensure_key(data.keys, system_clock())
     secrets.ensure_encryption_key(data.encryption_keys, system_clock())
     store = open_store(settings.database_url, secrets.SecretCipher.from_directory(data.encryption_keys))
     try:
         store.reseal_secrets()  # rows from before secrets were sealed, or sealed by a retired key
-        account_id = default_account(store, settings.account_id)
+        try:
+            account_id = default_account(store, settings.account_id, create=create)
+        except NoDataError:  # an empty database (PostgreSQL) given to a command other than serve
+            raise _no_data(f"no Coffer data in {_shown_url(settings)}") from None
         ensure_aws_managed_policies(store, system_clock)  # AWS's managed policies, created or updated
         identities = IdentityService(store, system_clock)
         new_key = identities.bootstrap_admin(account_id)

@@ -76,7 +76,7 @@ def _fit_open_files(limits: HttpLimits) -> HttpLimits:
 def run(settings: Settings) -> None:
     limits = http_limits()
     try:
-        boot = open_data(settings)
+        boot = open_data(settings, create=True)
     except BootstrapError as exc:
         raise SystemExit(f"coffer: {exc}") from exc
     sock = bind_socket(settings.host, settings.port)

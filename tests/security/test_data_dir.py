@@ -39,7 +39,9 @@ from typing import Any
 import httpx
 import pytest
 
+from coffer.bootstrap import open_data
 from coffer.core.tokens import PREFIX as TOKEN_PREFIX
+from coffer.settings import Settings
 from coffer.store.blobs import FileBlobStore
 from tests.functional.conftest import ACCOUNT, make_client
 from tests.functional.server import RunningServer, running_server
@@ -60,6 +62,11 @@ def coffer(*args: str, umask: int | None = None, **kwargs: Any) -> subprocess.Co
 
 def admin(data: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return coffer("admin", "--data-dir", str(data), *args, **kwargs)
+
+
+def new_data(data: Path) -> None:
+    """A fresh data directory, made as `coffer serve` makes it on first start (no other command creates one)."""
+    open_data(Settings(data_dir=data, account_id=ACCOUNT), create=True).store.close()
 
 
 def age(path: Path, seconds: float = HOURS_AGO) -> None:
@@ -267,7 +274,7 @@ WRITER = textwrap.dedent(
 
 def test_a_writer_in_another_process_survives_commands_that_open_the_data(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert admin(data, "list-users").returncode == 0
+    new_data(data)
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(data / "blobs")],
         stdin=subprocess.PIPE,
@@ -318,7 +325,7 @@ def test_an_upload_in_flight_survives_token_and_admin_commands(server: RunningSe
 
 def test_only_stale_unlocked_temporary_files_are_swept(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert admin(data, "list-users").returncode == 0
+    new_data(data)
     tmp = data / "blobs" / "tmp"
     stale, young, held = tmp / "stale.part", tmp / "young.part", tmp / "held.part"
     for path in (stale, young, held):

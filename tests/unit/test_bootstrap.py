@@ -1,5 +1,6 @@
 """What every start does to the data: sessions long past are removed, recent ones kept for their tokens; modes;
-what an unwritable data directory gets."""
+what an unwritable data directory gets; only a start that may create (``coffer serve``) makes a new instance;
+removing a deleted user's profiles from the credentials file."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from coffer import bootstrap
-from coffer.bootstrap import BootstrapError, open_data
+from coffer.bootstrap import BootstrapError, NoDataError, open_data, remove_credentials_profiles
 from coffer.core.iam import Session
 from coffer.core.models import Account
 from coffer.settings import Settings
@@ -34,7 +35,7 @@ def _session(key: str, expires_at: float) -> Session:
 
 def test_start_removes_only_sessions_no_token_can_outlive(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", account_id="111122223333")
-    boot = open_data(settings)
+    boot = open_data(settings, create=True)
     now = time.time()
     boot.store.create_session(_session("ASIAOLD0000000000000", now - 43200 - 60))
     boot.store.create_session(_session("ASIARECENT0000000000", now - 60))
@@ -58,7 +59,7 @@ def test_everything_created_is_private_whatever_the_umask(tmp_path: Path) -> Non
     warnings: list[str] = []
     old = os.umask(0)
     try:
-        boot = open_data(Settings(data_dir=root, account_id="111122223333"), warn=warnings.append)
+        boot = open_data(Settings(data_dir=root, account_id="111122223333"), create=True, warn=warnings.append)
         boot.blobs.write_bytes(b"a blob")
         boot.store.close()
     finally:
@@ -75,7 +76,7 @@ def test_everything_created_is_private_whatever_the_umask(tmp_path: Path) -> Non
 def test_existing_database_files_lose_group_and_other_permissions(tmp_path: Path) -> None:
     root = tmp_path / "data"
     settings = Settings(data_dir=root, account_id="111122223333")
-    open_data(settings).store.close()
+    open_data(settings, create=True).store.close()
     for name in ("coffer.db", "coffer.db-wal", "coffer.db-shm", "credentials"):
         path = root / name
         path.touch()
@@ -99,7 +100,7 @@ def test_unwritable_data_is_refused_in_one_line_or_opened_read_only(
     real thing, a read-only mount, is in tests/security/test_data_dir.py)."""
     root = tmp_path / "data"
     settings = Settings(data_dir=root, account_id="111122223333")
-    boot = open_data(settings)
+    boot = open_data(settings, create=True)
     now = time.time()
     boot.store.create_session(_session("ASIAOLD0000000000000", now - 43200 - 60))
     boot.store.close()
@@ -134,3 +135,56 @@ def test_a_data_directory_that_cannot_exist_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(BootstrapError) as err:
         open_data(Settings(data_dir=tmp_path / "file"))
     assert str(err.value) == f"the data directory {tmp_path / 'file'} is not a directory"
+
+
+def _refusal(tmp_path: Path, settings: Settings, read_only_ok: bool = False) -> str:
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(NoDataError) as err:
+        open_data(settings, read_only_ok=read_only_ok)
+    assert sorted(tmp_path.rglob("*")) == before  # nothing created
+    message = str(err.value)
+    assert "\n" not in message and "--data-dir" in message and "COFFER_DATA_DIR" in message
+    return message
+
+
+@pytest.mark.parametrize("read_only_ok", [False, True])
+def test_only_a_start_that_may_create_makes_a_new_instance(tmp_path: Path, read_only_ok: bool) -> None:
+    missing = tmp_path / "nothing" / "here"
+    message = _refusal(tmp_path, Settings(data_dir=missing), read_only_ok)
+    assert message.startswith(f"no Coffer data directory at {missing.resolve()} (")
+    assert not missing.exists() and not missing.parent.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _refusal(tmp_path, Settings(data_dir=empty), read_only_ok).startswith(f"no Coffer data in {empty} (")
+    assert list(empty.iterdir()) == []
+    boot = open_data(Settings(data_dir=empty, account_id="111122223333"), create=True)  # serve may use it
+    boot.store.close()
+    boot = open_data(Settings(data_dir=empty), read_only_ok=read_only_ok)  # and from then on, every command
+    try:
+        assert boot.account_id == "111122223333"
+    finally:
+        boot.store.close()
+    (empty / "coffer.db").unlink()  # keys without their SQLite database: not a new instance either
+    message = _refusal(tmp_path, Settings(data_dir=empty), read_only_ok)
+    assert message.startswith(f"no Coffer database at {(empty / 'coffer.db').resolve()} (")
+
+
+def test_removing_profiles_keeps_every_other_line(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    assert remove_credentials_profiles(path, {"AKIAGONE"}) == []
+    assert not path.exists()
+    text = (
+        "[default]\naws_access_key_id = AKIAKEEP\naws_secret_access_key = k\n\n"
+        "# the ci user\n[ci]\naws_access_key_id=AKIAGONE\naws_secret_access_key = g\nregion = eu-west-1\n\n"
+        "; other\n[other]\naws_access_key_id = AKIAOTHER  \n\n[ci-2]\n  aws_access_key_id : AKIAGONE2\n"
+    )
+    path.write_text(text)
+    path.chmod(0o644)
+    assert remove_credentials_profiles(path, {"AKIAOTHERX"}) == []
+    assert path.read_text() == text and stat.S_IMODE(path.stat().st_mode) == 0o644  # not rewritten
+    assert remove_credentials_profiles(path, {"AKIAGONE", "AKIAGONE2"}) == ["ci", "ci-2"]
+    assert path.read_text() == (
+        "[default]\naws_access_key_id = AKIAKEEP\naws_secret_access_key = k\n\n"
+        "; other\n[other]\naws_access_key_id = AKIAOTHER  \n\n"
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -13,12 +13,13 @@ import re
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
-from coffer.bootstrap import rotate_encryption_key, write_credentials_profile
-from coffer.cli.context import Opened, make_settings, opened
-from coffer.cli.options import data_options
+from coffer.bootstrap import remove_credentials_profiles, rotate_encryption_key, write_credentials_profile
+from coffer.cli.context import CofferCliError, Opened, Target, acting_account, data_target, iso_utc, opened
+from coffer.cli.options import ADMIN_ACCOUNT_HELP, data_options_for
 from coffer.core.clock import system_clock
 from coffer.core.errors import CofferError
 from coffer.core.identity import LONG_TERM_SESSION_SECONDS, Caller, root_caller
@@ -26,35 +27,37 @@ from coffer.core.tokens import PREFIX as TOKEN_PREFIX
 from coffer.core.tokens import peek_token_id
 from coffer.store import keyfiles
 
-
-class _Target:
-    def __init__(self, data_dir: Path, db_url: str | None, region: str, account_id: str | None) -> None:
-        self.settings = make_settings(data_dir, db_url, region, None)
-        self.account_id = account_id
+#: --account-id for the commands that act in an account (the others, rotate-keys, revoke-token, gc and
+#: create-account, act on the whole data)
+in_account = data_target(ADMIN_ACCOUNT_HELP)
+on_the_data = data_target(None)
 
 
 @click.group()
-@data_options
-@click.pass_context
-def admin(ctx: click.Context, data_dir: Path, db_url: str | None, region: str, account_id: str | None) -> None:
-    """Manage users, access keys, policies and signing keys. --account-id picks the account (default: the
-    data directory's own)."""
-    ctx.obj = _Target(data_dir, db_url, region, account_id)
+@data_options_for(
+    ADMIN_ACCOUNT_HELP.replace(
+        " [COFFER_ACCOUNT_ID]",
+        " Not used by rotate-keys, revoke-token and gc; create-account's own --account-id names the new account."
+        " [COFFER_ACCOUNT_ID]",
+    )
+)
+def admin(data_dir: Path, db_url: str | None, region: str, account_id: str | None) -> None:
+    """Manage users, access keys, policies and signing keys on an existing data directory (or --db-url) directly;
+    `coffer serve` creates it. The data options may come before or after the subcommand (after wins)."""
 
 
-def _fail(exc: CofferError) -> click.ClickException:
-    return click.ClickException(f"{exc.code}: {exc.message}")
+_fail = CofferCliError.of
 
 
-def _as_root(target: _Target, o: Opened) -> Caller:
+def _as_root(target: Target, o: Opened) -> Caller:
     """The caller admin commands act as: the root user of the chosen account (every permission in it)."""
-    return root_caller(target.account_id or o.boot.account_id, "")
+    return root_caller(acting_account(o, target.account_id), "")
 
 
 @admin.command("create-user")
 @click.argument("name")
-@click.pass_obj
-def create_user(target: _Target, name: str) -> None:
+@in_account
+def create_user(target: Target, name: str) -> None:
     """Create IAM user NAME (no permissions until you put a policy)."""
     with opened(target.settings) as o:
         try:
@@ -68,8 +71,8 @@ def create_user(target: _Target, name: str) -> None:
 @click.argument("name", required=False)
 @click.option("--root", is_flag=True, help="A key of the account's root user instead of an IAM user.")
 @click.option("--profile", default=None, help="Also write the key into <data-dir>/credentials under this profile.")
-@click.pass_obj
-def create_access_key(target: _Target, name: str | None, root: bool, profile: str | None) -> None:
+@in_account
+def create_access_key(target: Target, name: str | None, root: bool, profile: str | None) -> None:
     """Create an access key for user NAME (or --root) and print it (the secret is shown only now)."""
     if bool(name) == root:
         raise click.UsageError("give a user NAME or --root, not both")
@@ -88,8 +91,8 @@ def create_access_key(target: _Target, name: str | None, root: bool, profile: st
 @click.argument("name")
 @click.argument("policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--policy-name", default=None, help="Name of the inline policy (default: the file's stem).")
-@click.pass_obj
-def put_user_policy(target: _Target, name: str, policy_file: Path, policy_name: str | None) -> None:
+@in_account
+def put_user_policy(target: Target, name: str, policy_file: Path, policy_name: str | None) -> None:
     """Attach POLICY_FILE (JSON) to user NAME as an inline policy, replacing one of the same name."""
     document = policy_file.read_text("utf-8")
     pname = policy_name or policy_file.stem
@@ -103,23 +106,21 @@ def put_user_policy(target: _Target, name: str, policy_file: Path, policy_name: 
 
 @admin.command("list-users")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.pass_obj
-def list_users(target: _Target, as_json: bool) -> None:
+@in_account
+def list_users(target: Target, as_json: bool) -> None:
     """List the account's users with their keys and policies (also on a read-only copy of the data)."""
     with opened(target.settings, read_only_ok=True) as o:
         caller = _as_root(target, o)
         account = caller.account_id
         iam = o.services.iam
         try:
-            rows: list[dict[str, str]] = [
+            rows: list[dict[str, str | list[str]]] = [
                 {
                     "UserName": u.name,
                     "Arn": u.arn,
-                    "AccessKeys": ", ".join(k.access_key_id for k in iam.list_access_keys(caller, u.name)),
-                    "Policies": ", ".join(
-                        [p.name for p in iam.list_inline_policies(caller, "user", u.name)]
-                        + [p.name for p in iam.list_attached_policies(caller, "user", u.name)]
-                    ),
+                    "AccessKeys": [k.access_key_id for k in iam.list_access_keys(caller, u.name)],
+                    "Policies": [p.name for p in iam.list_inline_policies(caller, "user", u.name)]
+                    + [p.name for p in iam.list_attached_policies(caller, "user", u.name)],
                 }
                 for u in iam.list_users(caller)
             ]
@@ -130,29 +131,49 @@ def list_users(target: _Target, as_json: bool) -> None:
         return
     table = Table("user", "arn", "access keys", "policies", title=f"account {account}")
     for r in rows:
-        table.add_row(r["UserName"], r["Arn"], r["AccessKeys"], r["Policies"])
+        table.add_row(*(", ".join(v) if isinstance(v, list) else v for v in r.values()))
     Console().print(table)
 
 
 @admin.command("delete-user")
 @click.argument("name")
-@click.pass_obj
-def delete_user(target: _Target, name: str) -> None:
-    """Delete user NAME with its access keys, policies and group memberships."""
+@in_account
+def delete_user(target: Target, name: str) -> None:
+    """Delete user NAME with its access keys, policies and group memberships, and the profiles of
+    <data-dir>/credentials that hold its keys."""
     with opened(target.settings) as o:
+        caller = _as_root(target, o)
         try:
-            o.services.iam.delete_user(_as_root(target, o), name, cascade=True)
+            keys = {k.access_key_id for k in o.services.iam.list_access_keys(caller, name)}
+            o.services.iam.delete_user(caller, name, cascade=True)
         except CofferError as exc:
             raise _fail(exc) from exc
-        click.echo(f"deleted user {name}")
+        credentials = o.boot.data.credentials
+        try:
+            removed = remove_credentials_profiles(credentials, keys)
+        except (OSError, ValueError) as exc:
+            raise CofferCliError(f"deleted user {name}, but could not update {credentials}: {exc}") from exc
+    line = f"deleted user {name}"
+    if removed:
+        noun = "profile" if len(removed) == 1 else "profiles"
+        line += f" and its {noun} {', '.join(removed)} from {credentials.resolve()}"
+    click.echo(line)
 
 
 @admin.command("create-account")
-@click.option("--account-id", "new_account", required=True, help="The new account's id (12 digits).")
-@click.pass_obj
-def create_account(target: _Target, new_account: str) -> None:
+@click.option(
+    "--account-id",
+    "new_account",
+    default=None,
+    help="12-digit id of the NEW account (required; here --account-id does not pick an account to act in).",
+)
+@on_the_data
+def create_account(target: Target, new_account: str | None) -> None:
     """Create another account with its own `admin` user (AdministratorAccess). Its key is printed and added to
     <data-dir>/credentials as profile ACCOUNT_ID."""
+    new_account = new_account or _group_account_id()
+    if new_account is None:
+        raise click.UsageError("give the new account's id: --account-id 444455556666")
     with opened(target.settings) as o:
         try:
             key = o.services.iam.create_account(new_account)
@@ -172,9 +193,19 @@ def create_account(target: _Target, new_account: str) -> None:
         )
 
 
+def _group_account_id() -> str | None:
+    """``coffer admin --account-id X create-account``: the id given before the subcommand (not from the
+    environment: COFFER_ACCOUNT_ID names the account commands act in, never a new one)."""
+    group = click.get_current_context().parent
+    if group is None or group.get_parameter_source("account_id") is not ParameterSource.COMMANDLINE:
+        return None
+    value = group.params.get("account_id")
+    return value if isinstance(value, str) else None
+
+
 @admin.command("rotate-keys")
-@click.pass_obj
-def rotate_keys(target: _Target) -> None:
+@on_the_data
+def rotate_keys(target: Target) -> None:
     """Start a new token signing key and a new key-encryption key. Tokens signed by older keys keep working until
     they expire; every secret in the database is re-sealed with the new key-encryption key."""
     with opened(target.settings) as o:
@@ -200,8 +231,8 @@ def _token_expiry(token: str) -> int | None:
 
 @admin.command("revoke-token")
 @click.argument("token_or_id")
-@click.pass_obj
-def revoke_token(target: _Target, token_or_id: str) -> None:
+@on_the_data
+def revoke_token(target: Target, token_or_id: str) -> None:
     """Revoke one authorization token: give the whole token or its id. Running servers refuse it within a second.
     A bare id is kept revoked for 43200 s (the longest a token lives); a whole token until its own expiry."""
     value = token_or_id.strip()
@@ -210,11 +241,20 @@ def revoke_token(target: _Target, token_or_id: str) -> None:
         token_id = peek_token_id(value)
         if token_id is None:
             raise click.BadParameter("not a readable Coffer token", param_hint="TOKEN_OR_ID")
-        expires_at = float(_token_expiry(value) or now + LONG_TERM_SESSION_SECONDS)
+        expiry = _token_expiry(value)
+        if expiry is None:
+            expires_at, until = now + LONG_TERM_SESSION_SECONDS, "the longest a token lives"
+        else:
+            expires_at, until = float(expiry), "its expiry"
     elif _TOKEN_ID.fullmatch(value):
         token_id, expires_at = value, now + LONG_TERM_SESSION_SECONDS
+        until = "the longest a token lives"
     else:
         raise click.BadParameter("give a whole token (cf1....) or a 24-hex-digit token id", param_hint="TOKEN_OR_ID")
     with opened(target.settings) as o:
         o.boot.store.revoke_token(token_id, expires_at, now)
-    click.echo(f"revoked token {token_id} (until {int(expires_at)})")
+    if expires_at <= now:
+        until = "its expiry, already past"
+    click.echo(
+        f"revoked token {token_id} until {iso_utc(expires_at)} ({until}); running servers refuse it within a second"
+    )

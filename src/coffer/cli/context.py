@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import functools
+import re
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 import click
 
 from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
+from coffer.cli.options import DATA_OPTION_NAMES, data_options_for, merged_data_options
+from coffer.core.errors import CofferError
 from coffer.services import Services, build_services
 from coffer.settings import Settings, SettingsError
 from coffer.store.files import set_private_umask
 from coffer.store.keyfiles import KeyRingFiles
 
+F = TypeVar("F", bound=Callable[..., Any])
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
 
 class CofferCliError(click.ClickException):
-    """A failure told in one line, ``coffer: <message>`` on stderr, exit status 1."""
+    """A failure told in one line, ``coffer: <message>`` on stderr, exit status 1. Every command fails this way
+    (usage errors, a wrong option or argument, keep click's usage text and exit status 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_LINE_BREAKS.sub(" ", message).strip())
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"coffer: {self.format_message()}", err=True, file=file)
+
+    @classmethod
+    def of(cls, exc: CofferError) -> CofferCliError:
+        """A refusal of a service (the same one the API gives): ``<Code>: <message>``."""
+        return cls(f"{exc.code}: {exc.message}")
 
 
 @dataclass(frozen=True)
@@ -31,11 +49,39 @@ class Opened:
     settings: Settings
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a command other than ``serve`` acts on: the data (``settings``, whose ``account_id`` is None: these
+    commands never choose the first account) and the account it acts in (None: the data's own first account)."""
+
+    settings: Settings
+    account_id: str | None = None
+
+
 def make_settings(data_dir: Path, db_url: str | None, region: str, account_id: str | None) -> Settings:
     try:
         return Settings(data_dir=data_dir, db_url=db_url, region=region, account_id=account_id)
     except SettingsError as exc:
         raise click.BadParameter(str(exc)) from exc
+
+
+def data_target(account_help: str | None) -> Callable[[F], F]:
+    """Give a command the data options (--data-dir, --db-url, --region and, with ``account_help``, --account-id)
+    and pass it a ``Target`` as its first argument. In a group that has them too (``coffer admin``) they may be
+    given before or after the subcommand; after wins."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in DATA_OPTION_NAMES if name in kwargs}
+            merged = merged_data_options(click.get_current_context(), given)
+            settings = make_settings(merged["data_dir"], merged["db_url"], merged["region"], merged.get("account_id"))
+            target = Target(dataclasses.replace(settings, account_id=None), settings.account_id)
+            return f(target, *args, **kwargs)
+
+        return data_options_for(account_help)(cast(F, command))
+
+    return decorate
 
 
 @contextmanager
@@ -44,7 +90,7 @@ def opened(settings: Settings, *, read_only_ok: bool = False) -> Iterator[Opened
     data directory it cannot write). Whatever the command creates is private (umask 077)."""
     set_private_umask()
     try:
-        boot = open_data(settings, read_only_ok=read_only_ok)
+        boot = open_data(settings, read_only_ok=read_only_ok)  # never creates: only `coffer serve` does
     except BootstrapError as exc:
         raise CofferCliError(str(exc)) from exc
     try:
@@ -53,3 +99,18 @@ def opened(settings: Settings, *, read_only_ok: bool = False) -> Iterator[Opened
         yield Opened(boot, services, settings)
     finally:
         boot.store.close()
+
+
+def acting_account(o: Opened, requested: str | None) -> str:
+    """The account a command acts in: the requested one, which must exist, else the data's own first account."""
+    if requested is None:
+        return o.boot.account_id
+    if o.boot.store.get_account(requested) is None:
+        known = ", ".join(sorted(a.account_id for a in o.boot.store.list_accounts()))
+        raise CofferCliError(f"no account {requested} in this data (its accounts: {known})")
+    return requested
+
+
+def iso_utc(epoch: float) -> str:
+    """An instant as ISO 8601 UTC to the second: ``2026-12-02T13:00:00Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))

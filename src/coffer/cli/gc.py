@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from coffer.cli.context import CofferCliError, opened
-from coffer.settings import Settings
+from coffer.cli.context import CofferCliError, Target, data_target, opened
 from coffer.store.blobs import FileBlobStore
 from coffer.store.gc import DEFAULT_GRACE, GcResult, collect_garbage
-
-
-class _Target(Protocol):
-    settings: Settings
 
 
 def _plural(n: int, word: str) -> str:
@@ -42,8 +35,8 @@ def summary(result: GcResult, grace: float) -> str:
     help="Keep unreferenced blobs written less than this many seconds ago (an upload may be about to commit).",
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be removed, remove nothing (works read-only).")
-@click.pass_obj
-def gc(target: _Target, grace: float, dry_run: bool) -> None:
+@data_target(None)
+def gc(target: Target, grace: float, dry_run: bool) -> None:
     """Remove blobs no package version uses any more (deleted versions, refused or interrupted uploads), once they
     are older than --grace, and temporary files no running upload holds. Safe while servers run."""
     with opened(target.settings, read_only_ok=dry_run) as o:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from coffer.cli.context import CofferCliError
 from coffer.login import get_authorization_token, get_repository_endpoint, make_client
 from coffer.login.tools import (
     LoginError,
@@ -62,10 +63,8 @@ def login(
         client = make_client(endpoint_url, region, profile)
         issued = get_authorization_token(client, domain, domain_owner, duration_seconds)
         endpoint = get_repository_endpoint(client, domain, repository, domain_owner)
-    except ClientError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except BotoCoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (ClientError, BotoCoreError) as exc:  # ClientError: "An error occurred (Code) when calling ...: ..."
+        raise CofferCliError(str(exc)) from exc
     try:
         plan = _plan(tool, endpoint, issued.token)
         if dry_run:
@@ -75,7 +74,7 @@ def login(
             return
         done = apply(plan, issued.token)
     except (LoginError, OSError) as exc:
-        raise click.ClickException(str(exc).replace(issued.token, "******")) from exc
+        raise CofferCliError(str(exc).replace(issued.token, "******")) from exc
     for line in done:
         click.echo(line)
     for note in plan.notes:
