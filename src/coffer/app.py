@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coffer import __version__
@@ -24,8 +25,11 @@ from coffer.aws.query_endpoint import QueryEndpoint, QueryService
 from coffer.aws.sigv4 import SigV4Verifier
 from coffer.bootstrap import Bootstrapped, open_data
 from coffer.core.clock import system_clock
+from coffer.core.codeartifact.repositories import UNSERVED_FORMATS, unserved_format_message
 from coffer.formats.auth import TokenAuthenticator
+from coffer.formats.host_style import HostStyleLayer
 from coffer.formats.pypi import PypiEndpoint
+from coffer.formats.reason import ReasonResponse
 from coffer.services import build_services
 from coffer.settings import Settings
 from coffer.store.blobs import FileBlobStore
@@ -60,12 +64,40 @@ def _has_action(query_string: bytes) -> bool:
     return any(part.startswith(b"Action=") for part in query_string.split(b"&"))
 
 
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def unserved_format_routes() -> list[BaseRoute]:
+    """``/{format}/...`` (path style ``/{format}/d/{domain}-{owner}/{repo}/...``, and host style through
+    ``HostStyleLayer``) for the formats no endpoint serves yet: a 404 saying so, whatever the method, where the
+    catch-all would answer a bare 404 or (an npm publish's PUT) a misleading 405."""
+    routes: list[BaseRoute] = []
+    for fmt in UNSERVED_FORMATS:
+        message = unserved_format_message(fmt)
+
+        async def unserved(request: Request, message: str = message) -> ReasonResponse:
+            return ReasonResponse(message, 404)
+
+        routes += [
+            Route(f"/{fmt}", unserved, methods=_ANY_METHOD),
+            Route(f"/{fmt}/{{rest:path}}", unserved, methods=_ANY_METHOD),
+        ]
+    return routes
+
+
 def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstrapped | None = None) -> Starlette:
     """The whole server. ``boot`` (the opened data directory and store) is opened here unless given."""
     boot = boot or open_data(settings, create=True)
     ring = KeyRingFiles(boot.data.keys)
     base_url = settings.base_url(bound_port)
-    services = build_services(boot.store, settings.region, ring, lambda: base_url, boot.blobs)
+    services = build_services(
+        boot.store,
+        settings.region,
+        ring,
+        lambda: base_url,
+        boot.blobs,
+        endpoint_dns_suffix=settings.endpoint_dns_suffix,
+    )
     codeartifact = AwsEndpoint(
         service=load_service("codeartifact"),
         verifier=SigV4Verifier(settings.region, ["codeartifact"], system_clock),
@@ -124,7 +156,10 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
             Route("/v1/{rest:path}", codeartifact),
             Route("/", RootDispatch(query), methods=["GET", "POST"]),
             *pypi.routes(),  # /pypi/d/{domain}-{owner}/{repo}/...
+            *unserved_format_routes(),  # /npm/..., /maven/..., ...: 404 "not served yet"
             Route("/{rest:path}", not_found),
         ],
+        # {domain}-{owner}.d.codeartifact.{region}.{suffix}/{format}/{repo}/... onto the path-style routes above
+        middleware=[Middleware(HostStyleLayer, region=settings.region)],
         lifespan=lifespan,
     )

@@ -81,7 +81,9 @@ def build_services(
     base_url: Callable[[], str],
     blobs: BlobStore,
     clock: Clock = system_clock,
+    endpoint_dns_suffix: str | None = None,
 ) -> Services:
+    """``endpoint_dns_suffix``: GetRepositoryEndpoint answers host-style URLs under it (else path style)."""
     identities = IdentityService(store, clock)
     deps = Deps(
         store=store,
@@ -93,7 +95,7 @@ def build_services(
     return Services(
         identities=identities,
         domains=DomainService(deps),
-        repositories=RepositoryService(deps, base_url),
+        repositories=RepositoryService(deps, base_url, endpoint_dns_suffix),
         tags=TagService(deps),
         tokens=AuthorizationTokenService(deps, identities, key_ring, is_revoked=RevocationCache(store, clock)),
         packages=PackageService(deps, blobs),

@@ -55,7 +55,11 @@ def test_aws_sdk_for_javascript(server: Any) -> None:
     assert 0 < out["tokenLength"] <= 1000
     expiration = datetime.fromisoformat(out["expiration"].replace("Z", "+00:00")).timestamp()
     assert abs(expiration - (time.time() + 900)) < 30
-    assert out["endpoint"] == f"{server.url}/npm/d/{domain}-{ACCOUNT}/internal/"
+    assert out["endpoint"] == f"{server.url}/pypi/d/{domain}-{ACCOUNT}/internal/"
+    assert out["npmEndpointError"] == (
+        "ValidationException: Coffer does not serve the npm format yet; only pypi repositories can be used by "
+        "package clients"
+    )
     assert out["errorName"] == "ValidationException"
     assert out["errorStatus"] == 400
     assert "Member must have value less than or equal to 43200" in out["durationError"]

@@ -23,8 +23,13 @@ const token = await client.send(new GetAuthorizationTokenCommand({ domain, durat
 out.tokenLength = token.authorizationToken.length;
 out.expiration = token.expiration.toISOString();
 out.endpoint = (
-  await client.send(new GetRepositoryEndpointCommand({ domain, repository: "internal", format: "npm" }))
+  await client.send(new GetRepositoryEndpointCommand({ domain, repository: "internal", format: "pypi" }))
 ).repositoryEndpoint;
+try {
+  await client.send(new GetRepositoryEndpointCommand({ domain, repository: "internal", format: "npm" }));
+} catch (err) {
+  out.npmEndpointError = `${err.name}: ${err.message}`;
+}
 try {
   await client.send(new DescribeDomainCommand({ domain: "Not-Valid" }));
 } catch (err) {

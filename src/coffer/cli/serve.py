@@ -29,11 +29,21 @@ from coffer.store.gc import GcSettings
     default=None,
     help="Base URL clients use to reach Coffer (default: the listen address). [COFFER_PUBLIC_URL]",
 )
+@click.option(
+    "--endpoint-dns-suffix",
+    envvar="COFFER_ENDPOINT_DNS_SUFFIX",
+    default=None,
+    metavar="SUFFIX",
+    help="Make GetRepositoryEndpoint answer AWS host-style URLs, {domain}-{owner}.d.codeartifact.{region}.SUFFIX "
+    "with the scheme and port of the public URL (needs a wildcard DNS record or hosts-file entries); "
+    "default: path style. Host-style requests are served either way. [COFFER_ENDPOINT_DNS_SUFFIX]",
+)
 @data_options
 def serve(
     host: str,
     port: int,
     public_url: str | None,
+    endpoint_dns_suffix: str | None,
     data_dir: Path,
     db_url: str | None,
     region: str,
@@ -58,6 +68,7 @@ def serve(
             account_id=account_id,
             public_url=public_url,
             db_url=db_url,
+            endpoint_dns_suffix=endpoint_dns_suffix or None,
         )
     except SettingsError as exc:
         raise click.BadParameter(str(exc)) from exc

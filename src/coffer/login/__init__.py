@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 _DOMAIN_OWNER = r"(?P<domain>[a-z][a-z0-9\-]{0,48}[a-z0-9])-(?P<owner>[0-9]{12})"
 _REPOSITORY = r"(?P<repository>[A-Za-z0-9][A-Za-z0-9._\-]{1,99})"
 _PATH_STYLE = re.compile(rf"^(?P<prefix>(?:/[^/]+)*?)/pypi/d/{_DOMAIN_OWNER}/{_REPOSITORY}(?:/.*)?$")
-_HOST_STYLE_HOST = re.compile(rf"^{_DOMAIN_OWNER}\.d\.codeartifact\.(?P<region>[a-z0-9\-]+)\.amazonaws\.com$")
+_HOST_STYLE_HOST = re.compile(rf"^{_DOMAIN_OWNER}\.d\.codeartifact\.(?P<region>[a-z0-9\-]+)\.(?P<suffix>[a-z0-9.\-]+)$")
+_AWS_SUFFIXES = ("amazonaws.com", "amazonaws.com.cn")
 _AWS_REGION = re.compile(r"\.codeartifact\.(?P<region>[a-z0-9\-]+)\.")
 _HOST_STYLE_PATH = re.compile(rf"^/pypi/{_REPOSITORY}(?:/.*)?$")
 
@@ -31,12 +32,13 @@ class PypiEndpoint:
     owner: str
     repository: str
     api_endpoint: str | None  # where the CodeArtifact API is; None: the AWS default for the region
-    region: str | None  # only known for AWS host-style URLs
+    region: str | None  # only known for host-style URLs
 
 
 def parse_pypi_url(url: str) -> PypiEndpoint | None:
     """Recognise ``http(s)://host[:port][/prefix]/pypi/d/{domain}-{owner}/{repo}/...`` (Coffer and AWS path style)
-    and ``https://{domain}-{owner}.d.codeartifact.{region}.amazonaws.com/pypi/{repo}/...`` (AWS host style)."""
+    and ``https://{domain}-{owner}.d.codeartifact.{region}.amazonaws.com/pypi/{repo}/...`` (AWS host style; under
+    another DNS suffix, Coffer's host style, whose API is on the index's own host)."""
     try:
         parts = urlsplit(url.strip())
         hostname = parts.hostname
@@ -51,17 +53,23 @@ def parse_pypi_url(url: str) -> PypiEndpoint | None:
         p = _HOST_STYLE_PATH.match(parts.path)
         if not p:
             return None
-        return PypiEndpoint(m["domain"], m["owner"], p["repository"], None, m["region"])
+        api = None if m["suffix"] in _AWS_SUFFIXES else _origin(parts.scheme, host, port)  # Coffer host style
+        return PypiEndpoint(m["domain"], m["owner"], p["repository"], api, m["region"])
     p = _PATH_STYLE.match(parts.path)
     if not p:
         return None
     if host.endswith(".amazonaws.com"):  # AWS path style (VPC endpoints): the API is AWS's, not this host
         r = _AWS_REGION.search(host)
         return PypiEndpoint(p["domain"], p["owner"], p["repository"], None, r["region"] if r else None)
+    api = _origin(parts.scheme, host, port) + p["prefix"]
+    return PypiEndpoint(p["domain"], p["owner"], p["repository"], api, None)
+
+
+def _origin(scheme: str, host: str, port: int | None) -> str:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
-    return PypiEndpoint(p["domain"], p["owner"], p["repository"], f"{parts.scheme}://{netloc}{p['prefix']}", None)
+    return f"{scheme}://{netloc}"
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from coffer.core.codeartifact import permissions
 from coffer.core.codeartifact.deps import Deps
@@ -13,13 +14,37 @@ from coffer.core.models import Repository, ResourcePolicy
 MAX_DIRECT_UPSTREAMS = 10
 MAX_UPSTREAM_GRAPH = 25
 MAX_REPOSITORIES_PER_DOMAIN = 1000
-ENDPOINT_FORMATS = ("npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo")
+ENDPOINT_FORMATS = ("npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo")  # the model's enum
+SERVED_FORMATS = frozenset({"pypi"})
+"""The formats package clients can use: the one list to extend when a format gets its endpoint. GetRepositoryEndpoint
+refuses the others, and their paths answer 404 (``unserved_format_message``)."""
+UNSERVED_FORMATS = tuple(f for f in ENDPOINT_FORMATS if f not in SERVED_FORMATS)
+
+
+def unserved_format_message(fmt: str) -> str:
+    served = ", ".join(sorted(SERVED_FORMATS))
+    return f"Coffer does not serve the {fmt} format yet; only {served} repositories can be used by package clients"
+
+
+def endpoint_url(
+    base_url: str, dns_suffix: str | None, region: str, domain: str, owner: str, fmt: str, repository: str
+) -> str:
+    """A repository's endpoint: path style ``{base_url}/{fmt}/d/{domain}-{owner}/{repository}/``, or with a DNS
+    suffix AWS's host style ``{scheme}://{domain}-{owner}.d.codeartifact.{region}.{dns_suffix}[:{port}]/{fmt}/
+    {repository}/`` with the scheme and port of ``base_url`` (any path of ``base_url`` is not part of it)."""
+    if dns_suffix is None:
+        return f"{base_url}/{fmt}/d/{domain}-{owner}/{repository}/"
+    parts = urlsplit(base_url)
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{domain}-{owner}.d.codeartifact.{region}.{dns_suffix}{port}/{fmt}/{repository}/"
 
 
 class RepositoryService:
-    def __init__(self, deps: Deps, base_url: Callable[[], str]) -> None:
+    def __init__(self, deps: Deps, base_url: Callable[[], str], endpoint_dns_suffix: str | None = None) -> None:
+        """Endpoints are path style under ``base_url()``, host style with ``endpoint_dns_suffix`` (``endpoint_url``)."""
         self._d = deps
         self._base_url = base_url
+        self._dns_suffix = endpoint_dns_suffix
 
     def _check_upstreams(self, owner: str, domain: str, name: str, upstreams: Sequence[str]) -> None:
         if len(upstreams) > MAX_DIRECT_UPSTREAMS:
@@ -183,7 +208,9 @@ class RepositoryService:
         self._d.require_repository(owner, domain, name)
         if fmt not in ENDPOINT_FORMATS:
             raise ValidationError(f"Unsupported package format {fmt}")
-        return f"{self._base_url()}/{fmt}/d/{domain}-{owner}/{name}/"
+        if fmt not in SERVED_FORMATS:
+            raise ValidationError(unserved_format_message(fmt))
+        return endpoint_url(self._base_url(), self._dns_suffix, self._d.region, domain, owner, fmt, name)
 
     # --- permissions policy -------------------------------------------------------------------------------
 

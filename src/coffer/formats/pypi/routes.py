@@ -8,6 +8,9 @@
 
 Every request is authenticated by token first (401 otherwise, whatever the path), then the token's principal is
 authorized for the repository (403), and only then is the path looked at.
+
+AWS's host-style URLs (``{domain}-{owner}.d.codeartifact.{region}.{suffix}/pypi/{repo}/...``) reach these routes
+through ``coffer.formats.host_style``; the paths given back to the client (301s, 404 texts) are spelt as it sent them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from coffer.core.packages import Asset, RepoRef
 from coffer.core.ports import Clock
 from coffer.core.pypi import METADATA_SUFFIX, DistributionError, is_valid_name, normalize_name, normalize_version
 from coffer.formats.auth import Authenticated, TokenAuthenticator, forbidden
+from coffer.formats.host_style import public_path
 from coffer.formats.pypi import simple
 from coffer.formats.pypi.upload import Uploader
 
@@ -56,6 +60,10 @@ def _text(status: int, message: str) -> Response:
     return PlainTextResponse(message + "\n", status_code=status)
 
 
+def _no_such_resource(request: Request) -> Response:
+    return _text(404, f"No such resource: {public_path(request.scope, request.url.path)}")
+
+
 def _redirect(location: str, request: Request) -> Response:
     query = request.url.query
     return RedirectResponse(location + (f"?{query}" if query else ""), status_code=301)
@@ -78,7 +86,7 @@ class PypiEndpoint:
     async def handle(self, request: Request) -> Response:
         location = parse_location(request.path_params["domain_owner"], request.path_params["repository"])
         if location is None:
-            return _text(404, f"No such resource: {request.url.path}")
+            return _no_such_resource(request)
         method = request.method.upper()
         if method in _READ_METHODS:
             # One worker-thread hop for the whole read (token, authorization, lookup): most of it is served from
@@ -111,8 +119,8 @@ class PypiEndpoint:
     def _read(self, request: Request, location: Location, rest: str) -> Response:
         parts = rest.split("/")
         if parts[0] != "simple":
-            return _text(404, f"No such resource: {request.url.path}")
-        simple_base = location.base + "simple/"
+            return _no_such_resource(request)
+        simple_base = public_path(request.scope, location.base) + "simple/"
         match parts:
             case ["simple"]:
                 return _redirect(simple_base, request)
@@ -127,7 +135,7 @@ class PypiEndpoint:
                 return self._project(request, location.repo, normalized)
             case ["simple", project, version, filename] if project and version and filename:
                 return self._download(request, location.repo, project, version, filename)
-        return _text(404, f"No such resource: {request.url.path}")
+        return _no_such_resource(request)
 
     # --- the index ---------------------------------------------------------------------------------------
 
