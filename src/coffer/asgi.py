@@ -8,7 +8,9 @@
 Variables (all optional): ``COFFER_DATA_DIR``, ``COFFER_ACCOUNT_ID``, ``COFFER_REGION``, ``COFFER_DB_URL``,
 ``COFFER_PUBLIC_URL``, and ``COFFER_HOST``/``COFFER_PORT`` (only used to build the URL clients are told to use
 when ``COFFER_PUBLIC_URL`` is unset; the ASGI server decides where it actually listens); ``COFFER_GC_INTERVAL`` and
-``COFFER_GC_GRACE`` (the collection of unreferenced blobs, ``coffer.store.gc``).
+``COFFER_GC_GRACE`` (the collection of unreferenced blobs, ``coffer.store.gc``); ``COFFER_ACCESS_LOG`` (default
+on) and ``COFFER_LOG_FORMAT`` (``text`` or ``json``), Coffer's access log on stderr (``coffer.access_log``; turn the
+ASGI server's own off, e.g. granian's ``--no-access-log``: it would log URLs with tokens in them).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
+from coffer.access_log import AccessLog, AccessLogWriter
 from coffer.app import create_app
 from coffer.bootstrap import BootstrapError, open_data
-from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION, Settings
+from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION, Settings, env_flag
 from coffer.store.files import set_private_umask
 from coffer.store.gc import GcSettings
 
@@ -45,16 +48,19 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         account_id=_get(env, "COFFER_ACCOUNT_ID"),
         public_url=_get(env, "COFFER_PUBLIC_URL"),
         db_url=_get(env, "COFFER_DB_URL"),
+        access_log=env_flag(env, "COFFER_ACCESS_LOG", True),
+        log_format=(_get(env, "COFFER_LOG_FORMAT") or "text").lower(),
     )
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> ASGIApp:
     """The Coffer ASGI app, its data directory opened (created on first start) as ``coffer serve`` would."""
     set_private_umask()  # whatever the server creates (database, its log, blobs, keys) is private to its user
-    settings = settings_from_env()
     try:
+        settings = settings_from_env()
         GcSettings.from_env()  # read again by the app's lifespan: refuse a bad value now, in one line
         boot = open_data(settings, create=True)
     except (BootstrapError, ValueError) as exc:
         raise SystemExit(f"coffer: {exc}") from exc
-    return create_app(settings, bound_port=None, boot=boot)
+    app = create_app(settings, bound_port=None, boot=boot)
+    return AccessLog(app, AccessLogWriter(settings.log_format)) if settings.access_log else app

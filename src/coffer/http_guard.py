@@ -31,12 +31,19 @@ How each limit works:
 Every refusal is shaped by :func:`coffer.http_refusals.refusal` and followed by a lingering close: the write side
 is shut down at once and what the client still sends is read and discarded for up to ``linger`` seconds, so the
 client reads the refusal instead of a connection reset.
+
+With an access log (:meth:`GuardedHttpToolsProtocol.with_limits`), a refusal of a request the app has not seen gets
+its own line (its request id in ``x-amzn-RequestId``, the one the AWS dialects' bodies carry); a refusal of a
+request the app is serving (a stalled body) is logged by the app's line, with the refusal's status, and a connection
+lost mid-response marks that line incomplete.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 from typing import Any, ClassVar, Final
 
 import httptools
@@ -46,8 +53,9 @@ from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
+from coffer.access_log import RECORD_KEY, AccessLogWriter, RequestRecord, log_target, new_request_id, split_target
 from coffer.http_limits import HttpLimits
-from coffer.http_refusals import refusal
+from coffer.http_refusals import refusal, request_target
 
 log = logging.getLogger("coffer.http")
 
@@ -83,6 +91,7 @@ PROTOCOL_STATE: Final = (
     "timeout_keep_alive_task",
 )
 CYCLE_STATE: Final = (
+    "scope",
     "response_started",
     "response_complete",
     "disconnected",
@@ -111,6 +120,10 @@ def instance_problems(protocol: HttpToolsProtocol, cycle: RequestResponseCycle, 
     return [f"uvicorn {uvicorn.__version__} lacks {m}" for m in missing] + uvicorn_problems()
 
 
+_REQUEST_ID = re.compile(rb"\r\nx-amzn-requestid: *([^\r\n]*)\r\n", re.IGNORECASE)
+_PROTOCOL = re.compile(rb"[^\r\n]* (HTTP/[0-9.]{1,5})\r?\n")
+
+
 class _Refused(Exception):
     """Raised in a parser callback to stop the parser; the refusal is in ``_pending``."""
 
@@ -119,10 +132,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """One connection. Use :meth:`with_limits` to get the class to hand to ``uvicorn.Config(http=...)``."""
 
     limits: ClassVar[HttpLimits] = HttpLimits()
+    request_log: ClassVar[AccessLogWriter | None] = None  # uvicorn's own access_log is a bool, off
 
     @classmethod
-    def with_limits(cls, limits: HttpLimits) -> type[GuardedHttpToolsProtocol]:
-        return type(cls.__name__, (cls,), {"limits": limits, "__module__": cls.__module__})
+    def with_limits(
+        cls, limits: HttpLimits, access_log: AccessLogWriter | None = None
+    ) -> type[GuardedHttpToolsProtocol]:
+        """The protocol class with ``limits``, logging its refusals to ``access_log`` (None: not logged)."""
+        attributes = {"limits": limits, "request_log": access_log, "__module__": cls.__module__}
+        return type(cls.__name__, (cls,), attributes)
 
     def __init__(
         self,
@@ -139,6 +157,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._line_done = False
         self._head_bytes = 0  # 0 again once a message is complete
+        self._head_began = 0.0  # loop time of the head's first read
         self._head_kept: list[bytes] = []
         self._tail = b""
         # the request body being received
@@ -164,6 +183,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._linger_timer is not None:
             self._linger_timer.cancel()
             self._linger_timer = None
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            record = cycle.scope.get(RECORD_KEY)
+            if isinstance(record, RequestRecord):  # the app's line: what it sends from now on goes nowhere
+                record.disconnected = True
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -262,6 +286,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         limits = self.limits
         seen = self._head_bytes
         if seen < HEAD_KEPT:
+            if not seen:
+                self._head_began = self.loop.time()
             self._head_kept.append(data[: HEAD_KEPT - seen])
         if not self._line_done:
             lf = data.find(b"\n")
@@ -353,22 +379,67 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             method = self.scope["method"].encode("ascii")
             query = self.scope.get("query_string", b"")
             target = self.scope.get("raw_path", b"") + (b"?" + query if query else b"")
-        transport.write(
-            refusal(
-                status,
-                message,
-                head,
-                method=method,
-                target=target,
-                extra_headers=self.server_state.default_headers,
-            )
+        response = refusal(
+            status,
+            message,
+            head,
+            method=method,
+            target=target,
+            extra_headers=self.server_state.default_headers,
         )
+        if self.request_log is not None:
+            response = self._log_refusal(self.request_log, status, response, head)
+        transport.write(response)
         self.flow.resume_reading()
         if transport.can_write_eof():
             transport.write_eof()
             self._linger_timer = self.loop.call_later(self.limits.linger, transport.close)
         else:
             transport.close()
+
+    def _log_refusal(self, log: AccessLogWriter, status: int, response: bytes, head: bytes) -> bytes:
+        """Log the refusal ``response`` (adding the request id it lacks) and return what to send."""
+        found = _REQUEST_ID.search(response)
+        if found is not None:
+            request_id = found.group(1).decode("latin-1")
+        else:  # a plain-text refusal: give it the id its log line has
+            request_id = new_request_id()
+            response = response.replace(b"\r\n", b"\r\nx-amzn-requestid: " + request_id.encode("ascii") + b"\r\n", 1)
+        sent = len(response) - response.find(b"\r\n\r\n") - 4
+        cycle = self.cycle
+        if not self._in_head and cycle is not None:
+            record = cycle.scope.get(RECORD_KEY)
+            if isinstance(record, RequestRecord):  # the app is serving this request: its line tells what it got
+                record.refused = (status, sent, request_id)
+                record.disconnected = True
+                return response
+        started, method, path, query, protocol = time.time(), None, None, "", None
+        if not self._in_head and self.scope is not None and "method" in self.scope:  # parsed, never handed on
+            scope = self.scope
+            method, path, query = scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")
+            protocol = f"HTTP/{scope.get('http_version', '1.1')}"
+        elif head:
+            verb, raw_target = request_target(head)
+            if verb:
+                method = verb.decode("latin-1")
+                path, query = split_target(raw_target.decode("latin-1"))
+                line = _PROTOCOL.match(head)
+                protocol = line.group(1).decode("latin-1") if line is not None else None
+        if head:
+            started -= max(0.0, self.loop.time() - self._head_began)
+        log.write(
+            started=started,
+            remote=self.client[0] if self.client else None,
+            method=method,
+            target=log_target(path, query) if path is not None else None,
+            protocol=protocol,
+            status=status,
+            sent=sent,
+            duration=time.time() - started,
+            principal=None,
+            request_id=request_id,
+        )
+        return response
 
 
 def _parser_message(exc: httptools.HttpParserError) -> str:

@@ -12,6 +12,7 @@ from types import FrameType
 
 import uvicorn
 
+from coffer.access_log import AccessLog, AccessLogWriter
 from coffer.app import create_app
 from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
 from coffer.http_guard import GuardedHttpToolsProtocol, uvicorn_problems
@@ -82,14 +83,16 @@ def run(settings: Settings) -> None:
     sock = bind_socket(settings.host, settings.port)
     bound_port = sock.getsockname()[1]
     app = create_app(settings, bound_port=bound_port, boot=boot)
+    request_log = AccessLogWriter(settings.log_format) if settings.access_log else None
     install_reason_phrases()
     config = uvicorn.Config(
-        app,
-        # uvicorn's httptools protocol with Coffer's limits on head size, slow clients and connections
-        http=GuardedHttpToolsProtocol.with_limits(limits),
+        AccessLog(app, request_log) if request_log is not None else app,
+        # uvicorn's httptools protocol with Coffer's limits on head size, slow clients and connections; it logs
+        # the requests it refuses before the app sees them
+        http=GuardedHttpToolsProtocol.with_limits(limits, access_log=request_log),
         timeout_keep_alive=math.ceil(limits.keep_alive_timeout),  # the protocol uses the exact value
         log_level="warning",
-        access_log=False,  # URLs and headers may carry tokens; Coffer logs nothing that could hold one
+        access_log=False,  # uvicorn's would show tokens in URLs; Coffer's (coffer.access_log) takes them out
         lifespan="on",
         server_header=False,
     )

@@ -44,6 +44,22 @@ def env_number(
     return value
 
 
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+LOG_FORMATS = ("text", "json")
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """The yes/no in variable ``name`` (``default`` when it is unset or empty), spelt as click's booleans are
+    (1/0, true/false, yes/no, on/off, any case); ``SettingsError`` for anything else."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise SettingsError(f"{name} must be a yes/no value (1/0, true/false, yes/no, on/off), got {env[name]!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = DEFAULT_HOST
@@ -54,6 +70,8 @@ class Settings:
     public_url: str | None = None
     db_url: str | None = None
     endpoint_dns_suffix: str | None = None  # GetRepositoryEndpoint: host style under it (coffer.formats.host_style)
+    access_log: bool = True  # one line per request on stderr (coffer.access_log)
+    log_format: str = "text"  # of the access log: text or json
 
     def __post_init__(self) -> None:
         if self.account_id is not None and not _ACCOUNT_ID.fullmatch(self.account_id):
@@ -64,6 +82,8 @@ class Settings:
             raise SettingsError(f"port {self.port} is out of range")
         if self.public_url is not None and not re.match(r"https?://[^/\s]+", self.public_url):
             raise SettingsError(f"public URL must start with http:// or https://, got {self.public_url!r}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         if self.endpoint_dns_suffix is not None and not _DNS_SUFFIX.fullmatch(self.endpoint_dns_suffix):
             raise SettingsError(
                 "endpoint DNS suffix must be a lowercase DNS name such as coffer.example.com (no scheme, port or "

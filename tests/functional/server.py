@@ -6,8 +6,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +21,20 @@ class RunningServer:
     url: str
     data_dir: Path
     process: subprocess.Popen[str]
-    output: list[str]
+    output: list[str]  # stdout and stderr, line by line: the banner, then (read on) the access log and the rest
 
     @property
     def credentials_file(self) -> Path:
         return self.data_dir / "credentials"
+
+    def lines_after(self, start: int, predicate: Callable[[list[str]], bool], timeout: float = 10.0) -> list[str]:
+        """The output lines from index ``start`` on, once ``predicate`` holds for them (or ``timeout`` passed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.output[start:]
+            if predicate(lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.02)
 
 
 def coffer_command() -> list[str]:
@@ -55,6 +65,9 @@ def running_server(data_dir: Path, *extra: str, env: dict[str, str] | None = Non
         rest = proc.stdout.read()
         raise RuntimeError("coffer serve did not start:\n" + "".join(output) + rest)
     server = RunningServer(url=url, data_dir=data_dir, process=proc, output=output)
+    # keep reading: a server writing to a pipe nobody reads (its access log) would block once the pipe is full
+    reader = threading.Thread(target=_read_on, args=(proc, output), daemon=True)
+    reader.start()
     for _ in range(200):
         try:
             if httpx.get(url + "/health", timeout=2).status_code == 200:
@@ -70,3 +83,10 @@ def running_server(data_dir: Path, *extra: str, env: dict[str, str] | None = Non
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        reader.join(timeout=5)
+
+
+def _read_on(proc: subprocess.Popen[str], output: list[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        output.append(line)

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from anyio import to_thread
 from starlette.types import Receive, Scope, Send
 
+from coffer.access_log import note_principal, request_id_for
 from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
 from coffer.aws.errors import serialize_error
 from coffer.aws.handlers.codeartifact import HANDLERS, CodeArtifactServices
@@ -60,7 +61,7 @@ class AwsEndpoint:
         self._services = handlers_services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = new_request_id()
+        request_id = request_id_for(scope) or new_request_id()  # the access log's id, when there is one
         try:
             status, headers, body = await self._handle(scope, receive)
             headers.append(("x-amzn-RequestId", request_id))
@@ -83,6 +84,7 @@ class AwsEndpoint:
         parsed = parse_authorization(request)  # size limits and structure, before anything is hashed
         body = await read_body(scope, receive, MAX_JSON_BODY)
         caller = self._auth.authenticate(scope, request, parsed, body)
+        note_principal(scope, caller)
 
         query = _query_pairs(request.raw_query)
         match = self._service.route(scope["method"], scope["path"], query)

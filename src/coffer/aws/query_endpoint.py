@@ -25,6 +25,7 @@ from typing import Any
 from anyio import to_thread
 from starlette.types import Receive, Scope, Send
 
+from coffer.access_log import note_principal, request_id_for
 from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
 from coffer.aws.query import (
     MAX_FORM_BYTES,
@@ -92,7 +93,7 @@ class QueryEndpoint:
             self._by_version.setdefault(service.spec.api_version, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = new_request_id()
+        request_id = request_id_for(scope) or new_request_id()  # the access log's id, when there is one
         current: list[QueryService] = []  # the service once the credential scope names it: its namespace for errors
         try:
             status, body = await self._handle(scope, receive, request_id, current)
@@ -140,6 +141,7 @@ class QueryEndpoint:
             if parsed.service != name:  # e.g. an IAM action signed for s3, codeartifact or sts
                 raise InvalidSignatureError(f"Credential should be scoped to correct service: '{name}'. ")
         caller = self._auth.authenticate(scope, request, parsed, body)
+        note_principal(scope, caller)
         if service is None:  # the verifiers accept a signing name no service here answers to
             raise InvalidSignatureError(f"Credential should be scoped to correct service: '{parsed.service}'. ")
         if form_error is not None:

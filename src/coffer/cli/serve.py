@@ -8,7 +8,7 @@ import click
 
 from coffer.cli.options import data_options
 from coffer.formats.pypi.upload import max_upload_bytes
-from coffer.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
+from coffer.settings import DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Settings, SettingsError
 from coffer.store.files import set_private_umask
 from coffer.store.gc import GcSettings
 
@@ -38,12 +38,29 @@ from coffer.store.gc import GcSettings
     "with the scheme and port of the public URL (needs a wildcard DNS record or hosts-file entries); "
     "default: path style. Host-style requests are served either way. [COFFER_ENDPOINT_DNS_SUFFIX]",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    envvar="COFFER_ACCESS_LOG",
+    default=True,
+    show_default=True,
+    help="One line per request on stderr, tokens and credentials taken out. [COFFER_ACCESS_LOG]",
+)
+@click.option(
+    "--log-format",
+    envvar="COFFER_LOG_FORMAT",
+    type=click.Choice(LOG_FORMATS, case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="Of the access log: a readable line, or one JSON object per line. [COFFER_LOG_FORMAT]",
+)
 @data_options
 def serve(
     host: str,
     port: int,
     public_url: str | None,
     endpoint_dns_suffix: str | None,
+    access_log: bool,
+    log_format: str,
     data_dir: Path,
     db_url: str | None,
     region: str,
@@ -69,6 +86,8 @@ def serve(
             public_url=public_url,
             db_url=db_url,
             endpoint_dns_suffix=endpoint_dns_suffix or None,
+            access_log=access_log,
+            log_format=log_format,
         )
     except SettingsError as exc:
         raise click.BadParameter(str(exc)) from exc

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from coffer.access_log import note_principal
 from coffer.core.codeartifact.packages import PackageService
 from coffer.core.errors import AccessDeniedError, CofferError, ResourceNotFoundError
 from coffer.core.packages import Asset, RepoRef
@@ -96,6 +97,7 @@ class PypiEndpoint:
         auth = await self._auth.authenticate(request.headers, repo.domain_owner, repo.domain, repo.name)
         if not isinstance(auth, Authenticated):
             return auth
+        note_principal(request.scope, auth.caller)
         rest: str | None = request.path_params.get("rest")
         if method == "POST":
             if rest in (None, "", "legacy", "legacy/"):
@@ -108,6 +110,7 @@ class PypiEndpoint:
         auth = self._auth.authenticate_sync(request.headers, repo.domain_owner, repo.domain, repo.name)
         if not isinstance(auth, Authenticated):
             return auth
+        note_principal(request.scope, auth.caller)
         try:
             self._packages.authorize_read(auth.caller, repo)
         except AccessDeniedError as exc:

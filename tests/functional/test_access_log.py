@@ -1,0 +1,337 @@
+"""The access log of a real ``coffer serve``: one line per request with every field, in text or JSON, none with
+``--no-access-log``; no token, password or secret in any line (nor anywhere in the server's output); the
+principal of signed and token-authenticated requests; requests the HTTP guard refuses; responses cut short."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import socket
+import time
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.functional.conftest import ACCOUNT, make_client, read_profile
+from tests.functional.server import RunningServer, running_server
+from tests.functional.test_pypi import Repo, _escape, _record_hash, build_wheel, core_metadata, twine_upload
+from tests.functional.test_sts import client, creds_of, make_role, trust_policy
+
+ADMIN_ARN = f"arn:aws:iam::{ACCOUNT}:user/admin"
+TEXT_LINE = re.compile(
+    r'(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (?P<remote>\S+) "(?P<request>[^"]*)" (?P<status>\d{3}) '
+    r"(?P<bytes>\d+) (?P<ms>\d+\.\d\d)ms (?P<principal>\S+) req=(?P<id>[0-9a-f-]{36})(?P<tail> incomplete)?"
+)
+JSON_FIELDS = {
+    "time",
+    "remote",
+    "method",
+    "path",
+    "protocol",
+    "status",
+    "bytes",
+    "duration_ms",
+    "principal",
+    "request_id",
+    "complete",
+}
+SERVER_ENV = {"COFFER_HEADER_TIMEOUT": "1", "COFFER_BODY_TIMEOUT": "1"}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    data = tmp_path_factory.mktemp("access-log") / "data"
+    with running_server(data, "--account-id", ACCOUNT, env=SERVER_ENV) as server:
+        yield server
+
+
+def request_id(response: httpx.Response | dict[str, Any]) -> str:
+    if isinstance(response, httpx.Response):
+        return response.headers["x-amzn-requestid"]
+    rid: str = response["ResponseMetadata"]["RequestId"]
+    return rid
+
+
+def line_of(server: RunningServer, rid: str, timeout: float = 10.0) -> str:
+    """The one access-log line with request id ``rid`` (it is written just after the response)."""
+    lines = server.lines_after(0, lambda lines: any(f"req={rid}" in line for line in lines), timeout)
+    found = [line for line in lines if f"req={rid}" in line]
+    assert len(found) == 1, (rid, found)
+    return found[0].rstrip("\n")
+
+
+def fields(line: str) -> dict[str, str | None]:
+    m = TEXT_LINE.fullmatch(line)
+    assert m is not None, line
+    return m.groupdict()
+
+
+def new_domain(ca: Any, name: str) -> tuple[str, str]:
+    """A domain with repository ``main``: (its PyPI endpoint, a token)."""
+    ca.create_domain(domain=name)
+    ca.create_repository(domain=name, repository="main")
+    endpoint: str = ca.get_repository_endpoint(domain=name, repository="main", format="pypi")["repositoryEndpoint"]
+    token: str = ca.get_authorization_token(domain=name, durationSeconds=3600)["authorizationToken"]
+    return endpoint, token
+
+
+def test_one_line_per_request_with_every_field(srv: RunningServer) -> None:
+    before = datetime.now(UTC)
+    r = httpx.get(srv.url + "/health")
+    assert r.status_code == 200
+    f = fields(line_of(srv, request_id(r)))
+    assert f["request"] == "GET /health HTTP/1.1"
+    assert (f["status"], f["bytes"], f["principal"], f["tail"]) == ("200", str(len(r.content)), "-", None)
+    assert f["remote"] == "127.0.0.1"
+    logged = datetime.strptime(str(f["time"]), "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= logged <= datetime.now(UTC)
+    assert 0 < float(str(f["ms"])) < 5000
+
+    r = httpx.get(srv.url + "/no/such/thing?x=1&y=2")
+    f = fields(line_of(srv, request_id(r)))
+    assert (f["request"], f["status"], f["bytes"]) == (
+        "GET /no/such/thing?x=1&y=2 HTTP/1.1",
+        "404",
+        str(len(r.content)),
+    )
+
+    r = httpx.head(srv.url + "/health")
+    assert fields(line_of(srv, request_id(r)))["request"] == "HEAD /health HTTP/1.1"
+
+
+def test_the_principal_of_a_signed_call_and_of_a_token(srv: RunningServer) -> None:
+    ca = make_client(srv)
+    listed = ca.list_domains()
+    f = fields(line_of(srv, request_id(listed)))  # the id of x-amzn-RequestId is the one logged
+    assert (f["request"], f["status"], f["principal"]) == ("POST /v1/domains HTTP/1.1", "200", ADMIN_ARN)
+
+    endpoint, token = new_domain(ca, "logged")
+    r = httpx.get(endpoint + "simple/", auth=("aws", token))
+    assert r.status_code == 200
+    f = fields(line_of(srv, request_id(r)))
+    assert f["request"] == "GET /pypi/d/logged-111122223333/main/simple/ HTTP/1.1"
+    assert (f["status"], f["bytes"], f["principal"]) == ("200", str(len(r.content)), ADMIN_ARN)
+
+    refused = httpx.get(endpoint + "simple/", auth=("aws", "cf1.not.valid"))
+    f = fields(line_of(srv, request_id(refused)))
+    assert (f["status"], f["principal"]) == ("401", "-")
+
+    sts = client(srv, "sts", (*read_profile(srv.credentials_file), None))
+    who = sts.get_caller_identity()
+    f = fields(line_of(srv, request_id(who)))
+    assert (f["request"], f["principal"]) == ("POST / HTTP/1.1", ADMIN_ARN)
+
+
+def test_no_token_password_or_secret_in_any_line(srv: RunningServer, tmp_path: Path) -> None:
+    start = len(srv.output)
+    admin_key, admin_secret = read_profile(srv.credentials_file)
+    ca = make_client(srv)
+    iam = client(srv, "iam", (admin_key, admin_secret, None))
+    sts = client(srv, "sts", (admin_key, admin_secret, None))
+    secrets: dict[str, str] = {"admin secret": admin_secret}
+    ids: dict[str, str] = {}
+
+    endpoint, token = new_domain(ca, "secrets")
+    minted = ca.get_authorization_token(domain="secrets", durationSeconds=900)
+    ids["GetAuthorizationToken"] = request_id(minted)
+    secrets |= {"token": token, "minted token": minted["authorizationToken"]}
+    secrets["token signature"] = token.rsplit(".", 1)[1]
+    secrets["token in Basic"] = base64.b64encode(f"aws:{token}".encode()).decode()
+
+    user = iam.create_user(UserName="logged-user")
+    key = iam.create_access_key(UserName="logged-user")
+    ids["CreateAccessKey"] = request_id(key)
+    secrets["user secret"] = key["AccessKey"]["SecretAccessKey"]
+    assert user["User"]["UserName"] == "logged-user"
+
+    role = make_role(iam, trust_policy(f"arn:aws:iam::{ACCOUNT}:root"))
+    assumed = sts.assume_role(RoleArn=role, RoleSessionName="logged")
+    ids["AssumeRole"] = request_id(assumed)
+    session = creds_of(assumed)
+    secrets |= {"role session secret": session[1], "role session token": str(session[2])}
+    session_token = sts.get_session_token(DurationSeconds=900)
+    ids["GetSessionToken"] = request_id(session_token)
+    other = creds_of(session_token)
+    secrets |= {"session secret": other[1], "session token": str(other[2])}
+    as_role = client(srv, "codeartifact", session).list_domains()  # signed with the session token in a header
+    ids["as role"] = request_id(as_role)
+
+    reads = {
+        "Basic": httpx.get(endpoint + "simple/", auth=("aws", token)),
+        "Bearer": httpx.get(endpoint + "simple/", headers={"Authorization": f"Bearer {token}"}),
+        "bare": httpx.get(endpoint + "simple/", headers={"Authorization": token}),
+        "query": httpx.get(endpoint + "simple/", params={"token": token, "other": token}, auth=("aws", token)),
+        "path": httpx.get(endpoint + f"simple/{token}/", auth=("aws", token)),
+        "password": httpx.get(srv.url + "/", params={"Action": "ChangePassword", "NewPassword": "hunter2-new"}),
+        "presigned": httpx.get(
+            srv.url + "/v1/domains",
+            params={
+                "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+                "X-Amz-Credential": f"{session[0]}/20261202/us-east-1/codeartifact/aws4_request",
+                "X-Amz-Date": "20261202T120000Z",
+                "X-Amz-SignedHeaders": "host",
+                "X-Amz-Security-Token": str(session[2]),
+                "X-Amz-Signature": "5f3b" * 16,
+            },
+        ),
+    }
+    secrets |= {"password": "hunter2-new", "presigned signature": "5f3b" * 16, "credential": f"{session[0]}/2026"}
+    wheel = build_wheel(tmp_path, "logged-pkg", "1.0")
+    home = tmp_path / "home"
+    home.mkdir()
+    uploaded = twine_upload(Repo("", "main", endpoint, token, srv), home, wheel)
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+
+    lines = [line for line in srv.output[start:] if TEXT_LINE.fullmatch(line.rstrip("\n"))]
+    for name, rid in ids.items():
+        assert any(f"req={rid}" in line for line in lines), name
+    for name, response in reads.items():
+        assert response.status_code < 500, (name, response.status_code)
+        assert line_of(srv, request_id(response)), name
+    assert (
+        fields(line_of(srv, ids["as role"]))["principal"]
+        == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.split('/')[-1]}/logged"
+    )
+    upload_lines = [
+        line for line in srv.output[start:] if '"POST /pypi/d/secrets-111122223333/main/ HTTP/1.1" 200' in line
+    ]
+    assert upload_lines and fields(upload_lines[0].rstrip("\n"))["principal"] == ADMIN_ARN
+    assert "[REDACTED]" in line_of(srv, request_id(reads["path"]))
+    assert line_of(srv, request_id(reads["presigned"])).count("[REDACTED]") == 3
+
+    everything = "".join(srv.output)  # every line the server wrote, on stdout and stderr
+    for name, secret in secrets.items():
+        assert secret and secret not in everything, name
+
+
+def test_requests_the_guard_refuses_are_logged(srv: RunningServer) -> None:
+    host, port = srv.url.removeprefix("http://").split(":")
+
+    def exchange(data: bytes, wait: float = 0.0) -> bytes:
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(data)
+            time.sleep(wait)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    def rid_of(response: bytes) -> str:
+        m = re.search(rb"\r\nx-amzn-requestid: ([0-9a-f-]{36})\r\n", response, re.IGNORECASE)
+        assert m is not None, response[:300]
+        return m.group(1).decode()
+
+    long_line = exchange(b"GET /pypi/" + b"a" * 20_000 + b"?token=" + b"cf1.x" * 10 + b" HTTP/1.1\r\n\r\n")
+    assert long_line.startswith(b"HTTP/1.1 414 ")
+    f = fields(line_of(srv, rid_of(long_line)))
+    assert str(f["request"]).startswith("GET /pypi/aaaa") and str(f["request"]).endswith("...")
+    assert (f["status"], f["principal"]) == ("414", "-")
+
+    big_head = exchange(b"GET /v1/domains HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n")
+    assert big_head.startswith(b"HTTP/1.1 431 ")
+    f = fields(line_of(srv, rid_of(big_head)))
+    assert (f["request"], f["status"]) == ("GET /v1/domains HTTP/1.1", "431")
+
+    slow_head = exchange(b"GET /health HTTP/1.1\r\nHost: t\r\n")  # the head never ends
+    assert slow_head.startswith(b"HTTP/1.1 408 ")
+    f = fields(line_of(srv, rid_of(slow_head)))
+    assert (f["request"], f["status"]) == ("GET /health HTTP/1.1", "408")
+    assert float(str(f["ms"])) >= 900
+
+    # a body that stalls while the app reads it: the app's line, with the 408 the client got
+    stalled = exchange(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nAction=GetCallerIdentity")
+    assert stalled.startswith(b"HTTP/1.1 408 ")
+    f = fields(line_of(srv, rid_of(stalled)))
+    assert (f["request"], f["status"], f["tail"]) == ("POST / HTTP/1.1", "408", None)
+
+
+def big_wheel(out: Path, name: str, size: int) -> Path:
+    """A wheel with ``size`` incompressible bytes in it (stored, not deflated)."""
+    dist = _escape(name)
+    info = f"{dist}-1.0.dist-info"
+    files = {
+        f"{dist}/blob.bin": os.urandom(size),
+        f"{info}/METADATA": core_metadata(name, "1.0").encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: coffer-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    path = out / f"{dist}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for member, data in files.items():
+            zf.writestr(member, data)
+    return path
+
+
+def test_a_download_the_client_abandons_is_logged_incomplete(srv: RunningServer, tmp_path: Path) -> None:
+    endpoint, token = new_domain(make_client(srv), "abandoned")
+    wheel = big_wheel(tmp_path, "big-pkg", 24 * 1024 * 1024)
+    home = tmp_path / "home"
+    home.mkdir()
+    uploaded = twine_upload(Repo("", "main", endpoint, token, srv), home, wheel)
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    path = endpoint.split(srv.url, 1)[1] + f"simple/big-pkg/1.0/{wheel.name}"
+    basic = base64.b64encode(f"aws:{token}".encode())
+    host, port = srv.url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the server can put little in flight
+    sock.connect((host, int(port)))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n".encode() + b"Authorization: Basic " + basic + b"\r\n\r\n")
+    head = sock.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    rid = re.search(rb"x-amzn-requestid: ([0-9a-f-]{36})", head, re.IGNORECASE)
+    assert rid is not None
+    time.sleep(0.3)
+    sock.close()
+    f = fields(line_of(srv, rid.group(1).decode()))
+    assert (f["request"], f["status"], f["tail"]) == (f"GET {path} HTTP/1.1", "200", " incomplete")
+    assert 0 < int(str(f["bytes"])) < wheel.stat().st_size
+
+
+def test_json_lines(tmp_path: Path) -> None:
+    with running_server(tmp_path / "data", "--account-id", ACCOUNT, "--log-format", "json") as server:
+        start = len(server.output)
+        health = httpx.get(server.url + "/health")
+        ca = make_client(server)
+        created = ca.create_domain(domain="jsonlog")
+        ca.create_repository(domain="jsonlog", repository="main")
+        endpoint = ca.get_repository_endpoint(domain="jsonlog", repository="main", format="pypi")["repositoryEndpoint"]
+        token = ca.get_authorization_token(domain="jsonlog")["authorizationToken"]
+        page = httpx.get(endpoint + "simple/?token=" + token, auth=("aws", token))
+        wanted = {request_id(health), request_id(created), request_id(page)}
+        lines = server.lines_after(start, lambda lines: sum(rid in "".join(lines) for rid in wanted) == 3)
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    by_id = {record["request_id"]: record for record in records}
+    assert all(set(record) == JSON_FIELDS for record in records)
+    h = by_id[request_id(health)]
+    assert (h["method"], h["path"], h["protocol"], h["status"], h["bytes"]) == ("GET", "/health", "HTTP/1.1", 200, 52)
+    assert h["principal"] is None and h["remote"] == "127.0.0.1" and h["complete"] is True
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", h["time"]) and h["duration_ms"] > 0
+    assert by_id[request_id(created)]["principal"] == ADMIN_ARN
+    p = by_id[request_id(page)]
+    assert (p["path"], p["principal"]) == ("/pypi/d/jsonlog-111122223333/main/simple/?token=[REDACTED]", ADMIN_ARN)
+    assert token not in "".join(server.output)
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(("--no-access-log",), {}), (("--log-format", "json"), {"COFFER_ACCESS_LOG": "0"})],
+    ids=["flag", "env"],
+)
+def test_no_access_log(tmp_path: Path, args: tuple[str, ...], env: dict[str, str]) -> None:
+    with running_server(tmp_path / "data", "--account-id", ACCOUNT, *args, env=env) as server:
+        start = len(server.output)
+        health = httpx.get(server.url + "/health")
+        assert health.status_code == 200 and "x-amzn-requestid" not in health.headers
+        make_client(server).list_domains()
+        httpx.get(server.url + "/pypi/" + "a" * 20_000)  # refused by the guard
+        time.sleep(0.5)
+        after = server.output[start:]
+    assert after == [], after
