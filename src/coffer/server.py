@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import resource
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
 
+from coffer import background
 from coffer.access_log import AccessLog, AccessLogWriter
 from coffer.app import create_app
 from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
@@ -96,8 +99,11 @@ def run(settings: Settings) -> None:
         lifespan="on",
         server_header=False,
     )
-    server = uvicorn.Server(config)
-    print(banner(settings, boot, bound_port), flush=True)
+    in_background = background.background_child()
+    text = banner(settings, boot, bound_port, in_background=in_background)
+    base_url = settings.base_url(bound_port)
+    server = _Server(config, on_started=lambda: background.announce_ready(settings.data_dir, base_url, text))
+    print(text, flush=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make that a clean exit.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
@@ -105,14 +111,30 @@ def run(settings: Settings) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        if in_background:
+            background.forget(settings.data_dir)
         print("Coffer stopped.", file=sys.stderr, flush=True)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling ``on_started`` once it accepts connections (a background server's parent waits
+    for that)."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def banner(settings: Settings, boot: Bootstrapped, bound_port: int) -> str:
+def banner(settings: Settings, boot: Bootstrapped, bound_port: int, *, in_background: bool = False) -> str:
     base = settings.base_url(bound_port)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     creds = boot.data.credentials.resolve()
@@ -124,6 +146,9 @@ def banner(settings: Settings, boot: Bootstrapped, bound_port: int) -> str:
             "  try:",
             f"    export AWS_SHARED_CREDENTIALS_FILE={creds} AWS_DEFAULT_REGION={settings.region}",
             f"    aws --endpoint-url {base} codeartifact create-domain --domain acme",
-            "  Ctrl-C stops the server.",
+            f"  running in the background (pid {os.getpid()}), log {background.log_file(boot.data.root).resolve()}"
+            if in_background
+            else "  Ctrl-C stops the server.",
+            *([f"  stop it: {background.stop_hint(boot.data.root)}"] if in_background else []),
         ]
     )

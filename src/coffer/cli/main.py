@@ -8,7 +8,7 @@ from coffer import __version__
 from coffer.cli.admin import admin
 from coffer.cli.gc import gc
 from coffer.cli.login import login
-from coffer.cli.serve import serve
+from coffer.cli.serve import serve, stop
 from coffer.cli.token import token
 
 
@@ -20,6 +20,7 @@ def cli() -> None:
 
 admin.add_command(gc)
 cli.add_command(serve)
+cli.add_command(stop)
 cli.add_command(admin)
 cli.add_command(token)
 cli.add_command(login)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
+from coffer.cli.context import CofferCliError
 from coffer.cli.options import data_options
 from coffer.formats.pypi.upload import max_upload_bytes
-from coffer.settings import DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Settings, SettingsError
+from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Settings, SettingsError
 from coffer.store.files import set_private_umask
 from coffer.store.gc import GcSettings
 
@@ -53,8 +55,15 @@ from coffer.store.gc import GcSettings
     show_default=True,
     help="Of the access log: a readable line, or one JSON object per line. [COFFER_LOG_FORMAT]",
 )
+@click.option(
+    "--background",
+    is_flag=True,
+    help="Return once the server answers and leave it running, logging to <data-dir>/coffer.log; "
+    "`coffer stop` ends it.",
+)
 @data_options
 def serve(
+    background: bool,
     host: str,
     port: int,
     public_url: str | None,
@@ -91,6 +100,39 @@ def serve(
         )
     except SettingsError as exc:
         raise click.BadParameter(str(exc)) from exc
+    if background:
+        _start_in_background(settings)
+        return
     from coffer.server import run
 
     run(settings)
+
+
+def _start_in_background(settings: Settings) -> None:
+    from coffer import background
+
+    try:
+        banner = background.start(settings.data_dir, background.child_arguments(sys.argv))
+    except (background.BackgroundError, OSError) as exc:
+        raise CofferCliError(str(exc)) from exc
+    click.echo(banner.rstrip("\n"))
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    envvar="COFFER_DATA_DIR",
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The data directory of the server to stop. [COFFER_DATA_DIR]",
+)
+def stop(data_dir: Path) -> None:
+    """Stop the server `coffer serve --background` started on the data directory (SIGTERM, then wait)."""
+    from coffer import background
+
+    try:
+        recorded = background.stop(data_dir)
+    except background.BackgroundError as exc:
+        raise CofferCliError(str(exc)) from exc
+    click.echo(f"stopped the Coffer server at {recorded.url} (pid {recorded.pid})")
