@@ -3,8 +3,10 @@
 Clients present the token from GetAuthorizationToken as HTTP Basic with user ``aws`` (pip, uv, twine, nuget),
 as ``Bearer <token>`` (npm), or bare (cargo, gem). Every refusal is a 401 carrying
 ``WWW-Authenticate: Bearer realm="<domain>/<repo>", Basic realm="<domain>/<repo>"`` and a short plain-text
-message naming the check that failed; never a 404 (a client must be able to tell an expired token from a missing
-package) and never the token itself. A token whose principal may not use the repository gets 403.
+message naming the check that failed, also as the reason phrase (``HTTP/1.1 401 authorization token has
+expired``: twine and pip print the phrase, not the body); never a 404 (a client must be able to tell an expired
+token from a missing package) and never the token itself. A token whose principal may not use the repository gets
+403, its message likewise in the body and the reason phrase.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from coffer.core.codeartifact.tokens import AuthorizationTokenService
 from coffer.core.identity import Caller
 from coffer.core.tokens import TokenClaims, TokenError
+from coffer.formats.reason import ReasonResponse
 
 BASIC_USER = "aws"
 MAX_AUTHORIZATION_LENGTH = 4096
@@ -81,17 +84,19 @@ def realm(domain: str, repository: str) -> str:
 
 
 def unauthorized(realm_name: str, message: str) -> Response:
-    """401 with the challenge CodeArtifact sends."""
+    """401 with the challenge CodeArtifact sends; ``message`` (never holding a token) is the body and the reason
+    phrase."""
     quoted = realm_name.replace("\\", "\\\\").replace('"', '\\"')
-    return PlainTextResponse(
-        message + "\n",
-        status_code=401,
+    return ReasonResponse(
+        message,
+        401,
         headers={"WWW-Authenticate": f'Bearer realm="{quoted}", Basic realm="{quoted}"', "Cache-Control": "no-store"},
     )
 
 
 def forbidden(message: str) -> Response:
-    return PlainTextResponse(message + "\n", status_code=403, headers={"Cache-Control": "no-store"})
+    """403; ``message`` (an IAM denial) is the body and the reason phrase."""
+    return ReasonResponse(message, 403, headers={"Cache-Control": "no-store"})
 
 
 class TokenAuthenticator:
