@@ -137,7 +137,7 @@ def test_admin_user_management(server: Any) -> None:
     assert bad_policy.returncode != 0 and "MalformedPolicyDocument" in bad_policy.stderr
     users = json.loads(coffer(server, "list-users", "--json").stdout)
     carol = next(u for u in users if u["UserName"] == "carol")
-    assert key["AccessKeyId"] in carol["AccessKeys"]
+    assert carol["AccessKeys"] == [key["AccessKeyId"]] and carol["Policies"] == []  # JSON lists
     assert carol["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/carol"
     client = make_client(server, (key["AccessKeyId"], key["SecretAccessKey"]))
     with pytest.raises(client.exceptions.AccessDeniedException):

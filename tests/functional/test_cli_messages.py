@@ -215,6 +215,24 @@ def test_login_failures_are_one_coffer_line_with_the_aws_error(
     assert "http://127.0.0.1:9/" in unreachable
 
 
+def test_a_key_is_shown_even_when_its_profile_cannot_be_written(tmp_path: Path) -> None:
+    data = new_data(tmp_path / "data")
+    (data / "credentials").unlink()
+    (data / "credentials").mkdir()  # not a file: cannot be written
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes(b"\xff\xfe")
+    assert run_coffer("admin", "create-user", "ci", "--data-dir", str(data)).returncode == 0
+    r = run_coffer("admin", "create-access-key", "ci", "--profile", "ci", "--data-dir", str(data))
+    assert r.returncode == 1
+    assert json.loads(r.stdout)["AccessKeyId"].startswith("AKIA")  # the secret is shown only now: never lost
+    assert r.stderr.splitlines() == [
+        f"coffer: the key above was created, but profile ci could not be written to {data / 'credentials'} "
+        "(is a directory)"
+    ]
+    r = run_coffer("admin", "put-user-policy", "ci", str(bad), "--data-dir", str(data))
+    assert failure_line(r).startswith(f"coffer: {bad} is not UTF-8 text")
+
+
 # --- part 8: what the commands print ------------------------------------------------------------------------
 
 

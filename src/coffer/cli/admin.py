@@ -23,6 +23,7 @@ from coffer.cli.options import ADMIN_ACCOUNT_HELP, data_options_for
 from coffer.core.clock import system_clock
 from coffer.core.errors import CofferError
 from coffer.core.identity import LONG_TERM_SESSION_SECONDS, Caller, root_caller
+from coffer.core.models import AccessKey
 from coffer.core.tokens import PREFIX as TOKEN_PREFIX
 from coffer.core.tokens import peek_token_id
 from coffer.store import keyfiles
@@ -82,9 +83,21 @@ def create_access_key(target: Target, name: str | None, root: bool, profile: str
             key = o.services.iam.create_access_key(_as_root(target, o), name)
         except CofferError as exc:
             raise _fail(exc) from exc
-        if profile:
-            write_credentials_profile(o.boot.data.credentials, profile, key)
+        # printed first: the secret is shown only now, even if the credentials file cannot be written
         click.echo(json.dumps({"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}))
+        if profile:
+            _write_profile(o, profile, key)
+
+
+def _write_profile(o: Opened, profile: str, key: AccessKey) -> None:
+    path = o.boot.data.credentials
+    try:
+        write_credentials_profile(path, profile, key)
+    except OSError as exc:
+        raise CofferCliError(
+            f"the key above was created, but profile {profile} could not be written to {path} "
+            f"({(exc.strerror or str(exc)).lower()})"
+        ) from exc
 
 
 @admin.command("put-user-policy")
@@ -94,7 +107,10 @@ def create_access_key(target: Target, name: str | None, root: bool, profile: str
 @in_account
 def put_user_policy(target: Target, name: str, policy_file: Path, policy_name: str | None) -> None:
     """Attach POLICY_FILE (JSON) to user NAME as an inline policy, replacing one of the same name."""
-    document = policy_file.read_text("utf-8")
+    try:
+        document = policy_file.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CofferCliError(f"{policy_file} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     pname = policy_name or policy_file.stem
     with opened(target.settings) as o:
         try:
@@ -179,7 +195,6 @@ def create_account(target: Target, new_account: str | None) -> None:
             key = o.services.iam.create_account(new_account)
         except CofferError as exc:
             raise _fail(exc) from exc
-        write_credentials_profile(o.boot.data.credentials, new_account, key)
         click.echo(
             json.dumps(
                 {
@@ -191,6 +206,7 @@ def create_account(target: Target, new_account: str | None) -> None:
                 }
             )
         )
+        _write_profile(o, new_account, key)  # after: the key is shown whatever happens to the file
 
 
 def _group_account_id() -> str | None:

@@ -97,6 +97,9 @@ def opened(settings: Settings, *, read_only_ok: bool = False) -> Iterator[Opened
         ring = KeyRingFiles(boot.data.keys)
         services = build_services(boot.store, settings.region, ring, settings.base_url, boot.blobs)
         yield Opened(boot, services, settings)
+    except OSError as exc:  # a file the command reads or writes (credentials, keys, blobs): one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        raise CofferCliError(f"{where}{(exc.strerror or str(exc)).lower()}") from exc
     finally:
         boot.store.close()
 
