@@ -17,7 +17,12 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
-from coffer.bootstrap import remove_credentials_profiles, rotate_encryption_key, write_credentials_profile
+from coffer.bootstrap import (
+    BootstrapError,
+    remove_credentials_profiles,
+    rotate_encryption_key,
+    write_credentials_profile,
+)
 from coffer.cli.context import CofferCliError, Opened, Target, acting_account, data_target, iso_utc, opened
 from coffer.cli.options import ADMIN_ACCOUNT_HELP, data_options_for
 from coffer.core.clock import system_clock
@@ -227,7 +232,10 @@ def rotate_keys(target: Target) -> None:
     with opened(target.settings) as o:
         key = keyfiles.rotate(o.boot.data.keys, system_clock())
         click.echo(f"new signing key {key.key_id} is active; older keys still verify their tokens")
-        kek_id, resealed = rotate_encryption_key(o.boot)
+        try:
+            kek_id, resealed = rotate_encryption_key(o.boot)
+        except BootstrapError as exc:
+            raise CofferCliError(str(exc)) from exc
         click.echo(f"new key-encryption key {kek_id} is active; {resealed} stored secrets re-sealed with it")
 
 
