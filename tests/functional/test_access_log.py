@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -52,19 +53,28 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield server
 
 
-def request_id(response: httpx.Response | dict[str, Any]) -> str:
-    if isinstance(response, httpx.Response):
-        return response.headers["x-amzn-requestid"]
+def request_id(response: dict[str, Any]) -> str:
+    """The x-amzn-RequestId of an AWS call (boto3), which its line carries."""
     rid: str = response["ResponseMetadata"]["RequestId"]
     return rid
 
 
-def line_of(server: RunningServer, rid: str, timeout: float = 10.0) -> str:
-    """The one access-log line with request id ``rid`` (it is written just after the response)."""
-    lines = server.lines_after(0, lambda lines: any(f"req={rid}" in line for line in lines), timeout)
-    found = [line for line in lines if f"req={rid}" in line]
-    assert len(found) == 1, (rid, found)
+def probe() -> str:
+    """A value to put in a request's query, to find its line by."""
+    return uuid.uuid4().hex
+
+
+def line_with(server: RunningServer, text: str, timeout: float = 10.0) -> str:
+    """The one access-log line holding ``text`` (lines are written within a tenth of a second)."""
+    lines = server.lines_after(0, lambda lines: any(text in line for line in lines), timeout)
+    found = [line for line in lines if text in line]
+    assert len(found) == 1, (text, found)
     return found[0].rstrip("\n")
+
+
+def line_of(server: RunningServer, rid: str, timeout: float = 10.0) -> str:
+    """The one access-log line with request id ``rid``."""
+    return line_with(server, f"req={rid}", timeout)
 
 
 def fields(line: str) -> dict[str, str | None]:
@@ -84,26 +94,29 @@ def new_domain(ca: Any, name: str) -> tuple[str, str]:
 
 def test_one_line_per_request_with_every_field(srv: RunningServer) -> None:
     before = datetime.now(UTC)
-    r = httpx.get(srv.url + "/health")
+    mark = probe()
+    r = httpx.get(srv.url + f"/health?p={mark}")
     assert r.status_code == 200
-    f = fields(line_of(srv, request_id(r)))
-    assert f["request"] == "GET /health HTTP/1.1"
+    f = fields(line_with(srv, f"p={mark}"))
+    assert f["request"] == f"GET /health?p={mark} HTTP/1.1"
     assert (f["status"], f["bytes"], f["principal"], f["tail"]) == ("200", str(len(r.content)), "-", None)
     assert f["remote"] == "127.0.0.1"
     logged = datetime.strptime(str(f["time"]), "%Y-%m-%dT%H:%M:%S.%f%z")
     assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= logged <= datetime.now(UTC)
     assert 0 < float(str(f["ms"])) < 5000
 
-    r = httpx.get(srv.url + "/no/such/thing?x=1&y=2")
-    f = fields(line_of(srv, request_id(r)))
+    r = httpx.get(srv.url + f"/no/such/thing?x=1&y={mark}")
+    f = fields(line_with(srv, f"y={mark}"))
     assert (f["request"], f["status"], f["bytes"]) == (
-        "GET /no/such/thing?x=1&y=2 HTTP/1.1",
+        f"GET /no/such/thing?x=1&y={mark} HTTP/1.1",
         "404",
         str(len(r.content)),
     )
+    assert "x-amzn-requestid" not in r.headers  # only AWS responses carry their id
 
-    r = httpx.head(srv.url + "/health")
-    assert fields(line_of(srv, request_id(r)))["request"] == "HEAD /health HTTP/1.1"
+    httpx.head(srv.url + f"/health?h={mark}")
+    f = fields(line_with(srv, f"h={mark}"))
+    assert (f["request"], f["bytes"]) == (f"HEAD /health?h={mark} HTTP/1.1", "0")
 
 
 def test_the_principal_of_a_signed_call_and_of_a_token(srv: RunningServer) -> None:
@@ -113,14 +126,15 @@ def test_the_principal_of_a_signed_call_and_of_a_token(srv: RunningServer) -> No
     assert (f["request"], f["status"], f["principal"]) == ("POST /v1/domains HTTP/1.1", "200", ADMIN_ARN)
 
     endpoint, token = new_domain(ca, "logged")
-    r = httpx.get(endpoint + "simple/", auth=("aws", token))
+    mark = probe()
+    r = httpx.get(endpoint + f"simple/?p={mark}", auth=("aws", token))
     assert r.status_code == 200
-    f = fields(line_of(srv, request_id(r)))
-    assert f["request"] == "GET /pypi/d/logged-111122223333/main/simple/ HTTP/1.1"
+    f = fields(line_with(srv, f"p={mark}"))
+    assert f["request"] == f"GET /pypi/d/logged-111122223333/main/simple/?p={mark} HTTP/1.1"
     assert (f["status"], f["bytes"], f["principal"]) == ("200", str(len(r.content)), ADMIN_ARN)
 
-    refused = httpx.get(endpoint + "simple/", auth=("aws", "cf1.not.valid"))
-    f = fields(line_of(srv, request_id(refused)))
+    httpx.get(endpoint + f"simple/?q={mark}", auth=("aws", "cf1.not.valid"))
+    f = fields(line_with(srv, f"q={mark}"))
     assert (f["status"], f["principal"]) == ("401", "-")
 
     sts = client(srv, "sts", (*read_profile(srv.credentials_file), None))
@@ -130,7 +144,6 @@ def test_the_principal_of_a_signed_call_and_of_a_token(srv: RunningServer) -> No
 
 
 def test_no_token_password_or_secret_in_any_line(srv: RunningServer, tmp_path: Path) -> None:
-    start = len(srv.output)
     admin_key, admin_secret = read_profile(srv.credentials_file)
     ca = make_client(srv)
     iam = client(srv, "iam", (admin_key, admin_secret, None))
@@ -163,24 +176,28 @@ def test_no_token_password_or_secret_in_any_line(srv: RunningServer, tmp_path: P
     as_role = client(srv, "codeartifact", session).list_domains()  # signed with the session token in a header
     ids["as role"] = request_id(as_role)
 
+    marks = {name: probe() for name in ("Basic", "Bearer", "bare", "query", "path", "password", "presigned")}
+    presigned = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": f"{session[0]}/20261202/us-east-1/codeartifact/aws4_request",
+        "X-Amz-Date": "20261202T120000Z",
+        "X-Amz-SignedHeaders": "host",
+        "X-Amz-Security-Token": str(session[2]),
+        "X-Amz-Signature": "5f3b" * 16,
+    }
+    password = {"Action": "ChangePassword", "NewPassword": "hunter2-new"}
     reads = {
-        "Basic": httpx.get(endpoint + "simple/", auth=("aws", token)),
-        "Bearer": httpx.get(endpoint + "simple/", headers={"Authorization": f"Bearer {token}"}),
-        "bare": httpx.get(endpoint + "simple/", headers={"Authorization": token}),
-        "query": httpx.get(endpoint + "simple/", params={"token": token, "other": token}, auth=("aws", token)),
-        "path": httpx.get(endpoint + f"simple/{token}/", auth=("aws", token)),
-        "password": httpx.get(srv.url + "/", params={"Action": "ChangePassword", "NewPassword": "hunter2-new"}),
-        "presigned": httpx.get(
-            srv.url + "/v1/domains",
-            params={
-                "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-                "X-Amz-Credential": f"{session[0]}/20261202/us-east-1/codeartifact/aws4_request",
-                "X-Amz-Date": "20261202T120000Z",
-                "X-Amz-SignedHeaders": "host",
-                "X-Amz-Security-Token": str(session[2]),
-                "X-Amz-Signature": "5f3b" * 16,
-            },
+        "Basic": httpx.get(endpoint + "simple/", params={"p": marks["Basic"]}, auth=("aws", token)),
+        "Bearer": httpx.get(
+            endpoint + "simple/", params={"p": marks["Bearer"]}, headers={"Authorization": f"Bearer {token}"}
         ),
+        "bare": httpx.get(endpoint + "simple/", params={"p": marks["bare"]}, headers={"Authorization": token}),
+        "query": httpx.get(
+            endpoint + "simple/", params={"token": token, "other": token, "p": marks["query"]}, auth=("aws", token)
+        ),
+        "path": httpx.get(endpoint + f"simple/{token}/", params={"p": marks["path"]}, auth=("aws", token)),
+        "password": httpx.get(srv.url + "/", params={**password, "p": marks["password"]}),
+        "presigned": httpx.get(srv.url + "/v1/domains", params={**presigned, "p": marks["presigned"]}),
     }
     secrets |= {"password": "hunter2-new", "presigned signature": "5f3b" * 16, "credential": f"{session[0]}/2026"}
     wheel = build_wheel(tmp_path, "logged-pkg", "1.0")
@@ -189,22 +206,21 @@ def test_no_token_password_or_secret_in_any_line(srv: RunningServer, tmp_path: P
     uploaded = twine_upload(Repo("", "main", endpoint, token, srv), home, wheel)
     assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
 
-    lines = [line for line in srv.output[start:] if TEXT_LINE.fullmatch(line.rstrip("\n"))]
     for name, rid in ids.items():
-        assert any(f"req={rid}" in line for line in lines), name
+        assert TEXT_LINE.fullmatch(line_of(srv, rid)), name
     for name, response in reads.items():
         assert response.status_code < 500, (name, response.status_code)
-        assert line_of(srv, request_id(response)), name
+        assert TEXT_LINE.fullmatch(line_with(srv, marks[name])), name
     assert (
         fields(line_of(srv, ids["as role"]))["principal"]
         == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.split('/')[-1]}/logged"
     )
-    upload_lines = [
-        line for line in srv.output[start:] if '"POST /pypi/d/secrets-111122223333/main/ HTTP/1.1" 200' in line
-    ]
-    assert upload_lines and fields(upload_lines[0].rstrip("\n"))["principal"] == ADMIN_ARN
-    assert "[REDACTED]" in line_of(srv, request_id(reads["path"]))
-    assert line_of(srv, request_id(reads["presigned"])).count("[REDACTED]") == 3
+    upload = line_with(srv, '"POST /pypi/d/secrets-111122223333/main/ HTTP/1.1" 200')
+    assert fields(upload)["principal"] == ADMIN_ARN
+    assert f"/simple/[REDACTED]/?p={marks['path']} " in line_with(srv, marks["path"])
+    assert f"?token=[REDACTED]&other=[REDACTED]&p={marks['query']} " in line_with(srv, marks["query"])
+    assert "NewPassword=[REDACTED]" in line_with(srv, marks["password"])
+    assert line_with(srv, marks["presigned"]).count("[REDACTED]") == 3
 
     everything = "".join(srv.output)  # every line the server wrote, on stdout and stderr
     for name, secret in secrets.items():
@@ -277,7 +293,7 @@ def test_a_download_the_client_abandons_is_logged_incomplete(srv: RunningServer,
     home.mkdir()
     uploaded = twine_upload(Repo("", "main", endpoint, token, srv), home, wheel)
     assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
-    path = endpoint.split(srv.url, 1)[1] + f"simple/big-pkg/1.0/{wheel.name}"
+    path = endpoint.split(srv.url, 1)[1] + f"simple/big-pkg/1.0/{wheel.name}?p={probe()}"
     basic = base64.b64encode(f"aws:{token}".encode())
     host, port = srv.url.removeprefix("http://").split(":")
     sock = socket.socket()
@@ -286,11 +302,9 @@ def test_a_download_the_client_abandons_is_logged_incomplete(srv: RunningServer,
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n".encode() + b"Authorization: Basic " + basic + b"\r\n\r\n")
     head = sock.recv(4096)
     assert head.startswith(b"HTTP/1.1 200 ")
-    rid = re.search(rb"x-amzn-requestid: ([0-9a-f-]{36})", head, re.IGNORECASE)
-    assert rid is not None
     time.sleep(0.3)
     sock.close()
-    f = fields(line_of(srv, rid.group(1).decode()))
+    f = fields(line_with(srv, path))
     assert (f["request"], f["status"], f["tail"]) == (f"GET {path} HTTP/1.1", "200", " incomplete")
     assert 0 < int(str(f["bytes"])) < wheel.stat().st_size
 
@@ -298,25 +312,27 @@ def test_a_download_the_client_abandons_is_logged_incomplete(srv: RunningServer,
 def test_json_lines(tmp_path: Path) -> None:
     with running_server(tmp_path / "data", "--account-id", ACCOUNT, "--log-format", "json") as server:
         start = len(server.output)
-        health = httpx.get(server.url + "/health")
+        mark = probe()
+        httpx.get(server.url + f"/health?p={mark}")
         ca = make_client(server)
         created = ca.create_domain(domain="jsonlog")
         ca.create_repository(domain="jsonlog", repository="main")
         endpoint = ca.get_repository_endpoint(domain="jsonlog", repository="main", format="pypi")["repositoryEndpoint"]
         token = ca.get_authorization_token(domain="jsonlog")["authorizationToken"]
-        page = httpx.get(endpoint + "simple/?token=" + token, auth=("aws", token))
-        wanted = {request_id(health), request_id(created), request_id(page)}
-        lines = server.lines_after(start, lambda lines: sum(rid in "".join(lines) for rid in wanted) == 3)
+        httpx.get(endpoint + f"simple/?token={token}&q={mark}", auth=("aws", token))
+        wanted = (f"p={mark}", request_id(created), f"q={mark}")
+        lines = server.lines_after(start, lambda lines: all(w in "".join(lines) for w in wanted))
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     by_id = {record["request_id"]: record for record in records}
+    by_path = {record["path"]: record for record in records}
     assert all(set(record) == JSON_FIELDS for record in records)
-    h = by_id[request_id(health)]
-    assert (h["method"], h["path"], h["protocol"], h["status"], h["bytes"]) == ("GET", "/health", "HTTP/1.1", 200, 52)
+    h = by_path[f"/health?p={mark}"]
+    assert (h["method"], h["protocol"], h["status"], h["bytes"]) == ("GET", "HTTP/1.1", 200, 52)
     assert h["principal"] is None and h["remote"] == "127.0.0.1" and h["complete"] is True
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", h["time"]) and h["duration_ms"] > 0
     assert by_id[request_id(created)]["principal"] == ADMIN_ARN
-    p = by_id[request_id(page)]
-    assert (p["path"], p["principal"]) == ("/pypi/d/jsonlog-111122223333/main/simple/?token=[REDACTED]", ADMIN_ARN)
+    p = by_path[f"/pypi/d/jsonlog-111122223333/main/simple/?token=[REDACTED]&q={mark}"]
+    assert (p["status"], p["principal"]) == (200, ADMIN_ARN)
     assert token not in "".join(server.output)
 
 
@@ -329,7 +345,7 @@ def test_no_access_log(tmp_path: Path, args: tuple[str, ...], env: dict[str, str
     with running_server(tmp_path / "data", "--account-id", ACCOUNT, *args, env=env) as server:
         start = len(server.output)
         health = httpx.get(server.url + "/health")
-        assert health.status_code == 200 and "x-amzn-requestid" not in health.headers
+        assert health.status_code == 200
         make_client(server).list_domains()
         httpx.get(server.url + "/pypi/" + "a" * 20_000)  # refused by the guard
         time.sleep(0.5)

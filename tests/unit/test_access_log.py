@@ -20,6 +20,7 @@ from coffer.access_log import (
     RECORD_KEY,
     AccessLog,
     AccessLogWriter,
+    RequestRecord,
     iso_time,
     log_target,
     note_principal,
@@ -66,6 +67,7 @@ TEXT_LINE = re.compile(
 )
 def test_the_target_has_no_credentials_and_stays_on_one_line(path: str, query: str, shown: str) -> None:
     assert log_target(path, query) == shown
+    assert log_target(path, query) == shown  # again (query strings with nothing to take out are remembered)
 
 
 def test_a_long_target_is_cut_after_redaction() -> None:
@@ -97,7 +99,7 @@ def _write(fmt: str, **fields: Any) -> str:
         "principal": "arn:aws:iam::111122223333:user/ci",
         "request_id": "0f1e2d3c-4b5a-4968-8776-655443322110",
     }
-    AccessLogWriter(fmt, lines.append).write(**(values | fields))
+    AccessLogWriter(fmt, lines.append, flush_after=0).write(**(values | fields))
     assert len(lines) == 1
     return lines[0].decode()
 
@@ -167,7 +169,7 @@ def _serve(
         sent.append(message)
 
     async def main() -> None:
-        await AccessLog(app, AccessLogWriter("text", lines.append))(scope or _scope(), receive, send)
+        await AccessLog(app, AccessLogWriter("text", lines.append, flush_after=0))(scope or _scope(), receive, send)
 
     error: BaseException | None = None
     try:
@@ -208,16 +210,20 @@ def test_a_line_with_the_principal_and_the_id_the_app_answered_with() -> None:
     assert sent[0]["headers"] == [(b"x-amzn-RequestId", str(fields["id"]).encode())]  # not added a second time
 
 
-def test_other_responses_get_the_id_in_a_header() -> None:
+def test_other_responses_go_out_as_the_app_sent_them_and_their_line_has_an_id() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        assert isinstance(scope[RECORD_KEY].request_id, str)
+        assert isinstance(scope[RECORD_KEY], RequestRecord)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
     lines, sent, _ = _serve(app)
     fields = _fields(lines[0])
-    assert fields["principal"] == "-"
-    assert sent[0]["headers"] == [(b"content-length", b"2"), (b"x-amzn-requestid", str(fields["id"]).encode())]
+    assert fields["principal"] == "-" and fields["id"]
+    assert sent == [
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]},
+        {"type": "http.response.body", "body": b"ok"},
+    ]
+    assert _fields(_serve(app)[0][0])["id"] != fields["id"]
 
 
 def test_an_app_that_raises_before_answering_is_logged_as_the_500_the_server_sends() -> None:
@@ -263,22 +269,59 @@ def test_after_a_disconnect_nothing_more_counts() -> None:
     assert (fields["bytes"], fields["tail"]) == ("10", " incomplete")
 
 
-def test_lifespan_passes_through_without_a_line() -> None:
+def test_lines_wait_for_each_other_on_the_loop_and_go_out_in_whole_line_chunks() -> None:
+    writes: list[bytes] = []
+    writer = AccessLogWriter("text", writes.append, flush_after=0.05)
+    line = {"started": 1796212800.5, "remote": "203.0.113.5", "method": "GET", "target": "/" + "p" * 900}
+    rest = {"protocol": "HTTP/1.1", "status": 200, "sent": 1, "duration": 0.001, "principal": None, "request_id": "r"}
+
+    async def main() -> None:
+        for _ in range(10):
+            writer.write(**line, **rest)  # type: ignore[arg-type]
+        assert writes == []
+        await asyncio.sleep(0.2)
+
+    asyncio.run(main())
+    assert len(b"".join(writes).splitlines()) == 10
+    assert len(writes) > 1 and all(len(chunk) <= 4096 and chunk.endswith(b"\n") for chunk in writes)
+    writes.clear()
+    writer.write(**line, **rest)  # type: ignore[arg-type]  # no running loop: at once
+    assert len(writes) == 1
+
+
+def test_lifespan_passes_through_and_its_shutdown_writes_what_waits() -> None:
     seen: list[str] = []
+    writes: list[bytes] = []
+    writer = AccessLogWriter("text", writes.append, flush_after=60)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append(scope["type"])
+        writer.write(
+            started=0.0, remote=None, method=None, target=None, protocol=None, status=503, sent=0, duration=0,
+            principal=None, request_id="r",
+        )  # fmt: skip
+        assert writes == []
+        await send({"type": "lifespan.shutdown.complete"})
 
-    lines: list[bytes] = []
+    async def send(message: Any) -> None:
+        seen.append(message["type"])
 
     async def main() -> None:
-        await AccessLog(app, AccessLogWriter("text", lines.append))({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+        await AccessLog(app, writer)({"type": "lifespan"}, None, send)  # type: ignore[arg-type]
 
     asyncio.run(main())
-    assert seen == ["lifespan"] and lines == []
+    assert seen == ["lifespan", "lifespan.shutdown.complete"] and len(writes) == 1
 
 
 def test_without_the_access_log_the_endpoints_get_no_id() -> None:
     scope: dict[str, Any] = {}
     note_principal(scope, _Caller("arn:aws:iam::111122223333:user/x"))
     assert request_id_for(scope) is None and scope == {}
+
+
+def test_request_ids_are_version_4_uuids_and_unique() -> None:
+    from coffer.access_log import new_request_id
+
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", i) for i in ids)
