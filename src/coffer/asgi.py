@@ -48,6 +48,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         account_id=_get(env, "COFFER_ACCOUNT_ID"),
         public_url=_get(env, "COFFER_PUBLIC_URL"),
         db_url=_get(env, "COFFER_DB_URL"),
+        endpoint_dns_suffix=_get(env, "COFFER_ENDPOINT_DNS_SUFFIX"),
         access_log=env_flag(env, "COFFER_ACCESS_LOG", True),
         log_format=(_get(env, "COFFER_LOG_FORMAT") or "text").lower(),
     )
