@@ -70,12 +70,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _is_coffer_server(pid: int) -> bool:
+    """Whether process ``pid`` is a ``coffer serve`` (after a crash its pid may have gone to another program).
+    Where ``/proc`` cannot tell, a live process is taken to be the one recorded."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _alive(pid) and not Path("/proc/self").exists()
+    return b"serve" in argv and any(b"coffer" in arg for arg in argv)
+
+
 def running(data_dir: Path) -> Recorded | None:
     """The recorded server if it still runs (a record left by a crash is removed)."""
     recorded = read_recorded(data_dir)
     if recorded is None:
         return None
-    if _alive(recorded.pid):
+    if _alive(recorded.pid) and _is_coffer_server(recorded.pid):
         return recorded
     with contextlib.suppress(FileNotFoundError):
         pid_file(data_dir).unlink()

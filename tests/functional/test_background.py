@@ -111,3 +111,16 @@ def test_a_stale_pid_file_does_not_block_a_start(data_dir: Path) -> None:
     started = run("serve", "--background", "--port", str(port), "--data-dir", str(data_dir))
     assert started.returncode == 0, started.stderr
     assert run("stop", "--data-dir", str(data_dir)).returncode == 0
+
+
+def test_a_pid_file_naming_another_program_is_not_signalled(data_dir: Path) -> None:
+    data_dir.mkdir(mode=0o700)
+    other = subprocess.Popen(["sleep", "30"])  # the pid a crashed server left behind, now another program's
+    try:
+        (data_dir / "coffer.pid").write_text(json.dumps({"pid": other.pid, "url": "http://127.0.0.1:1"}))
+        result = run("stop", "--data-dir", str(data_dir))
+        assert result.returncode == 1 and "no background Coffer server" in result.stderr
+        assert other.poll() is None  # not signalled
+    finally:
+        other.kill()
+        other.wait()
