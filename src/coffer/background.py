@@ -6,14 +6,21 @@ the child says it is serving: the child writes its banner to a pipe whose descri
 ``COFFER_READY_FD`` once uvicorn listens (``coffer.server``), then records itself in ``<data-dir>/coffer.pid``. The
 parent prints the banner and returns 0, or, when the child exits first, prints the end of the log and returns 1.
 ``coffer stop`` sends SIGTERM to the recorded server and waits for it to exit.
+
+A background server holds an exclusive ``flock`` on ``<data-dir>/coffer.lock`` for its whole life (taken before it
+binds its socket), so a second background server on the same data directory stops at once, and a pid file is
+believed only while its lock is held: the pid of a server that crashed may belong to another program by now, and
+``coffer stop`` never signals it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,6 +32,7 @@ from coffer.store.files import PRIVATE_FILE_MODE, atomic_write, make_private_dir
 
 READY_FD_VARIABLE = "COFFER_READY_FD"
 PID_FILE = "coffer.pid"
+LOCK_FILE = "coffer.lock"
 LOG_FILE = "coffer.log"
 START_TIMEOUT = 120.0
 """Seconds a background server has to come up (a first start migrates a database, a PostgreSQL one may be slow)."""
@@ -32,7 +40,12 @@ STOP_TIMEOUT = 20.0
 
 
 class BackgroundError(RuntimeError):
-    """The background server could not be started or stopped; the message is one line (plus a log excerpt)."""
+    """The background server could not be started or stopped; the message is one line, ``excerpt`` the end of
+    the server's log when there is one to show."""
+
+    def __init__(self, message: str, excerpt: str = "") -> None:
+        super().__init__(message)
+        self.excerpt = excerpt
 
 
 @dataclass(frozen=True)
@@ -51,54 +64,59 @@ def log_file(data_dir: Path) -> Path:
     return data_dir / LOG_FILE
 
 
+def lock_file(data_dir: Path) -> Path:
+    return data_dir / LOCK_FILE
+
+
 def read_recorded(data_dir: Path) -> Recorded | None:
-    """The server recorded for ``data_dir``, if the file is there and readable."""
+    """The server ``<data-dir>/coffer.pid`` names, if the file is there and readable."""
     try:
         raw = json.loads(pid_file(data_dir).read_text("utf-8"))
-        return Recorded(pid=int(raw["pid"]), url=str(raw["url"]))
+        recorded = Recorded(pid=int(raw["pid"]), url=str(raw["url"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return recorded if recorded.pid > 1 else None
 
 
-def _alive(pid: int) -> bool:
+_held_lock: int | None = None
+"""The descriptor of this process's server lock (kept open, hence held, until the process ends)."""
+
+
+def hold_server_lock(data_dir: Path) -> None:
+    """In a background server, before it binds: take the data directory's server lock for the process's life.
+    ``BackgroundError`` if another background server holds it."""
+    global _held_lock
+    fd = os.open(lock_file(data_dir), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BackgroundError(f"another background Coffer server already runs on {data_dir.resolve()}") from None
+    _held_lock = fd
+
+
+def _lock_held(data_dir: Path) -> bool:
+    """Whether a background server holds the data directory's server lock (it is alive, or still starting)."""
+    try:
+        fd = os.open(lock_file(data_dir), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True  # exists, another user's
-    return True
-
-
-def _is_coffer_server(pid: int) -> bool:
-    """Whether process ``pid`` is a ``coffer serve`` (after a crash its pid may have gone to another program).
-    Where ``/proc`` cannot tell, a live process is taken to be the one recorded."""
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return _alive(pid) and not Path("/proc/self").exists()
-    return b"serve" in argv and any(b"coffer" in arg for arg in argv)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken here
+    return False
 
 
 def running(data_dir: Path) -> Recorded | None:
-    """The recorded server if it still runs (a record left by a crash is removed)."""
-    recorded = read_recorded(data_dir)
-    if recorded is None:
+    """The recorded server if it still runs (a record its server did not remove, after a crash, is removed)."""
+    if not _lock_held(data_dir):
+        with contextlib.suppress(FileNotFoundError):
+            pid_file(data_dir).unlink()
         return None
-    if _alive(recorded.pid) and _is_coffer_server(recorded.pid):
-        return recorded
-    with contextlib.suppress(FileNotFoundError):
-        pid_file(data_dir).unlink()
-    return None
-
-
-def child_arguments(argv: list[str]) -> list[str]:
-    """The ``coffer serve`` arguments of this command, without ``--background``."""
-    try:
-        start = argv.index("serve") + 1
-    except ValueError:
-        start = 0
-    return [arg for i, arg in enumerate(argv) if i < start or arg != "--background"][start:]
+    return read_recorded(data_dir)
 
 
 def stop_hint(data_dir: Path) -> str:
@@ -106,32 +124,35 @@ def stop_hint(data_dir: Path) -> str:
     program = Path(sys.argv[0])
     beside = Path(sys.executable).parent / "coffer"  # the console script of this environment
     if program.name == "coffer":
-        command = str(program.absolute())
+        command = shlex.quote(str(program.absolute()))
     elif beside.is_file():
-        command = str(beside)
+        command = shlex.quote(str(beside))
     else:
-        command = f"{sys.executable} -m coffer"
-    return f"{command} stop --data-dir {data_dir.resolve()}"
+        command = f"{shlex.quote(sys.executable)} -m coffer"
+    return f"{command} stop --data-dir {shlex.quote(str(data_dir.resolve()))}"
 
 
-def start(data_dir: Path, serve_args: list[str]) -> str:
-    """Start ``coffer serve serve_args`` in the background; the child's banner once it serves.
-    ``BackgroundError`` if a server already runs for ``data_dir`` or the child exits before serving."""
+def start(data_dir: Path, settings_env: dict[str, str]) -> str:
+    """Start ``coffer serve`` in the background with ``settings_env`` (its ``COFFER_*`` settings) added to this
+    environment; the child's banner once it serves. ``BackgroundError`` if a background server already runs on
+    ``data_dir`` or the child exits before serving."""
     already = running(data_dir)
-    if already is not None:
-        raise BackgroundError(
-            f"a Coffer server (pid {already.pid}) already runs on {data_dir.resolve()} at {already.url}; "
-            f"stop it first: {stop_hint(data_dir)}"
+    if already is not None or _lock_held(data_dir):
+        where = (
+            f" (pid {already.pid}) already runs on {data_dir.resolve()} at {already.url}"
+            if already
+            else (f" is starting on {data_dir.resolve()}")
         )
+        raise BackgroundError(f"a Coffer server{where}; stop it first: {stop_hint(data_dir)}")
     make_private_dir(data_dir)
     log = log_file(data_dir)
     read_end, write_end = os.pipe()
     with open(log, "ab") as out:
         os.chmod(log, PRIVATE_FILE_MODE)
         start_offset = out.tell()
-        env = {**os.environ, READY_FD_VARIABLE: str(write_end), "PYTHONUNBUFFERED": "1"}
-        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "coffer", "serve", *serve_args],
+        env = {**os.environ, **settings_env, READY_FD_VARIABLE: str(write_end), "PYTHONUNBUFFERED": "1"}
+        child = subprocess.Popen(  # our own interpreter and module
+            [sys.executable, "-m", "coffer", "serve"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -145,9 +166,9 @@ def start(data_dir: Path, serve_args: list[str]) -> str:
     finally:
         os.close(read_end)
     if banner is None:
-        excerpt = _log_tail(log, start_offset)
         raise BackgroundError(
-            f"the server exited before it was ready (status {child.poll()}); the end of {log.resolve()}:\n{excerpt}"
+            f"the server exited before it was ready (status {child.poll()}); the end of {log.resolve()}:",
+            excerpt=_log_tail(log, start_offset),
         )
     return banner
 
@@ -214,21 +235,24 @@ def background_child() -> bool:
 
 
 def stop(data_dir: Path) -> Recorded:
-    """SIGTERM the recorded server and wait until it has exited. ``BackgroundError`` if none runs."""
+    """SIGTERM the recorded server and wait until it has exited (its lock is free). ``BackgroundError`` if none
+    runs."""
     recorded = running(data_dir)
     if recorded is None:
+        if _lock_held(data_dir):
+            raise BackgroundError(f"the Coffer server on {data_dir.resolve()} is still starting; try again")
         raise BackgroundError(f"no background Coffer server is recorded in {pid_file(data_dir).resolve()}")
     try:
         os.kill(recorded.pid, signal.SIGTERM)
     except ProcessLookupError:
         return recorded
+    except PermissionError as exc:
+        raise BackgroundError(f"cannot stop the server (pid {recorded.pid}): {exc.strerror}") from exc
     deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline:
-        if not _alive(recorded.pid):
-            break
+    while _lock_held(data_dir):
+        if time.monotonic() > deadline:
+            raise BackgroundError(f"the server (pid {recorded.pid}) did not stop within {STOP_TIMEOUT:g} s")
         time.sleep(0.05)
-    else:
-        raise BackgroundError(f"the server (pid {recorded.pid}) did not stop within {STOP_TIMEOUT:g} s")
     with contextlib.suppress(FileNotFoundError):
         pid_file(data_dir).unlink()
     return recorded

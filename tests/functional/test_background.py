@@ -113,14 +113,63 @@ def test_a_stale_pid_file_does_not_block_a_start(data_dir: Path) -> None:
     assert run("stop", "--data-dir", str(data_dir)).returncode == 0
 
 
-def test_a_pid_file_naming_another_program_is_not_signalled(data_dir: Path) -> None:
+def test_a_pid_file_naming_another_program_is_not_signalled(data_dir: Path, tmp_path: Path) -> None:
+    # the pid a crashed background server left behind, now another program's: here even another coffer serve
+    from tests.functional.server import running_server
+
     data_dir.mkdir(mode=0o700)
-    other = subprocess.Popen(["sleep", "30"])  # the pid a crashed server left behind, now another program's
-    try:
-        (data_dir / "coffer.pid").write_text(json.dumps({"pid": other.pid, "url": "http://127.0.0.1:1"}))
+    with running_server(tmp_path / "other") as other:
+        (data_dir / "coffer.pid").write_text(json.dumps({"pid": other.process.pid, "url": "http://127.0.0.1:1"}))
         result = run("stop", "--data-dir", str(data_dir))
         assert result.returncode == 1 and "no background Coffer server" in result.stderr
-        assert other.poll() is None  # not signalled
+        assert other.process.poll() is None  # not signalled
+        assert httpx.get(other.url + "/health", timeout=5).status_code == 200
+
+
+def test_two_background_starts_at_once_leave_one_server(data_dir: Path) -> None:
+    ports = [free_port(), free_port()]
+    starts = [
+        subprocess.Popen(
+            [*COFFER, "serve", "--background", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for port in ports
+    ]
+    results = [(p.wait(timeout=150), p.stdout.read(), p.stderr.read()) for p in starts]  # type: ignore[union-attr]
+    assert sorted(rc for rc, _, _ in results) == [0, 1], results
+    loser = next(err for rc, _, err in results if rc == 1)
+    assert "already runs" in loser or "is starting" in loser, loser
+    winner = ports[[rc for rc, _, _ in results].index(0)]
+    assert httpx.get(f"http://127.0.0.1:{winner}/health", timeout=5).status_code == 200
+    assert run("stop", "--data-dir", str(data_dir)).returncode == 0
+    for port in ports:  # neither is left serving
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        except httpx.TransportError:
+            continue
+        raise AssertionError(f"a server still answers on port {port}")
+
+
+def test_options_given_to_serve_reach_the_background_server(data_dir: Path) -> None:
+    port = free_port()
+    started = run(
+        "serve",
+        "--background",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--no-access-log",
+        "--account-id",
+        "444455556666",
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        assert "account 444455556666" in started.stdout
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        time.sleep(0.3)  # the access log is written within 0.1 s
+        assert "GET /health" not in (data_dir / "coffer.log").read_text()
     finally:
-        other.kill()
-        other.wait()
+        run("stop", "--data-dir", str(data_dir))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -112,10 +111,31 @@ def _start_in_background(settings: Settings) -> None:
     from coffer import background
 
     try:
-        banner = background.start(settings.data_dir, background.child_arguments(sys.argv))
-    except (background.BackgroundError, OSError) as exc:
+        banner = background.start(settings.data_dir, _given_settings(click.get_current_context()))
+    except background.BackgroundError as exc:
+        if exc.excerpt:
+            click.echo(f"coffer: {exc}", err=True)
+            click.echo(exc.excerpt, err=True)
+            raise SystemExit(1) from exc
+        raise CofferCliError(str(exc)) from exc
+    except OSError as exc:
         raise CofferCliError(str(exc)) from exc
     click.echo(banner.rstrip("\n"))
+
+
+def _given_settings(ctx: click.Context) -> dict[str, str]:
+    """The options given on this command line as the ``COFFER_*`` variables the background child reads (the
+    environment's own it inherits)."""
+    given: dict[str, str] = {}
+    for param in ctx.command.params:
+        name = param.name
+        if not isinstance(param.envvar, str) or name is None:
+            continue
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[name]
+        given[param.envvar] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    return given
 
 
 @click.command()
