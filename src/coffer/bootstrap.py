@@ -38,7 +38,7 @@ from coffer.store import keyfiles, secrets
 from coffer.store.blobs import FileBlobStore
 from coffer.store.engine import ReadOnlyOpenError, sqlite_path
 from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write, make_private_dir, tighten_mode
-from coffer.store.migrations import SchemaTooNewError
+from coffer.store.migrations import SchemaTooNewError, database_version
 from coffer.store.sql_store import SchemaNotCurrentError, SqlStore, open_store
 
 
@@ -117,7 +117,7 @@ def write_credentials_profile(path: Path, profile: str, key: AccessKey) -> None:
 
 
 _SECTION = re.compile(r"\s*\[([^\]]*)\]\s*$")
-_ACCESS_KEY_LINE = re.compile(r"\s*aws_access_key_id\s*[=:]\s*(\S+)\s*$")
+_ACCESS_KEY_LINE = re.compile(r"\s*aws_access_key_id\s*[=:]\s*(\S+)\s*$", re.IGNORECASE)  # as botocore reads it
 
 
 def remove_credentials_profiles(path: Path, access_key_ids: Collection[str]) -> list[str]:
@@ -221,6 +221,8 @@ def _require_data(data: DataDir, settings: Settings) -> None:
     db = sqlite_path(settings.database_url)
     if db is not None and not db.exists():
         raise _no_data(f"no Coffer database at {db.resolve()}")
+    if db is None and database_version(settings.database_url) == 0:  # an empty PostgreSQL database: not migrated
+        raise _no_data(f"no Coffer data in {_shown_url(settings)}")
 
 
 def _reason(exc: OSError) -> str:

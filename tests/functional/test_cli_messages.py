@@ -272,6 +272,23 @@ def test_revoke_token_says_what_until_when(server: RunningServer, unique: Unique
     assert m.group(1) in {iso(before + 43200 + d) for d in range(-1, 10)}
 
 
+def test_revoke_token_reads_the_token_from_stdin(server: RunningServer, unique: Unique) -> None:
+    domain = _domain(server, unique)
+    data = str(server.data_dir)
+    issued = json.loads(
+        run_coffer("token", "--domain", domain, "--duration", "900", "--json", "--data-dir", data).stdout
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "coffer", "admin", "revoke-token", "-", "--data-dir", data],
+        input=issued["authorizationToken"] + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"revoked token {issued['tokenId']} until {issued['expiresAt']} (its expiry)")
+
+
 def test_list_users_json_gives_lists(server: RunningServer, unique: Unique, tmp_path: Path) -> None:
     data = str(server.data_dir)
     user = unique("lister")

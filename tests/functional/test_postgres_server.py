@@ -63,3 +63,25 @@ def test_server_on_postgresql(tmp_path: Path, pg_url: str) -> None:
         ca = make_client(srv)
         repos = ca.list_repositories_in_domain(domain="pgdom")["repositories"]
         assert [r["name"] for r in repos] == ["down", "up"]
+
+
+def test_admin_commands_refuse_an_empty_database_and_create_nothing_in_it(tmp_path: Path, pg_url: str) -> None:
+    data = tmp_path / "data"
+    (data / "keys").mkdir(parents=True, mode=0o700)  # a data directory, but its database holds nothing
+    refused = subprocess.run(
+        [*coffer_command(), "admin", "list-users", "--data-dir", str(data), "--db-url", pg_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.startswith("coffer: no Coffer data in postgresql"), refused.stderr
+    assert "only `coffer serve` creates one" in refused.stderr
+    engine = create_engine(normalize_url(pg_url), poolclass=NullPool)
+    with engine.connect() as conn:
+        tables = conn.execute(
+            text("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()")
+        )
+        assert tables.scalar_one() == 0  # no migration ran
+    engine.dispose()
+    assert not list((data / "keys").iterdir())  # no key was made

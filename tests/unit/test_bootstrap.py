@@ -188,3 +188,14 @@ def test_removing_profiles_keeps_every_other_line(tmp_path: Path) -> None:
         "; other\n[other]\naws_access_key_id = AKIAOTHER  \n\n"
     )
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_profiles_are_matched_by_key_id_whatever_the_option_case(tmp_path: Path) -> None:
+    from coffer.bootstrap import remove_credentials_profiles
+
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[ci]\nAWS_ACCESS_KEY_ID = AKIAOLD\naws_secret_access_key = x\n[keep]\naws_access_key_id = AKIAKEEP\n"
+    )
+    assert remove_credentials_profiles(credentials, ["AKIAOLD"]) == ["ci"]
+    assert credentials.read_text() == "[keep]\naws_access_key_id = AKIAKEEP\n"

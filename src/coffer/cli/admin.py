@@ -257,9 +257,10 @@ def _token_expiry(token: str) -> int | None:
 @click.argument("token_or_id")
 @on_the_data
 def revoke_token(target: Target, token_or_id: str) -> None:
-    """Revoke one authorization token: give the whole token or its id. Running servers refuse it within a second.
-    A bare id is kept revoked for 43200 s (the longest a token lives); a whole token until its own expiry."""
-    value = token_or_id.strip()
+    """Revoke one authorization token: give the whole token or its id, or `-` to read either from stdin (a token
+    on the command line is visible to other users in `ps`). Running servers refuse it within a second. A bare id
+    is kept revoked for 43200 s (the longest a token lives); a whole token until its own expiry."""
+    value = (click.get_text_stream("stdin").readline() if token_or_id == "-" else token_or_id).strip()
     now = system_clock()
     if value.startswith(TOKEN_PREFIX):
         token_id = peek_token_id(value)

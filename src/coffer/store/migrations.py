@@ -23,7 +23,7 @@ from sqlalchemy import Column, Connection, Double, Engine, Integer, MetaData, Ta
 from sqlalchemy.schema import CreateColumn
 
 from coffer.store import schema, schema_v1, schema_v2, schema_v3
-from coffer.store.engine import writer
+from coffer.store.engine import create_engine_for, writer
 
 Migration = Callable[[Connection], None]
 
@@ -115,6 +115,16 @@ def current_version(conn: Connection) -> int:
     if not conn.dialect.has_table(conn, schema_version.name):
         return 0
     return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+
+
+def database_version(url: str) -> int:
+    """The schema version of the database at ``url`` (0: it holds no Coffer data), read without writing."""
+    engine = create_engine_for(url, read_only=True)
+    try:
+        with engine.connect() as conn:
+            return current_version(conn)
+    finally:
+        engine.dispose()
 
 
 def apply_migrations(engine: Engine) -> int:
