@@ -11,14 +11,18 @@ the principal's ARN when the request was authenticated (``-`` / null when not) a
 A response that did not go out whole (the client went away, or the app failed after it had begun) is marked
 ``incomplete`` (``"complete": false``). Headers and bodies are never logged. Out of the path and query come:
 
-- anything that looks like a Coffer token (``cf1.`` and the base64url run after it), anywhere;
-- the value of every query parameter whose name mentions a token, secret, password, signature, credential or
-  authorization (``X-Amz-Signature``, ``X-Amz-Credential``, ``X-Amz-Security-Token``, ``Password``, ...), and of
-  any parameter whose value holds a token.
+- anything that looks like a Coffer token (``cf1.`` and the base64url run after it, also with the dot percent-encoded
+  once or twice), anywhere;
+- the value of every query parameter whose name, percent-decoded (up to twice) and without separators, contains
+  ``token``, ``secret``, ``pass``, ``pwd``, ``sig``, ``credential``, ``authorization``, ``apikey`` or ``assertion``
+  (``X-Amz-Signature``, ``X-Amz-Credential``, ``X-Amz-Security-Token``, ``Password``, ``SAMLAssertion``, ...),
+  and of any parameter whose value holds a token (percent-decoded up to twice).
 
 Each is replaced by :data:`MARK`. The path is logged percent-decoded (as the app routes it), the query as sent,
 both with control characters, quotes and backslashes escaped, so a line is always one line. A target longer than
-:data:`MAX_TARGET` characters is cut (after the redaction), which keeps every line under ``PIPE_BUF``.
+:data:`MAX_TARGET` characters is cut (after the redaction), which keeps every line under ``PIPE_BUF``. The remote
+address is the connection's peer (``coffer serve`` does not trust ``X-Forwarded-For``); in a text line everything
+in it but printable ASCII, and quotes, backslashes and spaces, are escaped too, so it stays one field.
 
 :class:`AccessLog` is the ASGI middleware. It puts a :class:`RequestRecord` in the scope under :data:`RECORD_KEY`;
 the endpoints that authenticate a caller fill in its ARN (:func:`note_principal`), and the AWS endpoints answer
@@ -54,9 +58,13 @@ MARK: Final = "[REDACTED]"
 MAX_TARGET: Final = 2048
 """Characters of path and query logged; longer targets end in ``...`` (a line stays under PIPE_BUF, 4096)."""
 
-_TOKEN = re.compile(r"cf1\.[A-Za-z0-9_.=~%+-]*", re.IGNORECASE)
-_SENSITIVE = ("token", "secret", "password", "passwd", "signature", "credential", "authorization", "apikey")
+# a token: the dot as is, or percent-encoded once or twice
+_TOKEN = re.compile(r"cf1(?:\.|%2e|%252e)[A-Za-z0-9_.=~%+-]*", re.IGNORECASE)
+_SENSITIVE = (  # "pass" covers password and passwd, "sig" signature
+    "token", "secret", "pass", "pwd", "sig", "credential", "authorization", "apikey", "assertion",
+)  # fmt: skip
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\\u2028\u2029]')
+_UNSAFE_REMOTE = re.compile(r'[^\x21-\x7e]|["\\]')  # a text line's remote is one field: no space either
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
 
@@ -154,7 +162,13 @@ def _sensitive_name(name: str) -> bool:
 
 
 def _decoded(text: str) -> str:
-    return unquote_plus(text, errors="replace") if "%" in text or "+" in text else text
+    """``text`` percent-decoded, twice when the first time leaves a ``%`` (``cf1%252E...``: a client, a proxy or
+    the app may decode it once more)."""
+    if "%" in text or "+" in text:
+        text = unquote_plus(text, errors="replace")
+        if "%" in text:
+            text = unquote_plus(text, errors="replace")
+    return text
 
 
 def _holds_token(text: str) -> bool:
@@ -176,7 +190,9 @@ def redact_query(query: str) -> str:
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 _CLEAN_TARGETS: dict[tuple[str, str], str] = {}  # targets seen with nothing to take out (clients repeat them)
@@ -191,7 +207,7 @@ def log_target(path: str, query: str) -> str:
     if known is not None:
         return known
     plain = f"{path}?{query}" if query else path
-    if "cf1." in path.lower():
+    if "cf1" in path.lower():
         path = _TOKEN.sub(MARK, path)
     target = f"{path}?{redact_query(query)}" if query else path
     if _UNSAFE.search(target) is not None:
@@ -400,8 +416,12 @@ class AccessLogWriter:
             request = f"{method} {target or '-'} {protocol}"
         else:
             request = f"{method} {target or '-'}" if method else "-"
+        if not remote:
+            remote = "-"
+        elif _UNSAFE_REMOTE.search(remote) is not None:
+            remote = _UNSAFE_REMOTE.sub(_escape, remote)
         return (
-            f'{when} {remote or "-"} "{request}" {status} {sent} {ms:.2f}ms {principal or "-"} req={request_id}'
+            f'{when} {remote} "{request}" {status} {sent} {ms:.2f}ms {principal or "-"} req={request_id}'
             f"{'' if complete else ' incomplete'}\n"
         )
 

@@ -119,6 +119,26 @@ def test_one_line_per_request_with_every_field(srv: RunningServer) -> None:
     assert (f["request"], f["bytes"]) == (f"HEAD /health?h={mark} HTTP/1.1", "0")
 
 
+def test_forwarded_headers_do_not_change_the_remote_address(srv: RunningServer) -> None:
+    """X-Forwarded-For is not trusted (uvicorn would trust it from 127.0.0.1, the default address): the line has
+    the real peer, and a forged value cannot add fields to it."""
+    for forwarded in ('1.2.3.4 req=forged "x"', "203.0.113.9"):
+        mark = probe()
+        r = httpx.get(srv.url + f"/health?xff={mark}", headers={"X-Forwarded-For": forwarded})
+        assert r.status_code == 200
+        line = line_with(srv, f"xff={mark}")
+        f = fields(line)
+        assert f["remote"] == "127.0.0.1"
+        assert (f["request"], f["status"], f["principal"], f["tail"]) == (
+            f"GET /health?xff={mark} HTTP/1.1",
+            "200",
+            "-",
+            None,
+        )
+        assert "forged" not in line and "203.0.113.9" not in line
+        assert len(line.split(" ")) == 10  # time, remote, "method, target, protocol", status, bytes, ms, principal, id
+
+
 def test_the_principal_of_a_signed_call_and_of_a_token(srv: RunningServer) -> None:
     ca = make_client(srv)
     listed = ca.list_domains()
@@ -220,7 +240,8 @@ def test_no_token_password_or_secret_in_any_line(srv: RunningServer, tmp_path: P
     assert f"/simple/[REDACTED]/?p={marks['path']} " in line_with(srv, marks["path"])
     assert f"?token=[REDACTED]&other=[REDACTED]&p={marks['query']} " in line_with(srv, marks["query"])
     assert "NewPassword=[REDACTED]" in line_with(srv, marks["password"])
-    assert line_with(srv, marks["presigned"]).count("[REDACTED]") == 3
+    # credential, security token and signature; and X-Amz-SignedHeaders, no secret but a name with "sig" in it
+    assert line_with(srv, marks["presigned"]).count("[REDACTED]") == 4
 
     everything = "".join(srv.output)  # every line the server wrote, on stdout and stderr
     for name, secret in secrets.items():

@@ -63,6 +63,21 @@ TEXT_LINE = re.compile(
             f"&TokenCode={MARK}&Auth%6frization={MARK}",
         ),
         ('/a b/\n"q\\', "x=\x01", "/a b/\\x0a\\x22q\\x5c?x=\\x01"),
+        # names with pass, pwd, sig or assertion in them (case, separators and percent-encoding aside)
+        ("/login", "user=u&pass=p&PASS_WORD=q", f"/login?user=u&pass={MARK}&PASS_WORD={MARK}"),
+        ("/login", "user=u&pwd=p&new-pwd=q", f"/login?user=u&pwd={MARK}&new-pwd={MARK}"),
+        ("/hook", "id=1&sig=abc&X-Hub-Sig=d&oauth_sig=e", f"/hook?id=1&sig={MARK}&X-Hub-Sig={MARK}&oauth_sig={MARK}"),
+        (
+            "/",
+            "Action=AssumeRoleWithSAML&SAMLAssertion=PHNhbWw%2B&saml_assertion=x&SAML%41ssertion=y",
+            f"/?Action=AssumeRoleWithSAML&SAMLAssertion={MARK}&saml_assertion={MARK}&SAML%41ssertion={MARK}",
+        ),
+        ("/x", "p%2577d=s&Pa%2573s=t", f"/x?p%2577d={MARK}&Pa%2573s={MARK}"),  # names percent-encoded twice
+        # a token percent-encoded twice: in a value, as a parameter, in the (once decoded) path
+        ("/x", "q=" + TOKEN.replace(".", "%252E"), f"/x?q={MARK}"),
+        ("/x", "a=1&" + TOKEN.replace(".", "%252e"), f"/x?a=1&{MARK}"),
+        ("/p/" + TOKEN.replace(".", "%2E") + "/simple/", "", f"/p/{MARK}/simple/"),
+        ("/p/" + TOKEN.replace(".", "%252E") + "/simple/", "", f"/p/{MARK}/simple/"),
     ],
 )
 def test_the_target_has_no_credentials_and_stays_on_one_line(path: str, query: str, shown: str) -> None:
@@ -129,6 +144,17 @@ def test_text_and_json_lines() -> None:
         "request_id": "0f1e2d3c-4b5a-4968-8776-655443322110",
         "complete": True,
     }
+
+
+def test_the_remote_address_stays_one_field_of_a_text_line() -> None:
+    forged = '1.2.3.4 req=forged "x"\\\n\u00a0\U0001f600'
+    line = _write("text", remote=forged)
+    m = TEXT_LINE.fullmatch(line)
+    assert m is not None, line
+    assert m["remote"] == "1.2.3.4\\x20req=forged\\x20\\x22x\\x22\\x5c\\x0a\\xa0\\U0001f600"
+    assert m["id"] == "0f1e2d3c-4b5a-4968-8776-655443322110"
+    assert json.loads(_write("json", remote=forged))["remote"] == forged  # JSON has its own escapes
+    assert _write("text", remote="::1").split(" ")[1] == "::1"
 
 
 def test_an_unknown_format_is_refused() -> None:
