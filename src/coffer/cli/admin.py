@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import re
+import sys
 from pathlib import Path
 
 import click
@@ -260,7 +261,8 @@ def revoke_token(target: Target, token_or_id: str) -> None:
     """Revoke one authorization token: give the whole token or its id, or `-` to read either from stdin (a token
     on the command line is visible to other users in `ps`). Running servers refuse it within a second. A bare id
     is kept revoked for 43200 s (the longest a token lives); a whole token until its own expiry."""
-    value = (click.get_text_stream("stdin").readline() if token_or_id == "-" else token_or_id).strip()
+    from_stdin = token_or_id == "-"  # noqa: S105 - the argument meaning "read stdin", not a password
+    value = (sys.stdin.readline() if from_stdin else token_or_id).strip()
     now = system_clock()
     if value.startswith(TOKEN_PREFIX):
         token_id = peek_token_id(value)
