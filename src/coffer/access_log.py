@@ -37,22 +37,19 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import itertools
 import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as _json_string
-from typing import Final, Protocol
+from typing import Final
 from urllib.parse import unquote, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coffer.request_context import RECORD_KEY, RequestRecord, new_request_id
 from coffer.settings import LOG_FORMATS
-
-RECORD_KEY: Final = "coffer.request"
-"""The scope key of the :class:`RequestRecord` of the request being served."""
 
 MARK: Final = "[REDACTED]"
 MAX_TARGET: Final = 2048
@@ -66,89 +63,6 @@ _SENSITIVE = (  # "pass" covers password and passwd, "sig" signature
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\\u2028\u2029]')
 _UNSAFE_REMOTE = re.compile(r'[^\x21-\x7e]|["\\]')  # a text line's remote is one field: no space either
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
-
-
-class RequestRecord:
-    """What the log line of one request needs from the app: filled in by the middleware and the endpoints.
-
-    ``refused`` is set by the HTTP guard when it answers the request itself while the app still serves it (a
-    body that stalled): ``(status, bytes, request id)`` of the answer that went out."""
-
-    __slots__ = ("_send", "complete", "disconnected", "principal", "refused", "request_id", "sent", "status")
-
-    def __init__(self, send: Send | None = None) -> None:
-        self._send = send  # the server's
-        self.request_id = ""  # made when first asked for (request_id_for, or when the line is written)
-        self.principal: str | None = None
-        self.status = 0
-        self.sent = 0
-        self.complete = False
-        self.disconnected = False
-        self.refused: tuple[int, int, str] | None = None
-
-    async def send(self, message: Message) -> None:
-        """The app's ``send``: the server's, noting the status and counting the body's bytes."""
-        assert self._send is not None
-        kind = message["type"]
-        if kind == "http.response.body":
-            await self._send(message)
-            if not self.disconnected:
-                self.sent += len(message.get("body", b""))
-                self.complete = not message.get("more_body", False)
-        elif kind == "http.response.start":
-            self.status = message["status"]
-            await self._send(message)
-        else:  # http.response.pathsend and other extensions: the length is not known here
-            await self._send(message)
-            self.complete = True
-
-
-class Principal(Protocol):
-    """What the log needs of a caller (``coffer.core.identity.Caller`` is one)."""
-
-    @property
-    def arn(self) -> str: ...
-
-
-def note_principal(scope: Scope, caller: Principal) -> None:
-    """Record the ARN of the request's authenticated caller (nothing happens without the access log)."""
-    record = scope.get(RECORD_KEY)
-    if record is not None:
-        record.principal = caller.arn
-
-
-def request_id_for(scope: Scope) -> str | None:
-    """The request id the log line will carry, for the endpoint to put in its response (``x-amzn-RequestId``);
-    None without the access log (the endpoint makes its own)."""
-    record = scope.get(RECORD_KEY)
-    if record is None:
-        return None
-    if not record.request_id:
-        record.request_id = new_request_id()
-    request_id: str = record.request_id
-    return request_id
-
-
-_VARIANT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-_id_prefix = ""
-_id_counter: Iterator[int] = itertools.count()
-
-
-def _new_id_prefix() -> None:
-    global _id_prefix, _id_counter
-    h = os.urandom(16).hex()
-    _id_prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-"
-    _id_counter = itertools.count(int(h[20:], 16))
-
-
-_new_id_prefix()
-os.register_at_fork(after_in_child=_new_id_prefix)  # workers forked from one process get prefixes of their own
-
-
-def new_request_id() -> str:
-    """A version 4 UUID string, unique, not secret: a random prefix per process and a counter from a random start
-    (a third of the cost of 16 random bytes per request)."""
-    return f"{_id_prefix}{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 # --- the target, without credentials ---------------------------------------------------------------------------
@@ -496,8 +410,6 @@ __all__ = [
     "RequestRecord",
     "log_target",
     "new_request_id",
-    "note_principal",
     "redact_query",
-    "request_id_for",
     "split_target",
 ]

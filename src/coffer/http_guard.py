@@ -53,9 +53,10 @@ from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-from coffer.access_log import RECORD_KEY, AccessLogWriter, RequestRecord, log_target, new_request_id, split_target
+from coffer.access_log import AccessLogWriter, log_target, split_target
 from coffer.http_limits import HttpLimits
 from coffer.http_refusals import refusal, request_target
+from coffer.request_context import RECORD_KEY, RequestRecord, new_request_id
 
 log = logging.getLogger("coffer.http")
 

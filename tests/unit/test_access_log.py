@@ -14,19 +14,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from coffer.access_log import (
-    MARK,
-    MAX_TARGET,
-    RECORD_KEY,
-    AccessLog,
-    AccessLogWriter,
-    RequestRecord,
-    iso_time,
-    log_target,
-    note_principal,
-    request_id_for,
-    split_target,
-)
+from coffer.access_log import MARK, MAX_TARGET, AccessLog, AccessLogWriter, iso_time, log_target, split_target
+from coffer.request_context import RECORD_KEY, RequestRecord, note_principal, request_id_for
 
 TOKEN = "cf1.eyJhIjoxfQ.c2lnbmF0dXJl-_x"
 TEXT_LINE = re.compile(
@@ -346,7 +335,7 @@ def test_without_the_access_log_the_endpoints_get_no_id() -> None:
 
 
 def test_request_ids_are_version_4_uuids_and_unique() -> None:
-    from coffer.access_log import new_request_id
+    from coffer.request_context import new_request_id
 
     ids = [new_request_id() for _ in range(1000)]
     assert len(set(ids)) == 1000

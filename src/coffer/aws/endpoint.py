@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl
 from anyio import to_thread
 from starlette.types import Receive, Scope, Send
 
-from coffer.access_log import note_principal, request_id_for
 from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
 from coffer.aws.errors import serialize_error
 from coffer.aws.handlers.codeartifact import HANDLERS, CodeArtifactServices
@@ -30,6 +29,7 @@ from coffer.core.errors import (
     UnknownOperationError,
 )
 from coffer.core.identity import IdentityService
+from coffer.request_context import note_principal, request_id_for
 
 log = logging.getLogger("coffer.aws")
 

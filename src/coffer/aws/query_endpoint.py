@@ -25,7 +25,6 @@ from typing import Any
 from anyio import to_thread
 from starlette.types import Receive, Scope, Send
 
-from coffer.access_log import note_principal, request_id_for
 from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
 from coffer.aws.query import (
     MAX_FORM_BYTES,
@@ -48,6 +47,7 @@ from coffer.core.errors import (
 )
 from coffer.core.identity import Caller
 from coffer.core.query_errors import AwsCodedError
+from coffer.request_context import note_principal, request_id_for
 
 log = logging.getLogger("coffer.aws")
 

@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from coffer.access_log import note_principal
 from coffer.core.codeartifact.packages import PackageService
 from coffer.core.errors import AccessDeniedError, CofferError, ResourceNotFoundError
 from coffer.core.packages import Asset, RepoRef
@@ -34,6 +33,7 @@ from coffer.formats.auth import Authenticated, TokenAuthenticator, forbidden
 from coffer.formats.host_style import public_path
 from coffer.formats.pypi import simple
 from coffer.formats.pypi.upload import Uploader
+from coffer.request_context import note_principal
 
 FORMAT = "pypi"
 PREFIX = "/pypi/d"
