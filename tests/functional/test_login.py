@@ -35,6 +35,7 @@ _SCRUB = (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_CODEARTIFACT",
     "COFFER_ENDPOINT_URL",
+    "COFFER_KEYRING_HOST_SUFFIXES",
     "AWS_PROFILE",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -370,10 +371,17 @@ def test_keyring_backend_issues_tokens(backend_env: CofferKeyring, server: Runni
 def test_keyring_backend_honours_endpoint_variable(
     backend_env: CofferKeyring, server: RunningServer, repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # an index URL on a host that is not the API: COFFER_ENDPOINT_URL says where the API is
+    # an index URL on a host that is not the API: COFFER_ENDPOINT_URL says where the API is, and the token goes to
+    # that other host only when COFFER_KEYRING_HOST_SUFFIXES vouches for it
     monkeypatch.setenv("COFFER_ENDPOINT_URL", server.url)
-    credential = keyring.get_credential(f"https://packages.invalid/pypi/d/{repo.domain}-{ACCOUNT}/internal/", None)
+    index = f"https://packages.invalid/pypi/d/{repo.domain}-{ACCOUNT}/internal/"
+    assert keyring.get_credential(index, None) is None
+    monkeypatch.setenv("COFFER_KEYRING_HOST_SUFFIXES", "packages.invalid")
+    credential = keyring.get_credential(index, None)
     assert credential is not None and credential.username == "aws"
+    # the endpoint's own host and port needs no suffix
+    monkeypatch.delenv("COFFER_KEYRING_HOST_SUFFIXES")
+    assert keyring.get_credential(simple_url(repo), None) is not None
 
 
 def test_keyring_cli_answers_what_uv_asks(server: RunningServer, home: Home, repo: Repo) -> None:

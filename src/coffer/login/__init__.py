@@ -19,8 +19,12 @@ _DOMAIN_OWNER = r"(?P<domain>[a-z][a-z0-9\-]{0,48}[a-z0-9])-(?P<owner>[0-9]{12})
 _REPOSITORY = r"(?P<repository>[A-Za-z0-9][A-Za-z0-9._\-]{1,99})"
 _PATH_STYLE = re.compile(rf"^(?P<prefix>(?:/[^/]+)*?)/pypi/d/{_DOMAIN_OWNER}/{_REPOSITORY}(?:/.*)?$")
 _HOST_STYLE_HOST = re.compile(rf"^{_DOMAIN_OWNER}\.d\.codeartifact\.(?P<region>[a-z0-9\-]+)\.(?P<suffix>[a-z0-9.\-]+)$")
-_AWS_SUFFIXES = ("amazonaws.com", "amazonaws.com.cn")
-_AWS_REGION = re.compile(r"\.codeartifact\.(?P<region>[a-z0-9\-]+)\.")
+# AWS's own CodeArtifact repository hosts: host style and VPC endpoints (``vpce-....d.codeartifact.{region}.vpce...``)
+_AWS_REPOSITORY_HOST = re.compile(
+    r"^[a-z0-9][a-z0-9\-]*\.d\.codeartifact\.(?P<region>[a-z0-9\-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$"
+)
+# a host name of DNS letters, digits, hyphens and dots, or an IPv6 literal (urlsplit drops the brackets)
+_PLAIN_HOST = re.compile(r"^(?:[a-z0-9.\-]+|[0-9a-f:.]+)$")
 _HOST_STYLE_PATH = re.compile(rf"^/pypi/{_REPOSITORY}(?:/.*)?$")
 
 
@@ -39,30 +43,50 @@ def parse_pypi_url(url: str) -> PypiEndpoint | None:
     """Recognise ``http(s)://host[:port][/prefix]/pypi/d/{domain}-{owner}/{repo}/...`` (Coffer and AWS path style)
     and ``https://{domain}-{owner}.d.codeartifact.{region}.amazonaws.com/pypi/{repo}/...`` (AWS host style; under
     another DNS suffix, Coffer's host style, whose API is on the index's own host)."""
-    try:
-        parts = urlsplit(url.strip())
-        hostname = parts.hostname
-        port = parts.port
-    except ValueError:
+    host = index_host(url)
+    if host is None:
         return None
-    if parts.scheme not in ("http", "https") or not hostname:
-        return None
-    host = hostname.lower()
+    parts = urlsplit(url.strip())
+    aws = _AWS_REPOSITORY_HOST.match(host)
     m = _HOST_STYLE_HOST.match(host)
     if m:
         p = _HOST_STYLE_PATH.match(parts.path)
         if not p:
             return None
-        api = None if m["suffix"] in _AWS_SUFFIXES else _origin(parts.scheme, host, port)  # Coffer host style
+        api = None if aws else _origin(parts.scheme, host, parts.port)  # else Coffer host style
         return PypiEndpoint(m["domain"], m["owner"], p["repository"], api, m["region"])
     p = _PATH_STYLE.match(parts.path)
     if not p:
         return None
-    if host.endswith(".amazonaws.com"):  # AWS path style (VPC endpoints): the API is AWS's, not this host
-        r = _AWS_REGION.search(host)
-        return PypiEndpoint(p["domain"], p["owner"], p["repository"], None, r["region"] if r else None)
-    api = _origin(parts.scheme, host, port) + p["prefix"]
+    if aws:  # AWS path style (VPC endpoints): the API is AWS's, not this host
+        return PypiEndpoint(p["domain"], p["owner"], p["repository"], None, aws["region"])
+    api = _origin(parts.scheme, host, parts.port) + p["prefix"]
     return PypiEndpoint(p["domain"], p["owner"], p["repository"], api, None)
+
+
+def index_host(url: str) -> str | None:
+    """The lower-case host of an ``http(s)`` URL, or None: not such a URL, or one that HTTP clients might read another
+    host from than ``urlsplit`` does (a backslash, whitespace or a control character anywhere, a host of other than
+    plain DNS characters or an IPv6 literal, a bad port). The keyring backend's decisions rest on this host being the
+    one pip or uv then sends the token to."""
+    url = url.strip()
+    if "\\" in url or any(c <= " " or c == "\x7f" for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not hostname or not _PLAIN_HOST.match(hostname):
+        return None
+    return hostname
+
+
+def is_aws_repository_host(host: str) -> bool:
+    """``*.d.codeartifact.{region}.amazonaws.com`` (or ``.vpce.amazonaws.com``, ``.amazonaws.com.cn``): a name only
+    AWS serves (or the hosts-file entry the README describes for ``keyrings.codeartifact``)."""
+    return _AWS_REPOSITORY_HOST.match(host) is not None
 
 
 def _origin(scheme: str, host: str, port: int | None) -> str:

@@ -12,6 +12,14 @@ The API endpoint is ``COFFER_ENDPOINT_URL``, else ``AWS_ENDPOINT_URL_CODEARTIFAC
 index URL's own scheme and host (Coffer serves the API there), else AWS's endpoint for AWS URLs. Credentials come from
 the normal AWS chain (``AWS_PROFILE`` ...). ``COFFER_KEYRING_DURATION_SECONDS`` asks for a token lifetime other than
 the server's default.
+
+Where the token may go: an index URL names any host, and it can come from a project's config or a dependency's
+instructions, so a token is handed out only for an index host its issuer vouches for. Without an endpoint variable the
+issuer is the index host itself (or AWS for AWS's own hosts), so that holds by construction. With one
+(:func:`endpoint_vouches_for`), the index host must be the endpoint's host and port, or one of AWS's CodeArtifact
+repository hosts (``*.d.codeartifact.{region}.amazonaws.com``, ``.vpce.amazonaws.com``, ``.amazonaws.com.cn``), or equal
+to or under a DNS suffix listed in ``COFFER_KEYRING_HOST_SUFFIXES``; any other URL gets ``None`` and a warning that
+names the host.
 """
 
 from __future__ import annotations
@@ -21,18 +29,28 @@ import logging
 import os
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from keyring import credentials, errors
 from keyring.backend import KeyringBackend
 from keyring.compat import properties
 
-from coffer.login import ENDPOINT_ENV_VARS, IssuedToken, PypiEndpoint, parse_pypi_url
+from coffer.login import (
+    ENDPOINT_ENV_VARS,
+    IssuedToken,
+    PypiEndpoint,
+    index_host,
+    is_aws_repository_host,
+    parse_pypi_url,
+)
 
 log = logging.getLogger(__name__)
 
 USERNAME = "aws"
 ENDPOINT_ENV = "COFFER_ENDPOINT_URL"
 DURATION_ENV = "COFFER_KEYRING_DURATION_SECONDS"
+HOST_SUFFIXES_ENV = "COFFER_KEYRING_HOST_SUFFIXES"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # refresh a cached token when less than this part of its lifetime (at most 5 minutes) is left
 _REFRESH_FRACTION = 0.25
 _REFRESH_MAX = timedelta(minutes=5)
@@ -76,7 +94,18 @@ class CofferKeyring(KeyringBackend):
             target = parse_pypi_url(service)
             if target is None or username not in (None, "", USERNAME):
                 return None
-            token = self._token(target)
+            endpoint = _env_endpoint()
+            if endpoint is not None and not endpoint_vouches_for(endpoint[1], service, _host_suffixes()):
+                log.warning(
+                    "coffer keyring: no token for host %s: it is not the host and port of %s=%s, not an AWS "
+                    "CodeArtifact host and not under a suffix in %s",
+                    index_host(service),
+                    endpoint[0],
+                    _redact_url(endpoint[1]),
+                    HOST_SUFFIXES_ENV,
+                )
+                return None
+            token = self._token(target, endpoint[1] if endpoint is not None else target.api_endpoint)
         except Exception as exc:  # never raise into pip/uv/twine: let them fall back or prompt
             log.warning("coffer keyring: no token for %s: %s", _redact_url(service), exc)
             return None
@@ -90,10 +119,9 @@ class CofferKeyring(KeyringBackend):
 
     # ---- tokens
 
-    def _token(self, target: PypiEndpoint) -> IssuedToken:
+    def _token(self, target: PypiEndpoint, endpoint: str | None) -> IssuedToken:
         from coffer.login import get_authorization_token, make_client
 
-        endpoint = _api_endpoint(target)
         region = target.region
         profile = os.environ.get("AWS_PROFILE") or None
         duration = _duration()
@@ -117,12 +145,37 @@ class CofferKeyring(KeyringBackend):
             cls._cache.clear()
 
 
-def _api_endpoint(target: PypiEndpoint) -> str | None:
+def endpoint_vouches_for(endpoint: str, index_url: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether a token issued by the API at ``endpoint`` (an endpoint variable) may be handed to ``index_url``'s host:
+    the index host is the endpoint's host with the same port (the scheme's default if none is given), or one of AWS's
+    CodeArtifact repository hosts, or equal to or under one of ``suffixes`` (lower-case DNS names, no leading dot).
+    Hosts are compared as written, so ``localhost`` is not ``127.0.0.1``."""
+    host = index_host(index_url)
+    if host is None:
+        return False
+    if host == index_host(endpoint) and _port(index_url) == _port(endpoint):
+        return True
+    return is_aws_repository_host(host) or any(host == s or host.endswith("." + s) for s in suffixes)
+
+
+def _port(url: str) -> int | None:
+    parts = urlsplit(url.strip())  # only called once index_host() accepted the URL, so .port does not raise
+    return parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme)
+
+
+def _host_suffixes() -> tuple[str, ...]:
+    """``COFFER_KEYRING_HOST_SUFFIXES``: comma-separated DNS suffixes, lower-cased, outer dots and blanks dropped."""
+    value = os.environ.get(HOST_SUFFIXES_ENV, "")
+    return tuple(s for s in (part.strip().strip(".").lower() for part in value.split(",")) if s)
+
+
+def _env_endpoint() -> tuple[str, str] | None:
+    """The endpoint variable that is set, and its value."""
     for name in (ENDPOINT_ENV, *ENDPOINT_ENV_VARS):
         value = os.environ.get(name)
         if value:
-            return value
-    return target.api_endpoint
+            return name, value
+    return None
 
 
 def _duration() -> int | None:
