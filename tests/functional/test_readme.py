@@ -134,3 +134,5 @@ def test_readme_shell_blocks_run_in_order(tmp_path: Path) -> None:
     assert "+ mypkg==0.1.0" in result.stderr and "~ mypkg==0.1.0" in result.stderr, output  # uv: token, keyring
     assert '"Arn": "arn:aws:sts::' in result.stdout and "assumed-role/build/build-42" in result.stdout, output
     assert result.stdout.count('"authorizationToken": "cf1.') == 2, output
+    assert "stopped the Coffer server at http://127.0.0.1:" in result.stdout, output  # the last block
+    assert not (checkout / "coffer-data" / "coffer.pid").exists()
