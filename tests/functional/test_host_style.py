@@ -202,7 +202,6 @@ def test_unauthenticated_gets_the_same_401(hs_repo: HsRepo) -> None:
     assert r.status_code == 401 and r.headers[CHALLENGE_HEADER] == by_path.headers[CHALLENGE_HEADER]
 
 
-
 def test_the_host_names_the_domain_a_token_must_be_for(hs_repo: HsRepo) -> None:
     # another domain of the same owner, with the same repository name: the host picks it, and hs_repo's token,
     # minted for hs_repo's domain, is refused there (401 naming the domain), upper-case Host and trailing dot too
@@ -218,6 +217,7 @@ def test_the_host_names_the_domain_a_token_must_be_for(hs_repo: HsRepo) -> None:
         assert r.headers[CHALLENGE_HEADER] == f'Bearer realm="{other}/internal", Basic realm="{other}/internal"'
     own = hs_repo.host().upper()
     assert hs_repo.get(hs_repo.host_style + "simple/", host=own).status_code == 200
+
 
 def test_another_region_is_a_404_naming_it(hs_repo: HsRepo) -> None:
     r = hs_repo.get(hs_repo.host_style + "simple/", host=hs_repo.host(region="eu-west-1"))
