@@ -11,7 +11,6 @@ import re
 import socket
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 
 from tests.functional.conftest import ACCOUNT, make_client, read_profile
 from tests.functional.server import RunningServer, running_server
-from tests.functional.test_pypi import Repo, _escape, _record_hash, build_wheel, core_metadata, twine_upload
+from tests.functional.test_pypi import Repo, build_wheel, twine_upload
 from tests.functional.test_sts import client, creds_of, make_role, trust_policy
 
 ADMIN_ARN = f"arn:aws:iam::{ACCOUNT}:user/admin"
@@ -289,27 +288,9 @@ def test_requests_the_guard_refuses_are_logged(srv: RunningServer) -> None:
     assert (f["request"], f["status"], f["tail"]) == ("POST / HTTP/1.1", "408", None)
 
 
-def big_wheel(out: Path, name: str, size: int) -> Path:
-    """A wheel with ``size`` incompressible bytes in it (stored, not deflated)."""
-    dist = _escape(name)
-    info = f"{dist}-1.0.dist-info"
-    files = {
-        f"{dist}/blob.bin": os.urandom(size),
-        f"{info}/METADATA": core_metadata(name, "1.0").encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: coffer-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
-    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
-    path = out / f"{dist}-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        for member, data in files.items():
-            zf.writestr(member, data)
-    return path
-
-
 def test_a_download_the_client_abandons_is_logged_incomplete(srv: RunningServer, tmp_path: Path) -> None:
     endpoint, token = new_domain(make_client(srv), "abandoned")
-    wheel = big_wheel(tmp_path, "big-pkg", 24 * 1024 * 1024)
+    wheel = build_wheel(tmp_path, "big-pkg", "1.0", payload=os.urandom(24 * 1024 * 1024))  # incompressible
     home = tmp_path / "home"
     home.mkdir()
     uploaded = twine_upload(Repo("", "main", endpoint, token, srv), home, wheel)

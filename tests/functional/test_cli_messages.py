@@ -20,11 +20,10 @@ import pytest
 
 from coffer.bootstrap import open_data
 from coffer.core import tokens
-from coffer.core.tokens import TokenClaims
 from coffer.settings import Settings
-from coffer.store.keyfiles import KeyRingFiles
 from tests.functional.conftest import ACCOUNT, make_client
 from tests.functional.server import RunningServer
+from tests.functional.test_pypi import client_env, mint_token
 
 BIN = Path(sys.executable).parent
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -335,22 +334,6 @@ def test_delete_user_removes_its_profiles_and_only_those(tmp_path: Path) -> None
 # --- part 8: the reason of a refused token, in twine's and pip's output -------------------------------------
 
 
-def _mint_expired(server: RunningServer, domain: str) -> str:
-    ring = KeyRingFiles(server.data_dir / "keys")()
-    now = int(time.time())
-    claims = TokenClaims(
-        token_id=tokens.new_token_id(),
-        key_id=ring.active.key_id,
-        account_id=ACCOUNT,
-        domain_owner=ACCOUNT,
-        domain=domain,
-        principal_arn=f"arn:aws:iam::{ACCOUNT}:user/admin",
-        issued_at=now - 7200,
-        expires_at=now - 10,
-    )
-    return tokens.mint(ring, claims)
-
-
 @pytest.fixture()
 def refused(server: RunningServer, unique: Unique) -> tuple[str, dict[str, tuple[str, str]]]:
     """A repository endpoint, and tokens it refuses: label -> (token, the reason it must give)."""
@@ -363,22 +346,9 @@ def refused(server: RunningServer, unique: Unique) -> tuple[str, dict[str, tuple
     assert r.returncode == 0, r.stderr
     time.sleep(1.2)  # servers see a revocation within a second
     return endpoint, {
-        "expired": (_mint_expired(server, domain), "authorization token has expired"),
+        "expired": (mint_token(server, domain, expires_in=-10), "authorization token has expired"),
         "garbage": ("not-a-token-at-all", "malformed authorization token"),
         "revoked": (revoked, "authorization token has been revoked"),
-    }
-
-
-def _client_env(home: Path, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-        "NO_COLOR": "1",
-        **extra,
     }
 
 
@@ -388,7 +358,7 @@ def test_twine_shows_why_a_token_is_refused(refused: tuple[str, Any], tmp_path: 
     endpoint, cases = refused
     wheel = build_wheel(tmp_path, "coffer-reason-demo", "1.0")
     for label, (token, reason) in cases.items():
-        env = _client_env(tmp_path, TWINE_USERNAME="aws", TWINE_PASSWORD=token, TWINE_REPOSITORY_URL=endpoint)
+        env = client_env(tmp_path, TWINE_USERNAME="aws", TWINE_PASSWORD=token, TWINE_REPOSITORY_URL=endpoint)
         r = subprocess.run(
             [str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar", str(wheel)],
             env=env,
@@ -413,7 +383,7 @@ def test_pip_shows_why_a_token_is_refused(refused: tuple[str, Any], tmp_path: Pa
         command = [sys.executable, "-m", "pip", "download", "-vv", "--no-deps", "--no-cache-dir"]
         r = subprocess.run(
             [*command, "-d", str(tmp_path / "dl"), "--index-url", index, "coffer-reason-demo"],
-            env=_client_env(tmp_path),
+            env=client_env(tmp_path),
             capture_output=True,
             text=True,
             timeout=180,

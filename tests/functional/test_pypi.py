@@ -60,12 +60,19 @@ def _record_hash(data: bytes) -> str:
 
 
 def build_wheel(
-    out: Path, name: str, version: str, requires_python: str | None = ">=3.8", metadata_version: str | None = None
+    out: Path,
+    name: str,
+    version: str,
+    requires_python: str | None = ">=3.8",
+    metadata_version: str | None = None,
+    payload: bytes | None = None,
 ) -> Path:
-    """A pure-Python wheel with one module ``<escaped name>`` holding ``VALUE``."""
+    """A pure-Python wheel with one module ``<escaped name>`` holding ``VALUE``; with ``payload``, also that file
+    (``<escaped name>/blob.bin``), and stored rather than deflated (its size on the wire is the payload's)."""
     dist = _escape(name)
     info = f"{dist}-{version}.dist-info"
     files = {
+        **({f"{dist}/blob.bin": payload} if payload is not None else {}),
         f"{dist}/__init__.py": f'VALUE = "{name} {version}"\n'.encode(),
         f"{info}/METADATA": core_metadata(name, metadata_version or version, requires_python).encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: coffer-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
@@ -73,7 +80,8 @@ def build_wheel(
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
     files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
     path = out / f"{dist}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    compression = zipfile.ZIP_DEFLATED if payload is None else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression) as zf:
         for member, data in files.items():
             zf.writestr(member, data)
     return path
@@ -408,7 +416,9 @@ def _challenge(repo: Repo) -> str:
     return f'Bearer realm="{realm}", Basic realm="{realm}"'
 
 
-def _mint(server: RunningServer, repo: Repo, *, expires_in: int, domain: str | None = None) -> str:
+def mint_token(server: RunningServer, domain: str, *, expires_in: int) -> str:
+    """A token of the server's admin for ``domain``, minted with its active key, expiring ``expires_in`` s from now
+    (negative: expired)."""
     ring = KeyRingFiles(server.data_dir / "keys")()
     now = int(time.time())
     claims = TokenClaims(
@@ -416,12 +426,16 @@ def _mint(server: RunningServer, repo: Repo, *, expires_in: int, domain: str | N
         key_id=ring.active.key_id,
         account_id=ACCOUNT,
         domain_owner=ACCOUNT,
-        domain=domain or repo.domain,
+        domain=domain,
         principal_arn=f"arn:aws:iam::{ACCOUNT}:user/admin",
         issued_at=now - 7200,
         expires_at=now + expires_in,
     )
     return tokens.mint(ring, claims)
+
+
+def _mint(server: RunningServer, repo: Repo, *, expires_in: int, domain: str | None = None) -> str:
+    return mint_token(server, domain or repo.domain, expires_in=expires_in)
 
 
 def test_refused_tokens_get_401_with_the_challenge(
