@@ -24,9 +24,9 @@ from coffer.bootstrap import (
     rotate_encryption_key,
     write_credentials_profile,
 )
-from coffer.cli.context import CofferCliError, Opened, Target, acting_account, data_target, iso_utc, opened
+from coffer.cli.context import CofferCliError, Opened, Target, acting_account, data_target, opened
 from coffer.cli.options import ADMIN_ACCOUNT_HELP, data_options_for
-from coffer.core.clock import system_clock
+from coffer.core.clock import iso_utc, system_clock
 from coffer.core.errors import CofferError
 from coffer.core.identity import LONG_TERM_SESSION_SECONDS, Caller, root_caller
 from coffer.core.models import AccessKey

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,8 +111,3 @@ def acting_account(o: Opened, requested: str | None) -> str:
         known = ", ".join(sorted(a.account_id for a in o.boot.store.list_accounts()))
         raise CofferCliError(f"no account {requested} in this data (its accounts: {known})")
     return requested
-
-
-def iso_utc(epoch: float) -> str:
-    """An instant as ISO 8601 UTC to the second: ``2026-12-02T13:00:00Z``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))

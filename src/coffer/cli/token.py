@@ -6,8 +6,9 @@ import json
 
 import click
 
-from coffer.cli.context import CofferCliError, Target, acting_account, data_target, iso_utc, opened
+from coffer.cli.context import CofferCliError, Target, acting_account, data_target, opened
 from coffer.cli.options import USER_ACCOUNT_HELP
+from coffer.core.clock import iso_utc
 from coffer.core.errors import CofferError
 from coffer.core.identity import ADMIN_USER
 from coffer.core.tokens import peek_token_id

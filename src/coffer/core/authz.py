@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
+from coffer.core.clock import iso_utc
 from coffer.core.errors import AccessDeniedError
 from coffer.core.identity import Caller
 from coffer.core.policy import Decision, PolicyDocument, Principal, RequestContext, denial_message, evaluate
@@ -17,10 +17,6 @@ Keys = dict[str, tuple[str, ...]]
 
 #: callers whose condition keys are cached (see Authorizer._caller_keys); the cache is emptied when full
 _MAX_CACHED_CALLERS = 4096
-
-
-def _iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
 
 
 def principal_of(caller: Caller) -> Principal:
@@ -41,7 +37,7 @@ class Authorizer:
         second = int(self._clock())
         formatted = self._formatted
         if second != formatted[0]:
-            formatted = self._formatted = (second, (_iso(second),), (str(second),))
+            formatted = self._formatted = (second, (iso_utc(second),), (str(second),))
         return formatted[1], formatted[2]
 
     def _caller_keys(self, caller: Caller) -> tuple[Principal, Keys]:
@@ -86,7 +82,7 @@ class Authorizer:
             ctx["aws:sourceip"] = (caller.source_ip,)
         if caller.session_issued_at is not None:
             # AWS's "revoke active sessions" denies on this key; long-term keys have none.
-            ctx["aws:tokenissuetime"] = (_iso(caller.session_issued_at),)
+            ctx["aws:tokenissuetime"] = (iso_utc(caller.session_issued_at),)
         if caller.session_expires_at is not None:
             ctx["aws:multifactorauthpresent"] = ("false",)
         for key, value in caller.principal_tags:

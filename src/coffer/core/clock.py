@@ -9,6 +9,11 @@ def system_clock() -> float:
     return time.time()
 
 
+def iso_utc(epoch: float) -> str:
+    """An instant as ISO 8601 UTC to the second, as IAM condition keys and the CLI show it: ``2026-12-02T13:00:00Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
 class FixedClock:
     """A clock tests set and advance by hand."""
 
