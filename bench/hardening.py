@@ -98,7 +98,7 @@ def layer_command(layer: str, data_dir: Path, env: dict[str, str]) -> tuple[list
         ], None
     port = _free_port()
     env.update(COFFER_DATA_DIR=str(data_dir), COFFER_ACCOUNT_ID=ACCOUNT_ID, COFFER_HOST=HOST, COFFER_PORT=str(port))
-    factory = "coffer.asgi:app_from_env"
+    factory = "coffer.app.asgi:app_from_env"
     if layer in ("httptools", "h11"):
         cmd = [bin_path("uvicorn"), "--factory", factory, "--http", layer, "--host", HOST, "--port", str(port)]
         return [*cmd, "--log-level", "warning", "--no-access-log", "--no-server-header"], port

@@ -1,4 +1,4 @@
-"""Start Coffer under uvicorn (``coffer serve``, as users run it) or granian (``coffer.asgi:app_from_env``)."""
+"""Start Coffer under uvicorn (``coffer serve``, as users run it) or granian (``coffer.app.asgi:app_from_env``)."""
 
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ def _command(name: str, data_dir: Path, env: dict[str, str]) -> tuple[list[str],
     if name == "granian":
         port = _free_port()
         env.update(COFFER_DATA_DIR=str(data_dir), COFFER_ACCOUNT_ID=ACCOUNT_ID, COFFER_HOST=HOST, COFFER_PORT=str(port))
-        cmd = [*_script("granian", "granian"), "--interface", "asgi", "--factory", "coffer.asgi:app_from_env"]
+        cmd = [*_script("granian", "granian"), "--interface", "asgi", "--factory", "coffer.app.asgi:app_from_env"]
         cmd += ["--host", HOST, "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
         return cmd, port
     raise ValueError(f"unknown server {name!r}")

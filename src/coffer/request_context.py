@@ -1,7 +1,7 @@
 """What one request carries through the app for the access log: its record in the ASGI scope, the principal the
 endpoints note on it, its request id.
 
-The access log (``coffer.access_log``, at the server) puts a :class:`RequestRecord` in the scope under
+The access log (``coffer.http.access_log``, at the server) puts a :class:`RequestRecord` in the scope under
 :data:`RECORD_KEY`; the endpoints that authenticate a caller fill in its ARN (:func:`note_principal`), and the AWS
 endpoints answer with its request id in ``x-amzn-RequestId`` (:func:`request_id_for`), so the id a client sees is
 the one logged. Without the access log there is no record and these do nothing. Kept apart from the log itself so
@@ -57,7 +57,7 @@ class RequestRecord:
 
 
 class Principal(Protocol):
-    """What the log needs of a caller (``coffer.core.identity.Caller`` is one)."""
+    """What the log needs of a caller (``coffer.core.identity.callers.Caller`` is one)."""
 
     @property
     def arn(self) -> str: ...

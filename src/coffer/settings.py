@@ -70,7 +70,7 @@ class Settings:
     public_url: str | None = None
     db_url: str | None = None
     endpoint_dns_suffix: str | None = None  # GetRepositoryEndpoint: host style under it (coffer.formats.host_style)
-    access_log: bool = True  # one line per request on stderr (coffer.access_log)
+    access_log: bool = True  # one line per request on stderr (coffer.http.access_log)
     log_format: str = "text"  # of the access log: text or json
 
     def __post_init__(self) -> None:

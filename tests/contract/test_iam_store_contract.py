@@ -7,10 +7,22 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import MetaData, inspect, select
 
-from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
-from coffer.core.iam import AWS_MANAGED, Group, ManagedPolicy, PolicyVersion, PrincipalType, Role, Session
-from coffer.core.models import AccessKey, Account, NamedPolicy, User
-from coffer.core.ports import IamStore, Store
+from coffer.core.identity.iam_models import (
+    AWS_MANAGED,
+    AccessKey,
+    Account,
+    Group,
+    ManagedPolicy,
+    NamedPolicy,
+    PolicyVersion,
+    PrincipalType,
+    Role,
+    Session,
+    User,
+)
+from coffer.core.identity.identity_store import IamStore
+from coffer.core.ports import Store
+from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.store import schema, schema_v2, schema_v3
 from coffer.store.engine import create_engine_for
 from coffer.store.migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import inspect, select
 
-from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
-from coffer.core.packages import Asset, BlobInfo, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_models import Asset, BlobInfo, PackageRef, PackageVersion, RepoRef
 from coffer.core.ports import Store
+from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.store import schema, schema_v1
 from coffer.store.engine import create_engine_for
 from coffer.store.migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from coffer.core.models import AccessKey, Account
+from coffer.core.identity.iam_models import AccessKey, Account
 from coffer.store import schema
 from coffer.store.secrets import (
     EncryptionKey,

@@ -18,17 +18,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 import coffer
-from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
-from coffer.core.models import (
-    AccessKey,
-    Account,
-    Domain,
-    ExternalConnection,
-    NamedPolicy,
-    Repository,
-    User,
-)
+from coffer.core.codeartifact.resources import Domain, ExternalConnection, Repository
+from coffer.core.identity.iam_models import AccessKey, Account, NamedPolicy, User
 from coffer.core.ports import Store
+from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.store.engine import create_engine_for, normalize_url, sqlite_url_for
 from coffer.store.migrations import LATEST_VERSION, SchemaTooNewError, apply_migrations, schema_version
 from coffer.store.sql_store import SqlStore, open_store
@@ -794,7 +787,7 @@ def test_engine_urls(tmp_path: Path) -> None:
 _WRITER = textwrap.dedent(
     """
     import sys
-    from coffer.core.models import Domain, ExternalConnection, Repository
+    from coffer.core.codeartifact.resources import Domain, ExternalConnection, Repository
     from coffer.store.sql_store import open_store
 
     url, owner = sys.argv[1], sys.argv[2]

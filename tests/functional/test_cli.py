@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from coffer.core import tokens
+from coffer.core.codeartifact import token_format as tokens
 from coffer.store.keyfiles import KeyRingFiles, read_keys
 from tests.functional.conftest import ACCOUNT, coffer, make_client, read_profile
 from tests.functional.server import running_server

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from coffer.bootstrap import open_data
-from coffer.core import tokens
+from coffer.app.bootstrap import open_data
+from coffer.core.codeartifact import token_format as tokens
 from coffer.settings import Settings
 from tests.functional.conftest import ACCOUNT, make_client
 from tests.functional.server import RunningServer

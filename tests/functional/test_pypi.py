@@ -26,8 +26,8 @@ import requests
 from twine.commands.upload import skip_upload
 from twine.package import PackageFile
 
-from coffer.core import tokens
-from coffer.core.tokens import TokenClaims
+from coffer.core.codeartifact import token_format as tokens
+from coffer.core.codeartifact.token_format import TokenClaims
 from coffer.store.keyfiles import KeyRingFiles
 from tests.functional.conftest import ACCOUNT, coffer, make_client
 from tests.functional.server import RunningServer

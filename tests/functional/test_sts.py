@@ -2,7 +2,7 @@
 AssumeRole and GetSessionToken credentials, their use on CodeArtifact, expiry, chaining, trust and session policies.
 
 Roles are made with boto3's ``iam`` client. Until the query endpoint on ``POST /`` serves STS and IAM (wired in
-``src/coffer/app.py``), these tests skip saying so.
+``src/coffer/app/factory.py``), these tests skip saying so.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from coffer.cli.context import make_settings, opened
-from coffer.core.iam import Session
-from coffer.core.sts import new_session_access_key_id, new_session_token
+from coffer.core.identity.iam_models import Session
+from coffer.core.identity.sts import new_session_access_key_id, new_session_token
 from tests.functional.conftest import ACCOUNT, REGION, make_client, read_profile
 from tests.functional.server import RunningServer
 

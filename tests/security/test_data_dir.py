@@ -39,8 +39,8 @@ from typing import Any
 import httpx
 import pytest
 
-from coffer.bootstrap import open_data
-from coffer.core.tokens import PREFIX as TOKEN_PREFIX
+from coffer.app.bootstrap import open_data
+from coffer.core.codeartifact.token_format import PREFIX as TOKEN_PREFIX
 from coffer.settings import Settings
 from coffer.store.blobs import FileBlobStore
 from tests.functional.conftest import ACCOUNT, make_client
@@ -577,11 +577,11 @@ def test_a_data_directory_that_cannot_be_made_is_one_line(tmp_path: Path) -> Non
 
 
 def test_the_asgi_factory_is_private_and_refuses_in_one_line(tmp_path: Path) -> None:
-    """``coffer.asgi:app_from_env`` (under another ASGI server) sets the same umask and says the same one line."""
+    """``coffer.app.asgi:app_from_env`` (under another ASGI server) sets the same umask and says the same one line."""
     data = tmp_path / "data"
     data.mkdir()
     data.chmod(0o755)
-    script = "from coffer.asgi import app_from_env; app_from_env()"
+    script = "from coffer.app.asgi import app_from_env; app_from_env()"
     env = {**os.environ, "COFFER_DATA_DIR": str(data), "COFFER_ACCOUNT_ID": ACCOUNT}
     r = subprocess.run(
         [sys.executable, "-c", script],

@@ -9,7 +9,7 @@
 - Transport-level refusals (bad bytes in the request line, an oversize URL or head, a NUL in a header) answer in
   the dialect of the path: REST-JSON under ``/v1/``, the Query protocol's XML on ``POST /`` and ``GET /?Action=``,
   text elsewhere; each carries ``Connection: close`` and the connection closes.
-- The uvicorn internals ``coffer.http_guard`` relies on are all there.
+- The uvicorn internals ``coffer.app.uvicorn_fence`` relies on are all there.
 """
 
 from __future__ import annotations
@@ -523,7 +523,7 @@ def test_other_refusals_are_plain_text(server: RunningServer, request_bytes: byt
 
 
 def test_the_uvicorn_internals_the_guard_relies_on_are_there() -> None:
-    """If this fails after a uvicorn upgrade, update coffer/http_guard.py (and the pin) before anything else."""
+    """If this fails after a uvicorn upgrade, update coffer/app/uvicorn_fence.py (and the pin) before anything else."""
     import asyncio
 
     from uvicorn.config import Config
@@ -531,7 +531,7 @@ def test_the_uvicorn_internals_the_guard_relies_on_are_there() -> None:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
     from uvicorn.server import ServerState
 
-    from coffer.http_guard import GuardedHttpToolsProtocol, instance_problems
+    from coffer.app.uvicorn_fence import GuardedHttpToolsProtocol, instance_problems
 
     async def app(scope: object, receive: object, send: object) -> None:
         raise AssertionError("not called")
@@ -568,14 +568,14 @@ def test_the_uvicorn_internals_the_guard_relies_on_are_there() -> None:
 
 def test_the_iam_namespace_of_refusals_is_the_models() -> None:
     from coffer.aws.query import DEFAULT_NAMESPACE, load_query_service
-    from coffer.http_refusals import IAM_NAMESPACE
+    from coffer.http.refusals import IAM_NAMESPACE
 
     assert load_query_service("iam").xml_namespace == IAM_NAMESPACE
     assert load_query_service("sts").xml_namespace == DEFAULT_NAMESPACE
 
 
 def test_limits_from_the_environment() -> None:
-    from coffer.http_limits import HttpLimits, HttpLimitsError
+    from coffer.http.limits import HttpLimits, HttpLimitsError
 
     assert HttpLimits.from_env({}) == HttpLimits()
     limits = HttpLimits.from_env(

@@ -156,7 +156,7 @@ def test_a_recreated_role_does_not_inherit_sessions_or_tokens(
 
 def test_a_token_without_a_principal_id_is_refused(server: RunningServer, repo: str) -> None:
     """Tokens of the format before principal binding (nine claims) are malformed now, not honoured by name."""
-    from coffer.core import tokens
+    from coffer.core.codeartifact import token_format as tokens
     from coffer.store.keyfiles import KeyRingFiles
 
     ring = KeyRingFiles(Path(server.data_dir) / "keys")()

@@ -29,17 +29,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from coffer.core.arns import domain_arn, repository_arn, user_arn
-from coffer.core.authz import Authorizer
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.codeartifact.packages import PackageService
-from coffer.core.errors import AccessDeniedError, ResourceNotFoundError
-from coffer.core.identity import Caller
-from coffer.core.models import Domain, Repository
-from coffer.core.packages import PackageRef, RepoRef
-from coffer.core.pagination import Paginator
+from coffer.core.codeartifact.resources import Domain, Repository
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_models import PackageRef, RepoRef
+from coffer.core.packages.package_service import PackageService
 from coffer.core.policy import parse_policy
-from coffer.core.tokens import KeyRing, SigningKey
+from coffer.core.shared.arns import domain_arn, repository_arn, user_arn
+from coffer.core.shared.errors import AccessDeniedError, ResourceNotFoundError
+from coffer.core.shared.pagination import Paginator
+from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.formats.multipart import BLOCK as MULTIPART_BLOCK
 from coffer.formats.multipart import FilePart, FormError, FormLimits, boundary_of, read_form
 from coffer.store.blobs import FileBlobStore

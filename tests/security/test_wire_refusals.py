@@ -215,10 +215,10 @@ def test_next_token_filters_cannot_be_shifted_between_fields() -> None:
     from types import SimpleNamespace
     from typing import cast
 
-    from coffer.core.errors import ValidationError
-    from coffer.core.identity import Caller
-    from coffer.core.pagination import Paginator
-    from coffer.core.tokens import KeyRing, SigningKey
+    from coffer.core.identity.callers import Caller
+    from coffer.core.shared.errors import ValidationError
+    from coffer.core.shared.pagination import Paginator
+    from coffer.core.shared.signing import KeyRing, SigningKey
 
     ring = KeyRing([SigningKey.generate(0.0)])
     paginator = Paginator(lambda: ring)

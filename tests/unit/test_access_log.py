@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from coffer.access_log import MARK, MAX_TARGET, AccessLog, AccessLogWriter, iso_time, log_target, split_target
+from coffer.http.access_log import MARK, MAX_TARGET, AccessLog, AccessLogWriter, iso_time, log_target, split_target
 from coffer.request_context import RECORD_KEY, RequestRecord, note_principal, request_id_for
 
 TOKEN = "cf1.eyJhIjoxfQ.c2lnbmF0dXJl-_x"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coffer.asgi import settings_from_env
+from coffer.app.asgi import settings_from_env
 from coffer.cli.serve import serve
 from coffer.settings import Settings
 
@@ -38,4 +38,4 @@ def test_every_serve_setting_is_read_by_the_asgi_factory(monkeypatch: pytest.Mon
         got = getattr(from_env, field)
         if isinstance(got, Path):
             expected = Path(expected)
-        assert got == expected, f"{envvar}: serve reads {expected!r}, coffer.asgi reads {got!r}"
+        assert got == expected, f"{envvar}: serve reads {expected!r}, coffer.app.asgi reads {got!r}"

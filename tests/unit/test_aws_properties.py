@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from coffer.aws.model import OperationSpec, ServiceSpec, Shape, compile_java_pattern, load_service
 from coffer.aws.restjson import _split_header_list, parse_request, serialize_response
 from coffer.aws.validate import check_structure, validate_input
-from coffer.core.errors import CofferError
+from coffer.core.shared.errors import CofferError
 
 UTC = datetime.UTC
 SERVICE: ServiceSpec = load_service()

@@ -36,9 +36,9 @@ from coffer.aws.query import (
     validate_params,
 )
 from coffer.aws.query_endpoint import QueryEndpoint, QueryService
-from coffer.core import errors as core_errors
-from coffer.core.errors import CofferError, ValidationError
-from coffer.core.query_errors import AwsCodedError
+from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.shared import errors as core_errors
+from coffer.core.shared.errors import CofferError, ValidationError
 
 UTC = datetime.UTC
 

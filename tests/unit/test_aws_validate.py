@@ -19,7 +19,7 @@ from coffer.aws.model import (
 )
 from coffer.aws.restjson import parse_request
 from coffer.aws.validate import check_structure, validate_input
-from coffer.core.errors import ValidationError
+from coffer.core.shared.errors import ValidationError
 
 DOMAIN_PATTERN = r"[a-z][a-z0-9\-]{0,48}[a-z0-9]"
 FORMATS = "[npm, pypi, maven, nuget, generic, ruby, swift, cargo]"

@@ -35,8 +35,8 @@ from coffer.aws.model import (
 )
 from coffer.aws.restjson import WireResponse, parse_request, serialize_response
 from coffer.aws.validate import validate_input
-from coffer.core import errors as core_errors
-from coffer.core.errors import CofferError, ValidationError
+from coffer.core.shared import errors as core_errors
+from coffer.core.shared.errors import CofferError, ValidationError
 
 UTC = datetime.UTC
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import coffer.store.blobs as blobs_module
-from coffer.core.ports import BlobStore
+from coffer.core.packages.package_store import BlobStore
 from coffer.store.blobs import SWEEP_MIN_AGE, FileBlobStore
 from coffer.store.gc import collect_garbage
 

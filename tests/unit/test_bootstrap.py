@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from coffer import bootstrap
-from coffer.bootstrap import BootstrapError, NoDataError, open_data, remove_credentials_profiles
-from coffer.core.iam import Session
-from coffer.core.models import Account
+from coffer.app import bootstrap
+from coffer.app.bootstrap import BootstrapError, NoDataError, open_data, remove_credentials_profiles
+from coffer.core.identity.iam_models import Account, Session
 from coffer.settings import Settings
 
 
@@ -191,7 +190,7 @@ def test_removing_profiles_keeps_every_other_line(tmp_path: Path) -> None:
 
 
 def test_profiles_are_matched_by_key_id_whatever_the_option_case(tmp_path: Path) -> None:
-    from coffer.bootstrap import remove_credentials_profiles
+    from coffer.app.bootstrap import remove_credentials_profiles
 
     credentials = tmp_path / "credentials"
     credentials.write_text(

@@ -12,20 +12,20 @@ from typing import Any
 import pytest
 
 from coffer.aws.handlers.iam import HANDLERS, IamHandlerServices
-from coffer.core.authz import Authorizer
-from coffer.core.errors import AccessDeniedError
-from coffer.core.iam import AWS_MANAGED, PrincipalType
-from coffer.core.iam_service import IamService
-from coffer.core.identity import Caller, IdentityService, root_caller
-from coffer.core.managed_policies import (
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.callers import Caller, root_caller
+from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.identity.iam_models import AWS_MANAGED, Account, PrincipalType
+from coffer.core.identity.iam_service import IamService
+from coffer.core.identity.key_resolution import IdentityService
+from coffer.core.identity.managed_policies import (
     ADMINISTRATOR_ACCESS,
     AWS_MANAGED_POLICIES,
     CODEARTIFACT_READ_ONLY_ACCESS,
     ensure_aws_managed_policies,
 )
-from coffer.core.models import Account
 from coffer.core.policy import MalformedPolicyDocumentError
-from coffer.core.query_errors import AwsCodedError
+from coffer.core.shared.errors import AccessDeniedError
 from coffer.store.sql_store import SqlStore, open_store
 
 REGION = "us-east-1"

@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from coffer.core.arns import domain_arn, repository_arn, user_arn
-from coffer.core.authz import Authorizer
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.codeartifact.packages import PackageService, normalize_name, normalize_version
-from coffer.core.errors import AccessDeniedError, ConflictError, ResourceNotFoundError, ValidationError
-from coffer.core.identity import Caller
-from coffer.core.models import Domain, Repository
-from coffer.core.packages import Asset, PackageRef, PackageVersion, RepoRef
-from coffer.core.pagination import Paginator
+from coffer.core.codeartifact.resources import Domain, Repository
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_models import Asset, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_service import PackageService, normalize_name, normalize_version
 from coffer.core.policy import parse_policy
-from coffer.core.tokens import KeyRing, SigningKey
+from coffer.core.shared.arns import domain_arn, repository_arn, user_arn
+from coffer.core.shared.errors import AccessDeniedError, ConflictError, ResourceNotFoundError, ValidationError
+from coffer.core.shared.pagination import Paginator
+from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.blobs import FileBlobStore
 from coffer.store.sql_store import SqlStore, open_store
 

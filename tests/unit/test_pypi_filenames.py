@@ -1,4 +1,4 @@
-"""Distribution file names (``coffer.core.pypi.parse_filename``) and the hrefs of the simple pages
+"""Distribution file names (``coffer.core.packages.pypi_dists.parse_filename``) and the hrefs of the simple pages
 (``coffer.formats.pypi.simple``): issue 7, defect 6."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from urllib.parse import unquote, urljoin
 
 import pytest
 
-from coffer.core.codeartifact.packages import ResolvedVersion
-from coffer.core.packages import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
-from coffer.core.pypi import MAX_FILENAME, DistributionError, is_valid_name, parse_filename
+from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_service import ResolvedVersion
+from coffer.core.packages.pypi_dists import MAX_FILENAME, DistributionError, is_valid_name, parse_filename
 from coffer.formats.pypi import simple
 
 # URL-significant, invisible or look-alike characters, each as it would sit in a name

@@ -31,8 +31,8 @@ from coffer.aws.sigv4 import (
 )
 from coffer.aws.sigv4_canonical import derive_signing_key, remove_dot_segments
 from coffer.aws.sigv4_parse import MAX_AUTHORIZATION_LENGTH, MAX_HEADER_COUNT, MAX_SIGNED_HEADERS
-from coffer.core.clock import FixedClock
-from coffer.core.errors import (
+from coffer.core.shared.clock import FixedClock
+from coffer.core.shared.errors import (
     IncompleteSignatureError,
     InvalidSignatureError,
     MissingAuthenticationTokenError,

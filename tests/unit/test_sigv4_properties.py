@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coffer.aws.sigv4 import IncomingRequest, SigV4Verifier, parse_authorization
-from coffer.core.clock import FixedClock
-from coffer.core.errors import CofferError, IncompleteSignatureError, InvalidSignatureError
+from coffer.core.shared.clock import FixedClock
+from coffer.core.shared.errors import CofferError, IncompleteSignatureError, InvalidSignatureError
 from tests.unit.test_sigv4 import NOW, SECRET, TOKEN, botocore_signed
 
 # Any code point, lone surrogates included: callers may hand us strings no ASGI server would produce.

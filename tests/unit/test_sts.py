@@ -11,20 +11,21 @@ from typing import Any
 
 import pytest
 
-from coffer.core.authz import Authorizer
-from coffer.core.clock import FixedClock
+from coffer.core.codeartifact.authorization_tokens import AuthorizationTokenService, PrincipalGoneError
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.codeartifact.tokens import AuthorizationTokenService, PrincipalGoneError
-from coffer.core.errors import AccessDeniedError, ExpiredTokenError
-from coffer.core.iam import Group, ManagedPolicy, Role
-from coffer.core.identity import Caller, IdentityService, new_user_id
-from coffer.core.managed_policies import ensure_aws_managed_policies
-from coffer.core.models import Domain, NamedPolicy
-from coffer.core.pagination import Paginator
+from coffer.core.codeartifact.resources import Domain
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.callers import Caller
+from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.identity.iam_models import Group, ManagedPolicy, NamedPolicy, Role
+from coffer.core.identity.key_resolution import IdentityService, new_user_id
+from coffer.core.identity.managed_policies import ensure_aws_managed_policies
+from coffer.core.identity.sts import StsService
 from coffer.core.policy import MalformedPolicyDocumentError
-from coffer.core.query_errors import AwsCodedError
-from coffer.core.sts import StsService
-from coffer.core.tokens import KeyRing, SigningKey
+from coffer.core.shared.clock import FixedClock
+from coffer.core.shared.errors import AccessDeniedError, ExpiredTokenError
+from coffer.core.shared.pagination import Paginator
+from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.sql_store import SqlStore, open_store
 
 REGION = "us-east-1"

@@ -8,19 +8,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coffer.core import tokens
-from coffer.core.tokens import (
+from coffer.core.codeartifact import token_format as tokens
+from coffer.core.codeartifact.token_format import (
     ExpiredTokenError,
-    KeyRing,
     MalformedTokenError,
     RevokedTokenError,
-    SigningKey,
     TamperedTokenError,
     TokenClaims,
     TokenError,
     UnknownSigningKeyError,
     WrongDomainError,
 )
+from coffer.core.shared.signing import KeyRing, SigningKey
 
 NOW = 1_760_000_000
 KEY = SigningKey(key_id="k1", secret=b"s" * 32, created_at=1.0)

@@ -18,8 +18,9 @@ from typing import Any
 from starlette.types import Receive, Scope
 
 from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization, SigV4Verifier
-from coffer.core.errors import RequestTooLargeError, UnrecognizedClientError
-from coffer.core.identity import Caller, IdentityService
+from coffer.core.identity.callers import Caller
+from coffer.core.identity.key_resolution import IdentityService
+from coffer.core.shared.errors import RequestTooLargeError, UnrecognizedClientError
 
 log = logging.getLogger("coffer.aws")
 

@@ -22,13 +22,13 @@ from coffer.aws.model import MethodNotAllowed, ServiceSpec
 from coffer.aws.restjson import Body, WireResponse, parse_request, serialize_response
 from coffer.aws.sigv4 import IncomingRequest, SigV4Verifier, parse_authorization
 from coffer.aws.validate import validate_input
-from coffer.core.errors import (
+from coffer.core.identity.key_resolution import IdentityService
+from coffer.core.shared.errors import (
     CofferError,
     InternalServerError,
     NotImplementedOperationError,
     UnknownOperationError,
 )
-from coffer.core.identity import IdentityService
 from coffer.request_context import note_principal, request_id_for
 
 log = logging.getLogger("coffer.aws")

@@ -12,7 +12,7 @@ from typing import Any
 
 from coffer.aws.model import ServiceSpec
 from coffer.aws.restjson import JSON_CONTENT_TYPE, WireResponse, dump_json, header_pairs, json_members
-from coffer.core.errors import CofferError, ThrottlingError
+from coffer.core.shared.errors import CofferError, ThrottlingError
 
 
 def error_members(error: CofferError) -> dict[str, Any]:

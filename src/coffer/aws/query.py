@@ -37,7 +37,8 @@ from xml.sax.saxutils import escape
 
 from coffer.aws.model import Member, Shape, _Builder  # _Builder: the one shape-graph builder, shared on purpose
 from coffer.aws.validate import check_structure, type_constraint, validation_message, violation
-from coffer.core.errors import (
+from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.shared.errors import (
     AccessDeniedError,
     CofferError,
     ConflictError,
@@ -55,7 +56,6 @@ from coffer.core.errors import (
     UnrecognizedClientError,
     ValidationError,
 )
-from coffer.core.query_errors import AwsCodedError
 
 XML_CONTENT_TYPE: Final = "text/xml"
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"

@@ -38,15 +38,15 @@ from coffer.aws.query import (
     validate_params,
 )
 from coffer.aws.sigv4 import IncomingRequest, parse_authorization
-from coffer.core.errors import (
+from coffer.core.identity.callers import Caller
+from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.shared.errors import (
     CofferError,
     InternalServerError,
     InvalidSignatureError,
     NotImplementedOperationError,
     RequestTooLargeError,
 )
-from coffer.core.identity import Caller
-from coffer.core.query_errors import AwsCodedError
 from coffer.request_context import note_principal, request_id_for
 
 log = logging.getLogger("coffer.aws")

@@ -27,7 +27,7 @@ from typing import Any, Final, NamedTuple
 
 from coffer.aws.model import Member, MessagePlan, OperationSpec, Shape
 from coffer.aws.validate import type_constraint, validation_message, violation
-from coffer.core.errors import ValidationError
+from coffer.core.shared.errors import ValidationError
 
 Body = bytes | Iterable[bytes] | AsyncIterable[bytes]
 

@@ -34,7 +34,7 @@ from coffer.aws.sigv4_parse import (
     format_amz_date,
     parse_authorization,
 )
-from coffer.core.errors import IncompleteSignatureError, InvalidSignatureError, UnrecognizedClientError
+from coffer.core.shared.errors import IncompleteSignatureError, InvalidSignatureError, UnrecognizedClientError
 
 __all__ = [
     "CONTENT_SHA256_MISMATCH",

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from coffer.aws.sigv4_canonical import ALGORITHM, TERMINATOR
-from coffer.core.errors import (
+from coffer.core.shared.errors import (
     IncompleteSignatureError,
     InvalidSignatureError,
     MissingAuthenticationTokenError,

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from coffer.aws.model import OperationSpec, Shape
-from coffer.core.errors import ValidationError
+from coffer.core.shared.errors import ValidationError
 
 _SCALARS: Final = frozenset(("string", "integer", "long", "float", "double", "boolean", "timestamp", "blob"))
 _CONTAINERS: Final = frozenset(("structure", "list", "map"))

@@ -18,7 +18,7 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
-from coffer.bootstrap import (
+from coffer.app.bootstrap import (
     BootstrapError,
     remove_credentials_profiles,
     rotate_encryption_key,
@@ -26,12 +26,13 @@ from coffer.bootstrap import (
 )
 from coffer.cli.context import CofferCliError, Opened, Target, acting_account, data_target, opened
 from coffer.cli.options import ADMIN_ACCOUNT_HELP, data_options_for
-from coffer.core.clock import iso_utc, system_clock
-from coffer.core.errors import CofferError
-from coffer.core.identity import LONG_TERM_SESSION_SECONDS, Caller, root_caller
-from coffer.core.models import AccessKey
-from coffer.core.tokens import PREFIX as TOKEN_PREFIX
-from coffer.core.tokens import peek_token_id
+from coffer.core.codeartifact.token_format import PREFIX as TOKEN_PREFIX
+from coffer.core.codeartifact.token_format import peek_token_id
+from coffer.core.identity.callers import Caller, root_caller
+from coffer.core.identity.iam_models import AccessKey
+from coffer.core.identity.key_resolution import LONG_TERM_SESSION_SECONDS
+from coffer.core.shared.clock import iso_utc, system_clock
+from coffer.core.shared.errors import CofferError
 from coffer.store import keyfiles
 
 #: --account-id for the commands that act in an account (the others, rotate-keys, revoke-token, gc and

@@ -13,10 +13,10 @@ from typing import IO, Any, TypeVar, cast
 
 import click
 
-from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
+from coffer.app.bootstrap import BootstrapError, Bootstrapped, open_data
+from coffer.app.services import Services, build_services
 from coffer.cli.options import DATA_OPTION_NAMES, data_options_for, merged_data_options
-from coffer.core.errors import CofferError
-from coffer.services import Services, build_services
+from coffer.core.shared.errors import CofferError
 from coffer.settings import Settings, SettingsError
 from coffer.store.files import set_private_umask
 from coffer.store.keyfiles import KeyRingFiles

@@ -102,13 +102,13 @@ def serve(
     if background:
         _start_in_background(settings)
         return
-    from coffer.server import run
+    from coffer.app.server import run
 
     run(settings)
 
 
 def _start_in_background(settings: Settings) -> None:
-    from coffer import background
+    from coffer.app import background
 
     try:
         banner = background.start(settings.data_dir, _given_settings(click.get_current_context()))
@@ -149,7 +149,7 @@ def _given_settings(ctx: click.Context) -> dict[str, str]:
 )
 def stop(data_dir: Path) -> None:
     """Stop the server `coffer serve --background` started on the data directory (SIGTERM, then wait)."""
-    from coffer import background
+    from coffer.app import background
 
     try:
         recorded = background.stop(data_dir)

@@ -8,10 +8,10 @@ import click
 
 from coffer.cli.context import CofferCliError, Target, acting_account, data_target, opened
 from coffer.cli.options import USER_ACCOUNT_HELP
-from coffer.core.clock import iso_utc
-from coffer.core.errors import CofferError
-from coffer.core.identity import ADMIN_USER
-from coffer.core.tokens import peek_token_id
+from coffer.core.codeartifact.token_format import peek_token_id
+from coffer.core.identity.key_resolution import ADMIN_USER
+from coffer.core.shared.clock import iso_utc
+from coffer.core.shared.errors import CofferError
 
 
 @click.command()

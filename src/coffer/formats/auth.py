@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from coffer.core.codeartifact.tokens import AuthorizationTokenService
-from coffer.core.identity import Caller
-from coffer.core.tokens import TokenClaims, TokenError
+from coffer.core.codeartifact.authorization_tokens import AuthorizationTokenService
+from coffer.core.codeartifact.token_format import TokenClaims, TokenError
+from coffer.core.identity.callers import Caller
 from coffer.formats.reason import ReasonResponse
 
 BASIC_USER = "aws"

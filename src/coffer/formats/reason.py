@@ -1,7 +1,7 @@
 """Custom HTTP reason phrases (``HTTP/1.1 400 File already exists ...``) for responses that need them.
 
 Upload tools (twine, pip's uploaders) print the reason phrase of a refused upload, so PyPI-style servers put the
-error message there. ASGI has no field for it; the server adapter (``coffer.server``) consults
+error message there. ASGI has no field for it; the server adapter (``coffer.app.server``) consults
 ``RESPONSE_REASON`` while it writes the status line, and ``ReasonResponse`` sets it for exactly that moment (the
 ASGI ``send`` runs in the task that set the variable, so concurrent requests never see each other's phrase).
 """

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from coffer.core.packages import BlobInfo
+from coffer.core.packages.package_models import BlobInfo
 from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir, make_private_dir, tighten_mode
 
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
@@ -68,7 +68,7 @@ class StoredBlob:
 
 
 class FileBlobStore:
-    """Implements ``coffer.core.ports.BlobStore`` on the directory ``root`` (created if missing, unless
+    """Implements ``coffer.core.packages.package_store.BlobStore`` on the directory ``root`` (created if missing, unless
     ``read_only``: then nothing is created, written or removed)."""
 
     def __init__(self, root: Path, *, read_only: bool = False) -> None:
@@ -216,10 +216,11 @@ class FileBlobStore:
 
 
 class PendingFile:
-    """``coffer.core.ports.PendingBlob`` on a temporary file ``tmp/*.part`` of a ``FileBlobStore``, created
-    (mode 0600) and exclusively ``flock``ed by ``FileBlobStore.begin``. The lock is held for the file's whole life:
-    while it is written, finished and read back, through the rename to its content address, until the descriptor
-    is closed after the rename (``keep``) or the unlink (``discard``). Used by one thread at a time."""
+    """``PendingBlob`` (``coffer.core.packages.package_store``) on a temporary file ``tmp/*.part`` of a
+    ``FileBlobStore``, created (mode 0600) and exclusively ``flock``ed by ``FileBlobStore.begin``. The lock is held
+    for the file's whole life: while it is written, finished and read back, through the rename to its content
+    address, until the descriptor is closed after the rename (``keep``) or the unlink (``discard``).
+    Used by one thread at a time."""
 
     def __init__(self, store: FileBlobStore, extra_hashes: Iterable[str] = ()) -> None:
         extras = {name: _new_extra_hash(name) for name in extra_hashes}

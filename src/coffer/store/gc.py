@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from coffer.core.ports import PackageStore
+from coffer.core.packages.package_store import PackageStore
 from coffer.settings import env_number
 from coffer.store.blobs import FileBlobStore, StoredBlob
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from coffer.core.tokens import KeyRing, SigningKey
+from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.files import PRIVATE_FILE_MODE, atomic_write, make_private_dir
 
 K = TypeVar("K")

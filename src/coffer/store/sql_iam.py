@@ -41,9 +41,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from coffer.core.errors import ConflictError, ResourceNotFoundError, ValidationError
-from coffer.core.iam import Group, ManagedPolicy, PolicyVersion, PrincipalType, Role, Session
-from coffer.core.models import NamedPolicy, User
+from coffer.core.identity.iam_models import (
+    Group,
+    ManagedPolicy,
+    NamedPolicy,
+    PolicyVersion,
+    PrincipalType,
+    Role,
+    Session,
+    User,
+)
+from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.store.schema import (
     access_key_usage,
     access_keys,
@@ -118,7 +126,7 @@ def _no_version(arn: str, version_id: str) -> ResourceNotFoundError:
 
 
 class SqlIamMixin:
-    """Implements ``coffer.core.ports.IamStore`` for ``SqlStore``, which provides the helpers below."""
+    """Implements the ``IamStore`` port for ``SqlStore``, which provides the helpers below."""
 
     _insert: Any
     _cipher: SecretCipher | None

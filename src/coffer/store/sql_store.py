@@ -36,19 +36,11 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 
-from coffer.core.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
-from coffer.core.models import (
-    AccessKey,
-    Account,
-    Domain,
-    ExternalConnection,
-    NamedPolicy,
-    Page,
-    Repository,
-    ResourcePolicy,
-    User,
-)
-from coffer.core.packages import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.codeartifact.resources import Domain, ExternalConnection, Repository, ResourcePolicy
+from coffer.core.identity.iam_models import AccessKey, Account, NamedPolicy, User
+from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
+from coffer.core.shared.pagination import Page
 from coffer.store.engine import create_engine_for, writer
 from coffer.store.migrations import LATEST_VERSION, apply_migrations, current_version
 from coffer.store.schema import (

@@ -17,7 +17,7 @@ from coffer.core.policy.conditions import (
     parse_conditions,
     parse_operator,
 )
-from coffer.core.policy.errors import MalformedPolicyDocumentError
+from coffer.core.policy.policy_errors import MalformedPolicyDocumentError
 
 Ctx = tuple[str, ...] | None
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from coffer.core.errors import CofferError
 from coffer.core.policy import (
     DEFAULT_MAX_SIZE,
     Condition,
@@ -19,6 +18,7 @@ from coffer.core.policy import (
     parse_policy,
     policy_size,
 )
+from coffer.core.shared.errors import CofferError
 
 ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
 # spec §4: the statement AWS's managed policies grant for GetAuthorizationToken

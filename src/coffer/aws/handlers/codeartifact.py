@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from coffer.core.codeartifact import AuthorizationTokenService, DomainService, RepositoryService, TagService
-from coffer.core.codeartifact.packages import PackageService
-from coffer.core.identity import Caller
-from coffer.core.models import Domain, Repository, ResourcePolicy
+from coffer.core.codeartifact.resources import Domain, Repository, ResourcePolicy
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_service import PackageService
 
 Params = Mapping[str, Any]
 Result = dict[str, Any]

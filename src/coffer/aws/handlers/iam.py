@@ -1,5 +1,5 @@
 """IAM operations on the query wire: each turns the parsed, validated params (botocore member names) into an
-:class:`~coffer.core.iam_service.IamService` call and the result into the output shape's members.
+:class:`~coffer.core.identity.iam_service.IamService` call and the result into the output shape's members.
 
 Policy documents are returned as JSON text: the query serializer URL-encodes ``policyDocumentType`` strings as
 IAM does. Timestamps are epoch seconds. Listings page with ``Marker``/``MaxItems`` (default 100), the marker
@@ -14,11 +14,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from coffer.core.iam import Group, ManagedPolicy, PolicyVersion, PrincipalType, Role
-from coffer.core.iam_service import IamService, validation_error
-from coffer.core.identity import Caller, IdentityService
-from coffer.core.models import AccessKey, Account, NamedPolicy, User
-from coffer.core.query_errors import AwsCodedError
+from coffer.core.identity.callers import Caller
+from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.identity.iam_models import (
+    AccessKey,
+    Account,
+    Group,
+    ManagedPolicy,
+    NamedPolicy,
+    PolicyVersion,
+    PrincipalType,
+    Role,
+    User,
+)
+from coffer.core.identity.iam_service import IamService, validation_error
+from coffer.core.identity.key_resolution import IdentityService
 
 Params = Mapping[str, Any]
 Result = dict[str, Any]

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from coffer.core.codeartifact.packages import VersionsResult, normalize_name
-from coffer.core.errors import ResourceNotFoundError
-from coffer.core.identity import Caller
-from coffer.core.packages import Asset, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_models import Asset, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_service import VersionsResult, normalize_name
+from coffer.core.shared.errors import ResourceNotFoundError
 
 if TYPE_CHECKING:
     from coffer.aws.handlers.codeartifact import CodeArtifactServices, Handler, Params, Result

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coffer.core.identity import Caller
-from coffer.core.sts import Credentials, StsService
+from coffer.core.identity.callers import Caller
+from coffer.core.identity.sts import Credentials, StsService
 
 Params = Mapping[str, Any]
 Result = dict[str, Any]

@@ -5,15 +5,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from coffer.core.arns import domain_arn, repository_arn
-from coffer.core.authz import Authorizer
-from coffer.core.cache import TtlCache
-from coffer.core.errors import ResourceNotFoundError
-from coffer.core.identity import Caller
-from coffer.core.models import Domain, Repository
-from coffer.core.pagination import Paginator
+from coffer.core.codeartifact.resources import Domain, Repository
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.callers import Caller
 from coffer.core.policy import PolicyDocument, parse_policy
-from coffer.core.ports import Clock, Store
+from coffer.core.ports import Store
+from coffer.core.shared.arns import domain_arn, repository_arn
+from coffer.core.shared.cache import TtlCache
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import ResourceNotFoundError
+from coffer.core.shared.pagination import Paginator
 
 DEFAULT_MAX_RESULTS = 100
 

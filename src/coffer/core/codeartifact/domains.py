@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from coffer.core.arns import kms_key_arn
 from coffer.core.codeartifact import permissions
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.errors import ConflictError
-from coffer.core.identity import Caller
-from coffer.core.models import Domain, Page, ResourcePolicy
+from coffer.core.codeartifact.resources import Domain, ResourcePolicy
+from coffer.core.identity.callers import Caller
+from coffer.core.shared.arns import kms_key_arn
+from coffer.core.shared.errors import ConflictError
+from coffer.core.shared.pagination import Page
 
 
 class DomainService:

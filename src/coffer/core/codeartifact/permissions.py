@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from coffer.core.errors import ResourceNotFoundError
-from coffer.core.models import ResourcePolicy
+from coffer.core.codeartifact.resource_store import PolicyStore
+from coffer.core.codeartifact.resources import ResourcePolicy
 from coffer.core.policy import parse_policy
-from coffer.core.ports import PolicyStore
+from coffer.core.shared.errors import ResourceNotFoundError
 
 MAX_RESOURCE_POLICY_LENGTH = 5120
 

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from coffer.core.codeartifact import permissions
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ValidationError
-from coffer.core.identity import Caller
-from coffer.core.models import Repository, ResourcePolicy
+from coffer.core.codeartifact.resources import Repository, ResourcePolicy
+from coffer.core.identity.callers import Caller
+from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ValidationError
 
 MAX_DIRECT_UPSTREAMS = 10
 MAX_UPSTREAM_GRAPH = 25

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from coffer.core.arns import parse_codeartifact_arn
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.errors import ResourceNotFoundError, ServiceQuotaExceededError
-from coffer.core.identity import Caller
+from coffer.core.identity.callers import Caller
+from coffer.core.shared.arns import parse_codeartifact_arn
+from coffer.core.shared.errors import ResourceNotFoundError, ServiceQuotaExceededError
 
 MAX_TAGS = 50
 

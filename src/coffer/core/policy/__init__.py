@@ -17,7 +17,7 @@ from coffer.core.policy.document import (
     policy_size,
 )
 from coffer.core.policy.engine import Decision, DecisionReason, denial_message, evaluate, statement_applies
-from coffer.core.policy.errors import MalformedPolicyDocumentError
+from coffer.core.policy.policy_errors import MalformedPolicyDocumentError
 from coffer.core.policy.principals import PrincipalMatch, PrincipalSpec
 from coffer.core.policy.wildcards import wildcard_match
 

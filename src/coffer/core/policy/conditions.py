@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from coffer.core.policy import variables
-from coffer.core.policy.errors import MalformedPolicyDocumentError
+from coffer.core.policy.policy_errors import MalformedPolicyDocumentError
 from coffer.core.policy.wildcards import match_any, match_parts
 
 Family = Literal["string", "numeric", "date", "bool", "binary", "ip", "arn", "null"]

@@ -118,7 +118,7 @@ class RequestContext:
         """A context from a complete key map: lower-case names, tuple values, the principal's derived keys
         included (what ``__post_init__`` would build). ``keys`` is kept as it is, not copied, and becomes
         ``context`` too (equivalent: re-deriving from it gives the same keys). For callers that build many
-        contexts for one principal (``coffer.core.authz.Authorizer`` caches the keys per caller)."""
+        contexts for one principal (``coffer.core.identity.authorizer.Authorizer`` caches the keys per caller)."""
         request = cls.__new__(cls)
         object.__setattr__(request, "principal", principal)
         object.__setattr__(request, "action", action)

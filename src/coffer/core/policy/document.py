@@ -14,7 +14,7 @@ from typing import Any, Literal, NoReturn
 
 from coffer.core.policy import variables
 from coffer.core.policy.conditions import Condition, parse_conditions
-from coffer.core.policy.errors import MalformedPolicyDocumentError
+from coffer.core.policy.policy_errors import MalformedPolicyDocumentError
 from coffer.core.policy.principals import PrincipalSpec, parse_principal
 from coffer.core.policy.wildcards import any_matcher, has_wildcards
 

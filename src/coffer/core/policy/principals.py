@@ -18,7 +18,7 @@ from enum import IntEnum
 from functools import lru_cache
 
 from coffer.core.policy.context import Principal
-from coffer.core.policy.errors import MalformedPolicyDocumentError
+from coffer.core.policy.policy_errors import MalformedPolicyDocumentError
 
 _FIELDS = {"AWS": "aws", "Service": "service", "Federated": "federated", "CanonicalUser": "canonical_user"}
 _ACCOUNT = re.compile(r"\d{12}")

@@ -24,11 +24,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from coffer.core.codeartifact.packages import PackageService
-from coffer.core.errors import AccessDeniedError, CofferError, ResourceNotFoundError
-from coffer.core.packages import Asset, RepoRef
-from coffer.core.ports import Clock
-from coffer.core.pypi import METADATA_SUFFIX, DistributionError, is_valid_name, normalize_name, normalize_version
+from coffer.core.packages.package_models import Asset, RepoRef
+from coffer.core.packages.package_service import PackageService
+from coffer.core.packages.pypi_dists import (
+    METADATA_SUFFIX,
+    DistributionError,
+    is_valid_name,
+    normalize_name,
+    normalize_version,
+)
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import AccessDeniedError, CofferError, ResourceNotFoundError
 from coffer.formats.auth import Authenticated, TokenAuthenticator, forbidden
 from coffer.formats.host_style import public_path
 from coffer.formats.pypi import simple

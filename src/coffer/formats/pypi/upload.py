@@ -48,12 +48,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
-from coffer.core.codeartifact.packages import PackageService
-from coffer.core.errors import AccessDeniedError, CofferError, ConflictError
-from coffer.core.identity import Caller
-from coffer.core.packages import Asset, BlobInfo, PackageRef, PackageVersion, RepoRef
-from coffer.core.ports import Clock, PendingBlob
-from coffer.core.pypi import (
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_models import Asset, BlobInfo, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_service import PackageService
+from coffer.core.packages.package_store import PendingBlob
+from coffer.core.packages.pypi_dists import (
     DistFilename,
     DistributionError,
     check_consistent,
@@ -61,6 +60,8 @@ from coffer.core.pypi import (
     parse_filename,
     read_core_metadata,
 )
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import AccessDeniedError, CofferError, ConflictError
 from coffer.formats.multipart import MAX_FIELDS_BYTES, FilePart, FormError, FormLimits, boundary_of, read_form
 from coffer.formats.reason import ReasonResponse
 from coffer.settings import env_number

@@ -1,6 +1,6 @@
 """The HTTP layer's limits: sizes, timeouts and the connection cap, from ``COFFER_*`` environment variables.
 
-Every limit is enforced by :mod:`coffer.http_guard` as bytes arrive, before the request reaches the app, so a
+Every limit is enforced by :mod:`coffer.app.uvicorn_fence` as bytes arrive, before the request reaches the app, so a
 client that sends too much, too slowly or too often is refused without costing the server more than the bytes it
 has read. The defaults suit every client Coffer serves (pip, uv, twine, poetry, boto3, the aws CLI, the JS SDK);
 the variables exist for operators and for tests that need short timeouts.

@@ -27,12 +27,13 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from coffer.core.clock import system_clock
-from coffer.core.codeartifact.tokens import MAX_DURATION as MAX_TOKEN_LIFETIME
-from coffer.core.identity import ADMIN_USER, IdentityService, new_account_id
-from coffer.core.managed_policies import ensure_aws_managed_policies
-from coffer.core.models import AccessKey
-from coffer.core.ports import BlobStore, Store
+from coffer.core.codeartifact.authorization_tokens import MAX_DURATION as MAX_TOKEN_LIFETIME
+from coffer.core.identity.iam_models import AccessKey
+from coffer.core.identity.key_resolution import ADMIN_USER, IdentityService, new_account_id
+from coffer.core.identity.managed_policies import ensure_aws_managed_policies
+from coffer.core.packages.package_store import BlobStore
+from coffer.core.ports import Store
+from coffer.core.shared.clock import system_clock
 from coffer.settings import Settings
 from coffer.store import keyfiles, secrets
 from coffer.store.blobs import FileBlobStore

@@ -1,13 +1,51 @@
-"""IAM and STS entities: roles, groups, managed policies and their versions, attachments, and sessions.
-
-Users, access keys and user inline policies are in ``coffer.core.models``; this module holds the rest of what
-issue "IAM and STS on the wire" adds. Times are epoch seconds.
-"""
+"""IAM and STS entities: accounts, users, access keys, inline policies, roles, groups, managed policies and
+their versions, and sessions. Times are epoch seconds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class User:
+    account_id: str
+    name: str
+    user_id: str  # AIDA... as IAM shows it
+    created_at: float
+    path: str = "/"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:user{self.path}{self.name}"
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    access_key_id: str
+    secret_access_key: str
+    account_id: str
+    user_name: str | None  # None: a key of the account's root user
+    created_at: float
+    status: str = "Active"  # Active | Inactive
+    #: the unique id (AIDA...) of the user the key was issued to, set by the store from the user's row; a key is
+    #: honoured only while a user of that id holds the name (None: a root key)
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NamedPolicy:
+    """An inline policy attached to an identity: its name and JSON document."""
+
+    name: str
+    document: str
+
 
 PrincipalType = Literal["user", "group", "role"]
 

@@ -15,15 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from coffer.core.authz import Authorizer
-from coffer.core.errors import ConflictError, ResourceNotFoundError
-from coffer.core.iam import AWS_MANAGED, Group, ManagedPolicy, PolicyVersion, PrincipalType, Role
-from coffer.core.identity import Caller, IdentityService, new_user_id
-from coffer.core.managed_policies import MAX_POLICY_VERSIONS, ensure_aws_managed_policies
-from coffer.core.models import AccessKey, Account, NamedPolicy, User
-from coffer.core.policy import DEFAULT_MAX_SIZE, PolicyKind, parse_policy, policy_size
-from coffer.core.ports import Clock, Store
-from coffer.core.query_errors import (
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.callers import Caller
+from coffer.core.identity.iam_errors import (
     AwsCodedError,
     delete_conflict,
     entity_already_exists,
@@ -31,6 +25,24 @@ from coffer.core.query_errors import (
     limit_exceeded,
     no_such_entity,
 )
+from coffer.core.identity.iam_models import (
+    AWS_MANAGED,
+    AccessKey,
+    Account,
+    Group,
+    ManagedPolicy,
+    NamedPolicy,
+    PolicyVersion,
+    PrincipalType,
+    Role,
+    User,
+)
+from coffer.core.identity.identity_store import IdentityBackend
+from coffer.core.identity.key_resolution import IdentityService, new_user_id
+from coffer.core.identity.managed_policies import MAX_POLICY_VERSIONS, ensure_aws_managed_policies
+from coffer.core.policy import DEFAULT_MAX_SIZE, PolicyKind, parse_policy, policy_size
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import ConflictError, ResourceNotFoundError
 
 PolicyScope = Literal["All", "AWS", "Local"]
 EntityFilter = Literal["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"]
@@ -176,7 +188,9 @@ _LABEL: Mapping[PrincipalType, str] = {"user": "User", "group": "Group", "role":
 
 
 class IamService:
-    def __init__(self, store: Store, identities: IdentityService, authorizer: Authorizer, clock: Clock) -> None:
+    def __init__(
+        self, store: IdentityBackend, identities: IdentityService, authorizer: Authorizer, clock: Clock
+    ) -> None:
         self._store = store
         self._identities = identities
         self._authz = authorizer

@@ -7,7 +7,7 @@ serializes ``code`` and ``status`` as they are.
 
 from __future__ import annotations
 
-from coffer.core.errors import CofferError
+from coffer.core.shared.errors import CofferError
 
 
 class AwsCodedError(CofferError):

@@ -3,14 +3,14 @@
 ``coffer serve`` runs the app under uvicorn itself; this module lets another server host it, e.g.::
 
     COFFER_DATA_DIR=./coffer-data COFFER_PORT=5080 \
-        granian --interface asgi --factory coffer.asgi:app_from_env --host 127.0.0.1 --port 5080 --workers 1
+        granian --interface asgi --factory coffer.app.asgi:app_from_env --host 127.0.0.1 --port 5080 --workers 1
 
 Variables (all optional): ``COFFER_DATA_DIR``, ``COFFER_ACCOUNT_ID``, ``COFFER_REGION``, ``COFFER_DB_URL``,
 ``COFFER_PUBLIC_URL``, and ``COFFER_HOST``/``COFFER_PORT`` (only used to build the URL clients are told to use
 when ``COFFER_PUBLIC_URL`` is unset; the ASGI server decides where it actually listens); ``COFFER_GC_INTERVAL`` and
 ``COFFER_GC_GRACE`` (the collection of unreferenced blobs, ``coffer.store.gc``); ``COFFER_ACCESS_LOG`` (default
-on) and ``COFFER_LOG_FORMAT`` (``text`` or ``json``), Coffer's access log on stderr (``coffer.access_log``; turn the
-ASGI server's own off, e.g. granian's ``--no-access-log``: it would log URLs with tokens in them).
+on) and ``COFFER_LOG_FORMAT`` (``text`` or ``json``), Coffer's access log on stderr (``coffer.http.access_log``; turn
+the ASGI server's own off, e.g. granian's ``--no-access-log``: it would log URLs with tokens in them).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
-from coffer.access_log import AccessLog, AccessLogWriter
-from coffer.app import create_app
-from coffer.bootstrap import BootstrapError, open_data
+from coffer.app.bootstrap import BootstrapError, open_data
+from coffer.app.factory import create_app
+from coffer.http.access_log import AccessLog, AccessLogWriter
 from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION, Settings, env_flag
 from coffer.store.files import set_private_umask
 from coffer.store.gc import GcSettings

@@ -3,7 +3,7 @@
 ``serve --background`` starts ``coffer serve`` again as a child in its own session (so neither Ctrl-C in the
 terminal nor closing it stops the server), with its output appended to ``<data-dir>/coffer.log``, and waits until
 the child says it is serving: the child writes its banner to a pipe whose descriptor it finds in
-``COFFER_READY_FD`` once uvicorn listens (``coffer.server``), then records itself in ``<data-dir>/coffer.pid``. The
+``COFFER_READY_FD`` once uvicorn listens (``coffer.app.server``), then records itself in ``<data-dir>/coffer.pid``. The
 parent prints the banner and returns 0, or, when the child exits first, prints the end of the log and returns 1.
 ``coffer stop`` sends SIGTERM to the recorded server and waits for it to exit.
 

@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from coffer.core.authz import Authorizer
-from coffer.core.clock import system_clock
 from coffer.core.codeartifact import (
     AuthorizationTokenService,
     Deps,
@@ -16,13 +14,17 @@ from coffer.core.codeartifact import (
     RepositoryService,
     TagService,
 )
-from coffer.core.codeartifact.packages import PackageService
-from coffer.core.iam_service import IamService
-from coffer.core.identity import IdentityService
-from coffer.core.pagination import Paginator
-from coffer.core.ports import BlobStore, Clock, RevocationStore, Store
-from coffer.core.sts import StsService
-from coffer.core.tokens import KeyRing
+from coffer.core.codeartifact.resource_store import RevocationStore
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.iam_service import IamService
+from coffer.core.identity.key_resolution import IdentityService
+from coffer.core.identity.sts import StsService
+from coffer.core.packages.package_service import PackageService
+from coffer.core.packages.package_store import BlobStore
+from coffer.core.ports import Store
+from coffer.core.shared.clock import Clock, system_clock
+from coffer.core.shared.pagination import Paginator
+from coffer.core.shared.signing import KeyRing
 
 
 class RevocationCache:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from coffer.core.ports import Clock
+from coffer.core.shared.clock import Clock
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -16,14 +16,14 @@ import binascii
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from coffer.core.errors import CofferError
+from coffer.core.shared.errors import CofferError
+from coffer.core.shared.signing import KeyRing
 
 # json's ASCII string encoder (the C one when available), the one json.dumps(ensure_ascii=True) uses
 _json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
-
 PREFIX = "cf1."
 MAX_TOKEN_LENGTH = 1000
 _MAC_LENGTH = 32
@@ -63,37 +63,6 @@ class WrongDomainError(TokenError):
 
 class RevokedTokenError(TokenError):
     reason = "authorization token has been revoked"
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    key_id: str
-    secret: bytes
-    created_at: float
-
-    @staticmethod
-    def generate(created_at: float) -> SigningKey:
-        return SigningKey(key_id=secrets.token_hex(4), secret=secrets.token_bytes(32), created_at=created_at)
-
-
-class KeyRing:
-    """The signing keys a server knows; the newest one signs, every one verifies."""
-
-    def __init__(self, keys: Iterable[SigningKey]) -> None:
-        self._keys = {k.key_id: k for k in keys}
-        if not self._keys:
-            raise ValueError("a key ring needs at least one signing key")
-        self._active = max(self._keys.values(), key=lambda k: (k.created_at, k.key_id))
-
-    @property
-    def active(self) -> SigningKey:
-        return self._active
-
-    def get(self, key_id: str) -> SigningKey | None:
-        return self._keys.get(key_id)
-
-    def key_ids(self) -> frozenset[str]:
-        return frozenset(self._keys)
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from coffer.core.authz import Authorizer, ContextValues
-from coffer.core.errors import ConflictError
-from coffer.core.iam import Role, Session
-from coffer.core.identity import (
-    Caller,
-    IdentityService,
-    new_secret_access_key,
-    parse_stored_policy,
-)
+from coffer.core.identity.authorizer import Authorizer, ContextValues
+from coffer.core.identity.callers import Caller
+from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.identity.iam_models import Role, Session
+from coffer.core.identity.key_resolution import IdentityService, new_secret_access_key, parse_stored_policy
 from coffer.core.policy import denial_message, evaluate, parse_policy, policy_size
-from coffer.core.ports import Clock
-from coffer.core.query_errors import AwsCodedError
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import ConflictError
 
 ROLE_DEFAULT_DURATION = 3600
 MIN_DURATION = 900

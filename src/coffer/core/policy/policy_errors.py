@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coffer.core.errors import CofferError
+from coffer.core.shared.errors import CofferError
 
 
 class MalformedPolicyDocumentError(CofferError):

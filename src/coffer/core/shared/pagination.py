@@ -12,13 +12,24 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from coffer.core.errors import ValidationError
-from coffer.core.tokens import KeyRing
+from coffer.core.shared.errors import ValidationError
+from coffer.core.shared.signing import KeyRing
 
 if TYPE_CHECKING:
-    from coffer.core.identity import Caller
+    from coffer.core.identity.callers import Caller
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing: the items and the key after which the next page starts (None: no more)."""
+
+    items: tuple[T, ...]
+    next_key: str | None = None
+
 
 _INVALID = "The pagination token is invalid or expired."
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from coffer.core.clock import iso_utc
-from coffer.core.errors import AccessDeniedError
-from coffer.core.identity import Caller
+from coffer.core.identity.callers import Caller
 from coffer.core.policy import Decision, PolicyDocument, Principal, RequestContext, denial_message, evaluate
 from coffer.core.policy.context import derived_keys
-from coffer.core.ports import Clock
+from coffer.core.shared.clock import Clock, iso_utc
+from coffer.core.shared.errors import AccessDeniedError
 
 #: extra condition keys: one value, or several (``aws:TagKeys``)
 ContextValues = Mapping[str, str | tuple[str, ...]]

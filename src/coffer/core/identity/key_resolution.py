@@ -1,4 +1,4 @@
-"""Who is calling: access keys resolved to principals with their policies, and IAM-style administration."""
+"""Key resolution: access keys (long-term and session) resolved to callers with their current policies, cached."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import hmac
 import secrets
 import string
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
 
-from coffer.core.arns import root_arn
-from coffer.core.cache import TtlCache
-from coffer.core.errors import ConflictError, ExpiredTokenError, ResourceNotFoundError, ValidationError
-from coffer.core.iam import PrincipalType, Session
-from coffer.core.models import AccessKey, Account, NamedPolicy, User
-from coffer.core.policy import PolicyDocument, PolicyKind, PrincipalKind, parse_policy
-from coffer.core.ports import Clock, IamStore, IdentityStore
+from coffer.core.identity.callers import Caller, ResolvedKey, root_caller, split_assumed_role_arn
+from coffer.core.identity.iam_models import AccessKey, Account, NamedPolicy, PrincipalType, Session, User
+from coffer.core.identity.identity_store import IdentityBackend
+from coffer.core.policy import PolicyDocument, PolicyKind, parse_policy
+from coffer.core.shared.cache import TtlCache
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import ConflictError, ExpiredTokenError, ResourceNotFoundError, ValidationError
 
 ADMIN_USER = "admin"
 ADMIN_POLICY_NAME = "AdministratorAccess"
@@ -25,7 +24,6 @@ LONG_TERM_SESSION_SECONDS = 43200
 KEY_USE_INTERVAL = (
     60.0  # seconds between recorded uses of one access key  # what duration=0 means for long-term keys (spec §1)
 )
-
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 _USER_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "+=,.@_-")
@@ -58,68 +56,11 @@ def validate_user_name(name: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated principal of one request."""
-
-    account_id: str
-    arn: str
-    user_id: str
-    user_name: str | None
-    kind: PrincipalKind  # "user" | "root" | "assumed-role"
-    access_key_id: str
-    policies: tuple[PolicyDocument, ...]
-    session_expires_at: float | None = None  # None: long-term credentials
-    session_issued_at: float | None = None
-    source_ip: str | None = None
-    #: the session policies of a role session (inline and managed, passed to AssumeRole); None: no session policies
-    session_policies: tuple[PolicyDocument, ...] | None = None
-    #: aws:PrincipalTag/* (the principal's IAM tags, overridden by session tags), as (key, value) pairs
-    principal_tags: tuple[tuple[str, str], ...] = ()
-    role_name: str | None = None  # the role of an assumed-role session
-    chained: bool = False  # this session was assumed with role-session credentials
-
-    @property
-    def is_root(self) -> bool:
-        return self.kind == "root"
-
-    @property
-    def is_session(self) -> bool:
-        """Temporary credentials (a role session or a GetSessionToken session)."""
-        return self.session_expires_at is not None
-
-
-@dataclass(frozen=True)
-class ResolvedKey:
-    """An access key with what verifying and authorizing its requests needs."""
-
-    secret_access_key: str
-    session_token: str | None  # temporary credentials must present this
-    caller: Caller
-
-
-class IdentityBackend(IdentityStore, IamStore, Protocol):
-    """What resolving identities reads: users and keys, roles, groups, policies, sessions and tags."""
-
-    def get_tags(self, resource_arn: str) -> dict[str, str]: ...
-
-
 @functools.lru_cache(maxsize=2048)
 def parse_stored_policy(document: str, kind: PolicyKind = "identity") -> PolicyDocument:
     """Stored policies were validated when written; parsed once per distinct text, without the size quota
     (AWS managed policies and role inline policies may exceed the default identity-policy limit)."""
     return parse_policy(document, kind, max_size=1 << 20)
-
-
-def split_assumed_role_arn(arn: str) -> tuple[str, str, str] | None:
-    """(account, role name, session name) of ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sts" or not parts[5].startswith("assumed-role/"):
-        return None
-    pieces = parts[5].split("/")
-    if len(pieces) != 3 or not pieces[1] or not pieces[2]:
-        return None
-    return parts[4], pieces[1], pieces[2]
 
 
 class IdentityService:
@@ -394,15 +335,3 @@ class IdentityService:
         self.create_user(account_id, ADMIN_USER)
         self.put_user_policy(account_id, ADMIN_USER, ADMIN_POLICY_NAME, ADMIN_POLICY)
         return self.create_access_key(account_id, ADMIN_USER)
-
-
-def root_caller(account_id: str, access_key_id: str) -> Caller:
-    return Caller(
-        account_id=account_id,
-        arn=root_arn(account_id),
-        user_id=account_id,
-        user_name=None,
-        kind="root",
-        access_key_id=access_key_id,
-        policies=(),
-    )

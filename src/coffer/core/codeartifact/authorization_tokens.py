@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from coffer.core import tokens
+from coffer.core.codeartifact import token_format as tokens
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.errors import AccessDeniedError, ValidationError
-from coffer.core.identity import LONG_TERM_SESSION_SECONDS, Caller, IdentityService
-from coffer.core.tokens import KeyRing, TokenClaims, TokenError
+from coffer.core.codeartifact.token_format import TokenClaims, TokenError
+from coffer.core.identity.callers import Caller
+from coffer.core.identity.key_resolution import LONG_TERM_SESSION_SECONDS, IdentityService
+from coffer.core.shared.errors import AccessDeniedError, ValidationError
+from coffer.core.shared.signing import KeyRing
 
 DEFAULT_DURATION = 43200
 MIN_DURATION = 900

@@ -12,10 +12,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from coffer.core.errors import ConflictError
-from coffer.core.iam import AWS_MANAGED, ManagedPolicy
+from coffer.core.identity.iam_models import AWS_MANAGED, ManagedPolicy
+from coffer.core.identity.identity_store import IamStore
 from coffer.core.policy import parse_policy
-from coffer.core.ports import Clock, IamStore
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import ConflictError
 
 MAX_POLICY_VERSIONS = 5
 

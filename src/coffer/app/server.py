@@ -14,13 +14,12 @@ from types import FrameType
 
 import uvicorn
 
-from coffer import background
-from coffer.access_log import AccessLog, AccessLogWriter
-from coffer.app import create_app
-from coffer.bootstrap import BootstrapError, Bootstrapped, open_data
-from coffer.http_guard import GuardedHttpToolsProtocol, uvicorn_problems
-from coffer.http_limits import HttpLimits, HttpLimitsError
-from coffer.reason_phrases import install as install_reason_phrases
+from coffer.app import background
+from coffer.app.bootstrap import BootstrapError, Bootstrapped, open_data
+from coffer.app.factory import create_app
+from coffer.app.uvicorn_fence import GuardedHttpToolsProtocol, install_reason_phrases, uvicorn_problems
+from coffer.http.access_log import AccessLog, AccessLogWriter
+from coffer.http.limits import HttpLimits, HttpLimitsError
 from coffer.settings import Settings
 
 
@@ -43,7 +42,7 @@ RESERVED_FILES = 128
 
 
 def http_limits() -> HttpLimits:
-    """The HTTP layer's limits (``COFFER_*`` variables, see :mod:`coffer.http_limits`), checked against uvicorn and
+    """The HTTP layer's limits (``COFFER_*`` variables, see :mod:`coffer.http.limits`), checked against uvicorn and
     the open-file limit, which is raised to fit ``max_connections`` when the hard limit allows."""
     try:
         limits = HttpLimits.from_env()
@@ -51,7 +50,7 @@ def http_limits() -> HttpLimits:
         raise SystemExit(f"coffer: {exc}") from exc
     problems = uvicorn_problems()
     if problems:
-        raise SystemExit(f"coffer: {'; '.join(problems)}: coffer/http_guard.py must be updated for this uvicorn")
+        raise SystemExit(f"coffer: {'; '.join(problems)}: coffer/app/uvicorn_fence.py must be updated for this uvicorn")
     return _fit_open_files(limits)
 
 
@@ -101,7 +100,7 @@ def run(settings: Settings) -> None:
         http=GuardedHttpToolsProtocol.with_limits(limits, access_log=request_log),
         timeout_keep_alive=math.ceil(limits.keep_alive_timeout),  # the protocol uses the exact value
         log_level="warning",
-        access_log=False,  # uvicorn's would show tokens in URLs; Coffer's (coffer.access_log) takes them out
+        access_log=False,  # uvicorn's would show tokens in URLs; Coffer's (coffer.http.access_log) takes them out
         lifespan="on",
         server_header=False,
         # the client address is the connection's peer: X-Forwarded-For from anyone on the (default) loopback

@@ -18,13 +18,10 @@ from typing import BinaryIO
 
 from packaging.version import InvalidVersion, Version
 
-from coffer.core.arns import package_arn
-from coffer.core.cache import TtlCache
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.errors import AccessDeniedError, ConflictError, ResourceNotFoundError, ValidationError
-from coffer.core.identity import Caller
-from coffer.core.models import Repository
-from coffer.core.packages import (
+from coffer.core.codeartifact.resources import Repository
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_models import (
     DOWNLOADABLE_STATUSES,
     LISTED_STATUSES,
     Asset,
@@ -34,10 +31,13 @@ from coffer.core.packages import (
     PackageVersion,
     RepoRef,
 )
+from coffer.core.packages.package_store import BlobStore, PendingBlob
 from coffer.core.policy import PolicyDocument, Statement, denial_message, evaluate
 from coffer.core.policy.variables import Lookup, resolve
 from coffer.core.policy.wildcards import Parts, compile_parts
-from coffer.core.ports import BlobStore, PendingBlob
+from coffer.core.shared.arns import package_arn
+from coffer.core.shared.cache import TtlCache
+from coffer.core.shared.errors import AccessDeniedError, ConflictError, ResourceNotFoundError, ValidationError
 
 MAX_SEARCHED_REPOSITORIES = 25  # AWS: upstream repositories searched when requesting a package version
 SETTABLE_STATUSES = ("Published", "Unlisted", "Archived")  # UpdatePackageVersionsStatus targets

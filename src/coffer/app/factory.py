@@ -14,6 +14,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coffer import __version__
+from coffer.app.bootstrap import Bootstrapped, open_data
+from coffer.app.services import build_services
 from coffer.aws.auth import RequestAuthenticator
 from coffer.aws.endpoint import AwsEndpoint
 from coffer.aws.handlers import iam as iam_handlers
@@ -23,14 +25,12 @@ from coffer.aws.model import load_service
 from coffer.aws.query import load_query_service
 from coffer.aws.query_endpoint import QueryEndpoint, QueryService
 from coffer.aws.sigv4 import SigV4Verifier
-from coffer.bootstrap import Bootstrapped, open_data
-from coffer.core.clock import system_clock
 from coffer.core.codeartifact.repositories import UNSERVED_FORMATS, unserved_format_message
+from coffer.core.shared.clock import system_clock
 from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.host_style import HostStyleLayer
 from coffer.formats.pypi import PypiEndpoint
 from coffer.formats.reason import ReasonResponse
-from coffer.services import build_services
 from coffer.settings import Settings
 from coffer.store.blobs import FileBlobStore
 from coffer.store.gc import BackgroundCollector, GcSettings

@@ -24,8 +24,8 @@ from coffer.aws.auth import new_request_id
 from coffer.aws.errors import serialize_error as restjson_error
 from coffer.aws.query import DEFAULT_NAMESPACE, XML_CONTENT_TYPE
 from coffer.aws.query import serialize_error as query_error
-from coffer.core.errors import CofferError, ValidationError
-from coffer.core.query_errors import AwsCodedError
+from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.shared.errors import CofferError, ValidationError
 
 IAM_NAMESPACE: Final = "https://iam.amazonaws.com/doc/2010-05-08/"
 """IAM's XML namespace (the botocore model's ``xmlNamespace``; a test checks they agree)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 
 def system_clock() -> float:
@@ -25,3 +26,9 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class Clock(Protocol):
+    def __call__(self) -> float:
+        """Seconds since the epoch."""
+        ...

@@ -1,0 +1,1 @@
+"""Who is calling: callers, key resolution, IAM models and service, STS, managed policies, authorization."""

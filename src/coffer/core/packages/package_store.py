@@ -1,0 +1,143 @@
+"""The package store ports: packages, versions and assets, and the content-addressed blob store
+(contract in coffer.core.ports)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import BinaryIO, Protocol
+
+from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.shared.pagination import Page
+
+
+class PendingBlob(Protocol):
+    """A blob being written (``BlobStore.begin``): bytes go in with ``write``, ``finish`` makes them durable and
+    tells their digests, ``open`` reads them back, and only ``keep`` makes them a blob; ``discard`` (or leaving the
+    ``with`` block without ``keep``) drops them. Used by one thread at a time."""
+
+    def write(self, chunk: bytes) -> None:
+        """The next bytes, hashed as they are written."""
+        ...
+
+    def finish(self) -> BlobInfo:
+        """No more bytes: flush them to stable storage and return their size and digests (MD5, SHA-1, SHA-256,
+        SHA-512). Not yet visible under the content address. Idempotent."""
+        ...
+
+    @property
+    def extra_digests(self) -> Mapping[str, str]:
+        """After ``finish``: the hex digests of the ``extra_hashes`` given to ``begin``, by name."""
+        ...
+
+    def open(self) -> BinaryIO:
+        """After ``finish``: the bytes written, opened for (seekable) binary reading; the caller closes it."""
+        ...
+
+    def keep(self) -> BlobInfo:
+        """``finish`` if needed, then atomically make the bytes the blob of their SHA-256. A blob already there is
+        replaced by this copy (same bytes), whose fresh modification time restarts its garbage-collection grace
+        period. Idempotent."""
+        ...
+
+    def discard(self) -> None:
+        """Drop what was written, unless kept (then nothing happens). Idempotent."""
+        ...
+
+    def __enter__(self) -> PendingBlob: ...
+
+    def __exit__(self, *exc: object) -> None:
+        """``discard()``: a pending blob not kept inside the block leaves nothing behind."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Content-addressed bytes (assets, extracted metadata files). Writes are atomic: a blob is either fully
+    present under its SHA-256 or absent; a crash mid-write leaves only a temporary file that ``sweep`` removes."""
+
+    def begin(self, extra_hashes: Iterable[str] = ()) -> PendingBlob:
+        """Start writing a blob (nothing is visible until its ``keep``). ``extra_hashes``: digests computed in the
+        same pass besides the four of ``BlobInfo``; ``"blake2b_256"`` (BLAKE2b with a 32-byte digest) is the one
+        supported (``ValueError`` for another)."""
+        ...
+
+    def write(self, chunks: Iterable[bytes]) -> BlobInfo:
+        """Stream ``chunks`` to storage, hashing as it goes (MD5, SHA-1, SHA-256, SHA-512): ``begin``, ``write``
+        each chunk, ``keep``. If iterating ``chunks`` fails, nothing is left behind."""
+        ...
+
+    def write_bytes(self, data: bytes) -> BlobInfo: ...
+
+    def open(self, sha256: str) -> BinaryIO:
+        """A readable file; ``FileNotFoundError`` if absent."""
+        ...
+
+    def path(self, sha256: str) -> str | None:
+        """A local filesystem path for zero-copy sending, when the store has one."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def sweep(self) -> int:
+        """Remove leftovers of interrupted writes; returns how many."""
+        ...
+
+
+class PackageStore(Protocol):
+    """Packages, versions and assets of repositories. Repositories are named by ``RepoRef``; a repository that
+    does not exist is ``ResourceNotFoundError`` on writes and empty on reads."""
+
+    def add_asset(
+        self,
+        version: PackageVersion,
+        asset: Asset,
+    ) -> PackageVersion:
+        """Atomically: create the package (display name from the version's first publish) and the version (with
+        all of ``version``'s fields) when absent, then attach ``asset``. ``ConflictError`` (resource type "asset")
+        if the version already has an asset of that name: of two concurrent identical uploads exactly one wins.
+        Returns the version as stored (a new ``revision`` each time)."""
+        ...
+
+    def get_package(self, ref: PackageRef) -> Package | None: ...
+
+    def list_packages(
+        self,
+        repo: RepoRef,
+        *,
+        format: str | None,
+        namespace: str | None,
+        prefix: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Package]:
+        """Ordered by (format, namespace, name); ``prefix`` on the normalized name."""
+        ...
+
+    def get_version(self, ref: PackageRef, version: str) -> PackageVersion | None: ...
+
+    def list_versions(
+        self, ref: PackageRef, *, status: str | None, after: str | None, limit: int
+    ) -> Page[PackageVersion]:
+        """Ordered by published time, then version."""
+        ...
+
+    def list_assets(self, ref: PackageRef, version: str) -> list[Asset]:
+        """Ordered by name."""
+        ...
+
+    def set_status(self, ref: PackageRef, version: str, status: str, expected_status: str | None) -> PackageVersion:
+        """Change one version's status (new revision). ``ConflictError`` if ``expected_status`` is given and
+        differs; ``ResourceNotFoundError`` if the version is absent."""
+        ...
+
+    def delete_version(self, ref: PackageRef, version: str, expected_status: str | None) -> PackageVersion:
+        """Remove the version and its assets (blobs stay; they may be shared). The package row stays."""
+        ...
+
+    def delete_package(self, ref: PackageRef) -> Package:
+        """Remove the package with all its versions and assets."""
+        ...
+
+    def blobs_in_use(self, sha256s: Iterable[str]) -> set[str]:
+        """Which of ``sha256s`` some asset of any repository still uses, as its file or its extracted metadata
+        (garbage collection keeps those blobs). Any number of digests; unknown ones are simply not returned."""
+        ...

@@ -1,0 +1,1 @@
+"""Primitives every context uses: errors, clock, caches, ARNs, signing keys, pagination."""

@@ -1,0 +1,38 @@
+"""Server signing keys (HMAC-SHA256), shared by the token format and the pagination tokens."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str
+    secret: bytes
+    created_at: float
+
+    @staticmethod
+    def generate(created_at: float) -> SigningKey:
+        return SigningKey(key_id=secrets.token_hex(4), secret=secrets.token_bytes(32), created_at=created_at)
+
+
+class KeyRing:
+    """The signing keys a server knows; the newest one signs, every one verifies."""
+
+    def __init__(self, keys: Iterable[SigningKey]) -> None:
+        self._keys = {k.key_id: k for k in keys}
+        if not self._keys:
+            raise ValueError("a key ring needs at least one signing key")
+        self._active = max(self._keys.values(), key=lambda k: (k.created_at, k.key_id))
+
+    @property
+    def active(self) -> SigningKey:
+        return self._active
+
+    def get(self, key_id: str) -> SigningKey | None:
+        return self._keys.get(key_id)
+
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._keys)

@@ -1,0 +1,1 @@
+"""Server-level HTTP: limits, per-dialect refusals and the access log."""
