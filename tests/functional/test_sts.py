@@ -105,7 +105,7 @@ def make_role(
 @contextlib.contextmanager
 def opened_data(server: RunningServer) -> Iterator[Any]:
     """The running server's data directory opened in this process (SQLite allows both)."""
-    with opened(make_settings(server.data_dir, None, REGION, None)) as o:
+    with opened(make_settings({"data_dir": server.data_dir, "region": REGION})) as o:
         yield o
 
 

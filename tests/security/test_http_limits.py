@@ -575,13 +575,13 @@ def test_the_iam_namespace_of_refusals_is_the_models() -> None:
 
 
 def test_limits_from_the_environment() -> None:
-    from coffer.http.limits import HttpLimits, HttpLimitsError
+    from coffer.settings import HttpLimits, Settings, SettingsError
 
-    assert HttpLimits.from_env({}) == HttpLimits()
-    limits = HttpLimits.from_env(
+    assert Settings.from_env({}).http_limits == HttpLimits()
+    limits = Settings.from_env(
         {"COFFER_HEADER_TIMEOUT": "2.5", "COFFER_MAX_CONNECTIONS": "64", "COFFER_BODY_TIMEOUT": ""}
-    )
+    ).http_limits
     assert (limits.header_timeout, limits.max_connections, limits.body_timeout) == (2.5, 64, 30.0)
     for env in ({"COFFER_MAX_CONNECTIONS": "0"}, {"COFFER_HEADER_TIMEOUT": "nan"}, {"COFFER_MAX_HEADER_BYTES": "1000"}):
-        with pytest.raises(HttpLimitsError, match="COFFER_"):
-            HttpLimits.from_env(env)
+        with pytest.raises(SettingsError, match="COFFER_"):
+            Settings.from_env(env)

@@ -167,10 +167,20 @@ def start(data_dir: Path, settings_env: dict[str, str]) -> str:
         os.close(read_end)
     if banner is None:
         raise BackgroundError(
-            f"the server exited before it was ready (status {child.poll()}); the end of {log.resolve()}:",
+            f"the server exited before it was ready (status {_exit_status(child)}); the end of {log.resolve()}:",
             excerpt=_log_tail(log, start_offset),
         )
     return banner
+
+
+def _exit_status(child: subprocess.Popen[bytes]) -> int:
+    """The status of a child that closed the pipe without a word: it is exiting, but closing its descriptors
+    comes before the exit is reaped, so wait for it (and end it if it lingers)."""
+    try:
+        return child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        return child.wait()
 
 
 def _wait_ready(fd: int, child: subprocess.Popen[bytes]) -> str | None:

@@ -134,14 +134,19 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
     )
 
     # uploads in flight are written straight into the blob store's temporary files (PackageService.begin_blob)
-    pypi = PypiEndpoint(services.packages, TokenAuthenticator(services.tokens), system_clock)
+    pypi = PypiEndpoint(
+        services.packages,
+        TokenAuthenticator(services.tokens),
+        system_clock,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # unreferenced blobs, every COFFER_GC_INTERVAL seconds, on a thread of its own (off the event loop)
         collector = None
         if isinstance(boot.blobs, FileBlobStore) and not boot.read_only:
-            collector = BackgroundCollector(boot.blobs, boot.store, GcSettings.from_env())
+            collector = BackgroundCollector(boot.blobs, boot.store, GcSettings(settings.gc_interval, settings.gc_grace))
             collector.start()
         try:
             yield

@@ -19,8 +19,7 @@ from coffer.app.bootstrap import BootstrapError, Bootstrapped, open_data
 from coffer.app.factory import create_app
 from coffer.app.uvicorn_fence import GuardedHttpToolsProtocol, install_reason_phrases, uvicorn_problems
 from coffer.http.access_log import AccessLog, AccessLogWriter
-from coffer.http.limits import HttpLimits, HttpLimitsError
-from coffer.settings import Settings
+from coffer.settings import HttpLimits, Settings
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -41,13 +40,9 @@ RESERVED_FILES = 128
 """Open files kept beside the connections: the database, blobs being read or written, key files."""
 
 
-def http_limits() -> HttpLimits:
-    """The HTTP layer's limits (``COFFER_*`` variables, see :mod:`coffer.http.limits`), checked against uvicorn and
-    the open-file limit, which is raised to fit ``max_connections`` when the hard limit allows."""
-    try:
-        limits = HttpLimits.from_env()
-    except HttpLimitsError as exc:
-        raise SystemExit(f"coffer: {exc}") from exc
+def http_limits(limits: HttpLimits) -> HttpLimits:
+    """The HTTP layer's limits (``COFFER_*`` variables, see :mod:`coffer.settings.http_limits`), checked against
+    uvicorn and the open-file limit, which is raised to fit ``max_connections`` when the hard limit allows."""
     problems = uvicorn_problems()
     if problems:
         raise SystemExit(f"coffer: {'; '.join(problems)}: coffer/app/uvicorn_fence.py must be updated for this uvicorn")
@@ -77,7 +72,7 @@ def _fit_open_files(limits: HttpLimits) -> HttpLimits:
 
 
 def run(settings: Settings) -> None:
-    limits = http_limits()
+    limits = http_limits(settings.http_limits)
     try:
         boot = open_data(settings, create=True)
     except BootstrapError as exc:

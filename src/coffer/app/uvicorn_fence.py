@@ -4,7 +4,7 @@ uvicorn's httptools protocol has no limit on the request head and no timeout whi
 httptools also joins each header value by repeated ``bytes`` concatenation, so a 64 MB value costs seconds of
 event-loop time and stalls every other connection. This subclass counts the bytes of each request head *before*
 handing them to the parser and refuses a head that is too long without ever parsing it; it also adds the missing
-timeouts and a cap on open connections. The limits are :class:`coffer.http.limits.HttpLimits`.
+timeouts and a cap on open connections. The limits are :class:`coffer.settings.http_limits.HttpLimits`.
 
 Fence: this is the one module that relies on uvicorn internals (the attributes and methods named in
 :data:`PROTOCOL_METHODS`, :data:`PROTOCOL_STATE`, :data:`CYCLE_STATE` and :data:`FLOW_STATE`). ``coffer serve``
@@ -56,9 +56,9 @@ from uvicorn.server import ServerState
 
 from coffer.formats.reason import RESPONSE_REASON
 from coffer.http.access_log import AccessLogWriter, log_target, split_target
-from coffer.http.limits import HttpLimits
 from coffer.http.refusals import refusal, request_target
 from coffer.request_context import RECORD_KEY, RequestRecord, new_request_id
+from coffer.settings.http_limits import HttpLimits
 
 log = logging.getLogger("coffer.http")
 

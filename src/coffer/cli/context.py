@@ -8,16 +8,15 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
 import click
 
 from coffer.app.bootstrap import BootstrapError, Bootstrapped, open_data
 from coffer.app.services import Services, build_services
-from coffer.cli.options import DATA_OPTION_NAMES, data_options_for, merged_data_options
+from coffer.cli.options import DATA_OPTION_NAMES, data_options_for, typed_options
 from coffer.core.shared.errors import CofferError
-from coffer.settings import Settings, SettingsError
+from coffer.settings import DATA_FIELDS, Settings, SettingsError
 from coffer.store.files import set_private_umask
 from coffer.store.keyfiles import KeyRingFiles
 
@@ -41,6 +40,13 @@ class CofferCliError(click.ClickException):
         return cls(f"{exc.code}: {exc.message}")
 
 
+class CofferSettingsError(CofferCliError):
+    """A setting Coffer cannot run with, typed or from a ``COFFER_*`` variable: one line, naming it, and exit status 2
+    as for a usage error."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class Opened:
     boot: Bootstrapped
@@ -57,11 +63,12 @@ class Target:
     account_id: str | None = None
 
 
-def make_settings(data_dir: Path, db_url: str | None, region: str, account_id: str | None) -> Settings:
+def make_settings(typed: dict[str, Any]) -> Settings:
+    """The data settings: the environment's, with the options ``typed`` on the command line winning."""
     try:
-        return Settings(data_dir=data_dir, db_url=db_url, region=region, account_id=account_id)
+        return Settings.from_env(only=DATA_FIELDS, **typed)
     except SettingsError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise CofferSettingsError(str(exc)) from exc
 
 
 def data_target(account_help: str | None) -> Callable[[F], F]:
@@ -73,8 +80,7 @@ def data_target(account_help: str | None) -> Callable[[F], F]:
         @functools.wraps(f)
         def command(*args: Any, **kwargs: Any) -> Any:
             given = {name: kwargs.pop(name) for name in DATA_OPTION_NAMES if name in kwargs}
-            merged = merged_data_options(click.get_current_context(), given)
-            settings = make_settings(merged["data_dir"], merged["db_url"], merged["region"], merged.get("account_id"))
+            settings = make_settings(typed_options(click.get_current_context(), given))
             target = Target(dataclasses.replace(settings, account_id=None), settings.account_id)
             return f(target, *args, **kwargs)
 

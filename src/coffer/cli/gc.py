@@ -7,8 +7,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from coffer.cli.context import CofferCliError, Target, data_target, opened
+from coffer.settings import DEFAULT_GC_GRACE
 from coffer.store.blobs import FileBlobStore
-from coffer.store.gc import DEFAULT_GRACE, GcResult, collect_garbage
+from coffer.store.gc import GcResult, collect_garbage
 
 
 def _plural(n: int, word: str) -> str:
@@ -30,7 +31,7 @@ def summary(result: GcResult, grace: float) -> str:
 @click.option(
     "--grace",
     type=click.FloatRange(min=0),
-    default=DEFAULT_GRACE,
+    default=DEFAULT_GC_GRACE,
     show_default=True,
     help="Keep unreferenced blobs written less than this many seconds ago (an upload may be about to commit).",
 )

@@ -1,4 +1,7 @@
-"""Options shared by commands, each also a COFFER_* environment variable."""
+"""Options shared by commands, each also a COFFER_* environment variable.
+
+click parses only the command line here (no ``envvar``): the variables are read by ``Settings.from_env``, the one
+reader the ASGI factory uses too, and what was typed wins over them (:func:`typed_options`)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_REGION
+from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_REGION, ENV_VARS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,48 +35,47 @@ def data_options(f: F) -> F:
     return data_options_for(SERVE_ACCOUNT_HELP)(f)
 
 
+def setting_option(field: str, *flags: str, help: str, **kwargs: Any) -> Callable[[F], F]:
+    """A command-line option for the Settings field ``field``; its help names the field's variable."""
+    return click.option(*flags, field, help=f"{help} [{ENV_VARS[field]}]".lstrip(), **kwargs)
+
+
 def data_options_for(account_help: str | None) -> Callable[[F], F]:
     """The data options with ``account_help`` for --account-id (``None``: no --account-id)."""
 
     def decorate(f: F) -> F:
         if account_help is not None:
-            f = click.option("--account-id", envvar="COFFER_ACCOUNT_ID", default=None, help=account_help)(f)
-        f = click.option(
-            "--region", envvar="COFFER_REGION", default=DEFAULT_REGION, show_default=True, help="[COFFER_REGION]"
-        )(f)
-        f = click.option(
+            f = setting_option("account_id", "--account-id", default=None, help=account_help)(f)
+        f = setting_option("region", "--region", default=DEFAULT_REGION, show_default=True, help="")(f)
+        f = setting_option(
+            "db_url",
             "--db-url",
-            envvar="COFFER_DB_URL",
             default=None,
-            help="Database URL (postgresql://...); default SQLite in the data directory. [COFFER_DB_URL]",
+            help="Database URL (postgresql://...); default SQLite in the data directory.",
         )(f)
-        f = click.option(
+        f = setting_option(
+            "data_dir",
             "--data-dir",
-            envvar="COFFER_DATA_DIR",
             default=DEFAULT_DATA_DIR,
             type=click.Path(file_okay=False, path_type=Path),
             help=f"Where Coffer keeps its database, keys and credentials file (default: {DEFAULT_DATA_DIR}, relative "
-            "to the current directory). [COFFER_DATA_DIR]",
+            "to the current directory).",
         )(f)
         return f
 
     return decorate
 
 
-def merged_data_options(ctx: click.Context, given: dict[str, Any]) -> dict[str, Any]:
-    """The data options of a subcommand (``given``, as it parsed them) merged with its group's (``coffer admin
-    --data-dir D create-user X`` and ``coffer admin create-user X --data-dir D`` both work): an option on the
-    command line after the subcommand wins over one before it, which wins over the environment and the default
-    (those two are the same for both)."""
+def typed_options(ctx: click.Context, parsed: dict[str, Any]) -> dict[str, Any]:
+    """Of the options a command parsed (``parsed``), those typed on its command line, or (for a subcommand of a
+    group that has them too: ``coffer admin --data-dir D create-user X`` and ``coffer admin create-user X
+    --data-dir D`` both work) on its group's; after the subcommand wins. What is not typed is left to
+    ``Settings.from_env`` (the environment, then the default)."""
     parent = ctx.parent
-    merged = dict(given)
-    for name, value in given.items():
-        if parent is None or name not in parent.params:
-            continue
-        after = ctx.get_parameter_source(name)
-        before = parent.get_parameter_source(name)
-        if after is not ParameterSource.COMMANDLINE and before is ParameterSource.COMMANDLINE:
-            merged[name] = parent.params[name]
-        else:
-            merged[name] = value
-    return merged
+    typed: dict[str, Any] = {}
+    for name, value in parsed.items():
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            typed[name] = value
+        elif parent is not None and parent.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            typed[name] = parent.params[name]
+    return typed

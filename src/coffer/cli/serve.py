@@ -3,56 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from coffer.cli.context import CofferCliError
-from coffer.cli.options import data_options
-from coffer.formats.pypi.upload import max_upload_bytes
+from coffer.cli.context import CofferCliError, CofferSettingsError
+from coffer.cli.options import data_options, setting_option, typed_options
 from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Settings, SettingsError
 from coffer.store.files import set_private_umask
-from coffer.store.gc import GcSettings
 
 
 @click.command()
-@click.option("--host", envvar="COFFER_HOST", default=DEFAULT_HOST, show_default=True, help="[COFFER_HOST]")
-@click.option(
-    "--port",
-    envvar="COFFER_PORT",
-    default=DEFAULT_PORT,
-    show_default=True,
-    type=int,
-    help="0 picks a free port. [COFFER_PORT]",
-)
-@click.option(
+@setting_option("host", "--host", default=DEFAULT_HOST, show_default=True, help="")
+@setting_option("port", "--port", default=DEFAULT_PORT, show_default=True, type=int, help="0 picks a free port.")
+@setting_option(
+    "public_url",
     "--public-url",
-    envvar="COFFER_PUBLIC_URL",
     default=None,
-    help="Base URL clients use to reach Coffer (default: the listen address). [COFFER_PUBLIC_URL]",
+    help="Base URL clients use to reach Coffer (default: the listen address).",
 )
-@click.option(
+@setting_option(
+    "endpoint_dns_suffix",
     "--endpoint-dns-suffix",
-    envvar="COFFER_ENDPOINT_DNS_SUFFIX",
     default=None,
     metavar="SUFFIX",
     help="Make GetRepositoryEndpoint answer AWS host-style URLs, {domain}-{owner}.d.codeartifact.{region}.SUFFIX "
     "with the scheme and port of the public URL (needs a wildcard DNS record or hosts-file entries); "
-    "default: path style. Host-style requests are served either way. [COFFER_ENDPOINT_DNS_SUFFIX]",
+    "default: path style. Host-style requests are served either way.",
 )
-@click.option(
+@setting_option(
+    "access_log",
     "--access-log/--no-access-log",
-    envvar="COFFER_ACCESS_LOG",
     default=True,
     show_default=True,
-    help="One line per request on stderr, tokens and credentials taken out. [COFFER_ACCESS_LOG]",
+    help="One line per request on stderr, tokens and credentials taken out.",
 )
-@click.option(
+@setting_option(
+    "log_format",
     "--log-format",
-    envvar="COFFER_LOG_FORMAT",
     type=click.Choice(LOG_FORMATS, case_sensitive=False),
     default="text",
     show_default=True,
-    help="Of the access log: a readable line, or one JSON object per line. [COFFER_LOG_FORMAT]",
+    help="Of the access log: a readable line, or one JSON object per line.",
 )
 @click.option(
     "--background",
@@ -61,57 +53,40 @@ from coffer.store.gc import GcSettings
     "`coffer stop` ends it.",
 )
 @data_options
-def serve(
-    background: bool,
-    host: str,
-    port: int,
-    public_url: str | None,
-    endpoint_dns_suffix: str | None,
-    access_log: bool,
-    log_format: str,
-    data_dir: Path,
-    db_url: str | None,
-    region: str,
-    account_id: str | None,
-) -> None:
+@click.pass_context
+def serve(ctx: click.Context, /, background: bool, **options: Any) -> None:
     """Run the Coffer server.
 
     Unreferenced blobs are collected every COFFER_GC_INTERVAL seconds (default 3600; 0: never) once they are
     COFFER_GC_GRACE seconds old (default 3600); see `coffer admin gc`."""
     set_private_umask()  # whatever the server creates (database, its log, blobs, keys) is private to its user
-    try:
-        GcSettings.from_env()
-        max_upload_bytes()  # COFFER_MAX_UPLOAD_BYTES
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    try:
-        settings = Settings(
-            host=host,
-            port=port,
-            data_dir=data_dir,
-            region=region,
-            account_id=account_id,
-            public_url=public_url,
-            db_url=db_url,
-            endpoint_dns_suffix=endpoint_dns_suffix or None,
-            access_log=access_log,
-            log_format=log_format,
-        )
-    except SettingsError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    typed = typed_options(ctx, options)
+    settings = serve_settings(typed)
     if background:
-        _start_in_background(settings)
+        _start_in_background(settings, frozenset(typed))
         return
     from coffer.app.server import run
 
     run(settings)
 
 
-def _start_in_background(settings: Settings) -> None:
+def serve_settings(typed: dict[str, Any]) -> Settings:
+    """The server's settings: every ``COFFER_*`` variable (``Settings.from_env``, as the ASGI factory reads them),
+    with the options ``typed`` on the command line winning; a bad value is refused in one line naming it."""
+    if typed.get("endpoint_dns_suffix") == "":
+        typed = {**typed, "endpoint_dns_suffix": None}
+    try:
+        return Settings.from_env(**typed)
+    except SettingsError as exc:
+        raise CofferSettingsError(str(exc)) from exc
+
+
+def _start_in_background(settings: Settings, typed: frozenset[str]) -> None:
     from coffer.app import background
 
     try:
-        banner = background.start(settings.data_dir, _given_settings(click.get_current_context()))
+        # the child inherits this environment; what was typed here reaches it as the variables it reads
+        banner = background.start(settings.data_dir, settings.as_env(typed))
     except background.BackgroundError as exc:
         if exc.excerpt:
             click.echo(f"coffer: {exc}", err=True)
@@ -121,21 +96,6 @@ def _start_in_background(settings: Settings) -> None:
     except OSError as exc:
         raise CofferCliError(str(exc)) from exc
     click.echo(banner.rstrip("\n"))
-
-
-def _given_settings(ctx: click.Context) -> dict[str, str]:
-    """The options given on this command line as the ``COFFER_*`` variables the background child reads (the
-    environment's own it inherits)."""
-    given: dict[str, str] = {}
-    for param in ctx.command.params:
-        name = param.name
-        if not isinstance(param.envvar, str) or name is None:
-            continue
-        if ctx.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[name]
-        given[param.envvar] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-    return given
 
 
 @click.command()

@@ -13,26 +13,16 @@ the event loop). Each run also sweeps temporary files no live writer holds.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from coffer.core.packages.package_store import PackageStore
-from coffer.settings import env_number
+from coffer.settings import DEFAULT_GC_GRACE, DEFAULT_GC_INTERVAL
 from coffer.store.blobs import FileBlobStore, StoredBlob
-
-DEFAULT_GRACE: Final = 3600.0
-"""Seconds an unreferenced blob is kept after it was last written (an upload's bytes to its commit)."""
-
-DEFAULT_INTERVAL: Final = 3600.0
-"""Seconds between the server's collections."""
-
-GRACE_ENV: Final = "COFFER_GC_GRACE"
-INTERVAL_ENV: Final = "COFFER_GC_INTERVAL"
 
 _BATCH: Final = 500
 
@@ -54,30 +44,17 @@ class GcResult:
 
 @dataclass(frozen=True)
 class GcSettings:
-    interval: float = DEFAULT_INTERVAL
-    """0 turns the server's collection off (``coffer admin gc`` still works)."""
-    grace: float = DEFAULT_GRACE
-
-    @staticmethod
-    def from_env(env: Mapping[str, str] | None = None) -> GcSettings:
-        """From ``COFFER_GC_INTERVAL`` and ``COFFER_GC_GRACE`` (seconds; unset or empty: the defaults).
-        ``ValueError`` naming the variable for anything but a finite number >= 0."""
-        env = os.environ if env is None else env
-        return GcSettings(
-            interval=_seconds(env, INTERVAL_ENV, DEFAULT_INTERVAL), grace=_seconds(env, GRACE_ENV, DEFAULT_GRACE)
-        )
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    value = env_number(env, name, float, "a number of seconds (0 or more)", lambda v: v >= 0)
-    return default if value is None else value
+    interval: float = DEFAULT_GC_INTERVAL
+    """Seconds between the server's collections; 0 turns them off (``coffer admin gc`` still works)."""
+    grace: float = DEFAULT_GC_GRACE
+    """Seconds an unreferenced blob is kept after it was last written (an upload's bytes to its commit)."""
 
 
 def collect_garbage(
     blobs: FileBlobStore,
     store: PackageStore,
     *,
-    grace: float = DEFAULT_GRACE,
+    grace: float = DEFAULT_GC_GRACE,
     dry_run: bool = False,
     now: float | None = None,
     progress: Progress | None = None,

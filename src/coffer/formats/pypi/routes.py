@@ -79,10 +79,12 @@ def _redirect(location: str, request: Request) -> Response:
 class PypiEndpoint:
     """The routes of every PyPI repository; mount them with ``routes()``."""
 
-    def __init__(self, packages: PackageService, authenticator: TokenAuthenticator, clock: Clock) -> None:
+    def __init__(
+        self, packages: PackageService, authenticator: TokenAuthenticator, clock: Clock, *, max_upload_bytes: int
+    ) -> None:
         self._packages = packages
         self._auth = authenticator
-        self._upload = Uploader(packages, clock)
+        self._upload = Uploader(packages, clock, max_file_bytes=max_upload_bytes)
 
     def routes(self) -> list[BaseRoute]:
         return [

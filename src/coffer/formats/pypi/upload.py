@@ -26,9 +26,9 @@ Nothing is buffered before it is authorized, and every limit holds as the bytes 
    server leaves an unlocked temporary file, which the next sweep removes).
    Last, one transaction (``PackageService.publish``) makes the file visible in the repository.
 
-The file size limit is CodeArtifact's asset quota, 5 GiB; ``COFFER_MAX_UPLOAD_BYTES`` (read once, when the endpoint
-is built) lowers or raises it. Errors are 4xx with the message both as the HTTP reason phrase (what twine prints,
-as Warehouse does; see ``coffer.formats.reason``) and as a ``text/plain`` body.
+The file size limit is CodeArtifact's asset quota, 5 GiB; ``COFFER_MAX_UPLOAD_BYTES`` (``Settings.max_upload_bytes``,
+passed to the endpoint when it is built) lowers or raises it. Errors are 4xx with the message both as the HTTP
+reason phrase (what twine prints, as Warehouse does; see ``coffer.formats.reason``) and as a ``text/plain`` body.
 """
 
 from __future__ import annotations
@@ -37,10 +37,9 @@ import contextlib
 import errno
 import hashlib
 import hmac
-import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -64,10 +63,7 @@ from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import AccessDeniedError, CofferError, ConflictError
 from coffer.formats.multipart import MAX_FIELDS_BYTES, FilePart, FormError, FormLimits, boundary_of, read_form
 from coffer.formats.reason import ReasonResponse
-from coffer.settings import env_number
 
-MAX_UPLOAD_BYTES = 5 * 1024**3  # CodeArtifact's asset size quota
-MAX_UPLOAD_ENV = "COFFER_MAX_UPLOAD_BYTES"
 #: what a body may hold beyond its file: every field and part header (capped on their own), multipart framing,
 #: a gpg_signature file (dropped)
 BODY_ALLOWANCE = MAX_FIELDS_BYTES + 1024 * 1024
@@ -86,12 +82,6 @@ def upload_error(status: int, message: str, *, close: bool = False) -> Response:
     if close:
         headers["Connection"] = "close"
     return ReasonResponse(message, status, headers=headers)
-
-
-def max_upload_bytes(environ: Mapping[str, str] = os.environ) -> int:
-    """The file size limit: ``COFFER_MAX_UPLOAD_BYTES`` if set (a positive number of bytes), else 5 GiB."""
-    value = env_number(environ, MAX_UPLOAD_ENV, int, "a positive number of bytes", lambda v: v > 0)
-    return MAX_UPLOAD_BYTES if value is None else int(value)
 
 
 class UploadRefused(Exception):
@@ -348,13 +338,13 @@ class Uploader:
         packages: PackageService,
         clock: Clock,
         *,
-        max_file_bytes: int | None = None,
+        max_file_bytes: int,
     ) -> None:
-        """``max_file_bytes``: the file size limit (None: ``max_upload_bytes()``). Uploads in flight are written
+        """``max_file_bytes``: the file size limit (``Settings.max_upload_bytes``). Uploads in flight are written
         into the blob store's temporary files (``PackageService.begin_blob``)."""
         self._packages = packages
         self._clock = clock
-        max_file = max_upload_bytes() if max_file_bytes is None else max_file_bytes
+        max_file = max_file_bytes
         self._limits = FormLimits(
             max_body_bytes=max_file + BODY_ALLOWANCE,
             max_file_bytes=max_file,

@@ -1,9 +1,10 @@
 """The HTTP layer's limits: sizes, timeouts and the connection cap, from ``COFFER_*`` environment variables.
 
-Every limit is enforced by :mod:`coffer.app.uvicorn_fence` as bytes arrive, before the request reaches the app, so a
-client that sends too much, too slowly or too often is refused without costing the server more than the bytes it
-has read. The defaults suit every client Coffer serves (pip, uv, twine, poetry, boto3, the aws CLI, the JS SDK);
-the variables exist for operators and for tests that need short timeouts.
+Read by ``coffer.settings.Settings.from_env``. Every limit is enforced by :mod:`coffer.app.uvicorn_fence` as
+bytes arrive, before the request reaches the app, so a client that sends too much, too slowly or too often is
+refused without costing the server more than the bytes it has read. The defaults suit every client Coffer serves
+(pip, uv, twine, poetry, boto3, the aws CLI, the JS SDK); the variables exist for operators and for tests that need
+short timeouts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from coffer.settings import SettingsError, env_number
+from coffer.settings.env import SettingsError, env_number
 
 KIB: Final = 1024
 
