@@ -23,9 +23,10 @@ from coffer.core.identity.iam_models import (
 from coffer.core.identity.identity_store import IamStore
 from coffer.core.ports import Store
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
-from coffer.store import schema, schema_v2, schema_v3
+from coffer.store import schema
+from coffer.store.migrations import m0002_packages, m0003_iam
 from coffer.store.engine import create_engine_for
-from coffer.store.migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
+from coffer.store.migrations.runner import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 from coffer.store.sql_store import SqlStore, open_store
 
 from .test_package_store_contract import asset, pref, pver, shape
@@ -632,18 +633,18 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
             for number in (1, 2):
                 MIGRATIONS[number - 1](conn)
                 conn.execute(schema_version.insert().values(version=number, applied_at=1.0))
-        v2_tables = sorted(schema_v2.metadata.tables)
+        v2_tables = sorted(m0002_packages.metadata.tables)
         assert sorted(t for t in inspect(engine).get_table_names() if t != "schema_version") == v2_tables
         v2_shape = shape(engine, v2_tables)
         # the frozen version 2 is what schema.py has for those tables (later migrations only add columns)
-        assert_frozen_prefix(schema_v2.metadata)
+        assert_frozen_prefix(m0002_packages.metadata)
         old = SqlStore(engine)
         alice_id = make_user("alice").user_id
         old.create_account(Account(OWNER, 1.0))
         old.create_user(make_user("alice"))
         with engine.begin() as conn:  # as version 2 wrote keys (no user_id column yet)
             conn.execute(
-                schema_v2.metadata.tables["access_keys"]
+                m0002_packages.metadata.tables["access_keys"]
                 .insert()
                 .values(access_key_id="AKIA1", secret_access_key="s", account_id=OWNER, user_name="alice")
                 .values(status="Active", created_at=2.0)
@@ -702,10 +703,10 @@ def test_version_3_is_frozen_and_migration_4_binds_keys_and_sessions_to_unique_i
                 MIGRATIONS[number - 1](conn)
                 conn.execute(schema_version.insert().values(version=number, applied_at=1.0))
         assert sorted(t for t in inspect(engine).get_table_names() if t != "schema_version") == sorted(
-            schema_v3.metadata.tables
+            m0003_iam.metadata.tables
         )
-        assert_frozen_prefix(schema_v3.metadata)
-        v3 = schema_v3.metadata.tables
+        assert_frozen_prefix(m0003_iam.metadata)
+        v3 = m0003_iam.metadata.tables
         role, user = make_role("ci"), make_user("alice")
         with engine.begin() as conn:
             conn.execute(v3["accounts"].insert().values(account_id=OWNER, created_at=1.0))

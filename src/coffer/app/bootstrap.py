@@ -39,7 +39,7 @@ from coffer.store import keyfiles, secrets
 from coffer.store.blobs import FileBlobStore
 from coffer.store.engine import ReadOnlyOpenError, sqlite_path
 from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write, make_private_dir, tighten_mode
-from coffer.store.migrations import SchemaTooNewError, database_version
+from coffer.store.migrations.runner import SchemaTooNewError, database_version
 from coffer.store.sql_store import SchemaNotCurrentError, SqlStore, open_store
 
 

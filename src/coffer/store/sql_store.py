@@ -42,7 +42,7 @@ from coffer.core.packages.package_models import Asset, BlobInfo, Package, Packag
 from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.shared.pagination import Page
 from coffer.store.engine import create_engine_for, writer
-from coffer.store.migrations import LATEST_VERSION, apply_migrations, current_version
+from coffer.store.migrations.runner import LATEST_VERSION, apply_migrations, current_version
 from coffer.store.schema import (
     access_keys,
     accounts,
