@@ -17,7 +17,6 @@ import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
 from typing import Any, Final, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Insert, Table, and_, func
@@ -53,9 +52,14 @@ def violation(exc: IntegrityError) -> Violation:
     return "other"
 
 
-@cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def from_row(cls: type[T], row: Any, **given: Any) -> T:

@@ -14,7 +14,16 @@ from coffer.core.packages.package_models import Asset, BlobInfo, Package, Packag
 from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.shared.pagination import Page
 from coffer.store.schema import asset_names, assets, domains, package_versions, packages, repositories
-from coffer.store.sql.base import SqlBase, check_limit, decode_key, encode_key, new_revision, starts_with
+from coffer.store.sql.base import (
+    SqlBase,
+    check_limit,
+    decode_key,
+    encode_key,
+    from_row,
+    new_revision,
+    row_values,
+    starts_with,
+)
 from coffer.store.sql.repositories import lookup_repository_id, no_repository
 
 _BLOB_BATCH: Final = 500
@@ -74,11 +83,8 @@ def _no_version(ref: PackageRef, version: str) -> ResourceNotFoundError:
 
 
 def _to_package(repo: RepoRef, row: Any) -> Package:
-    return Package(
-        ref=PackageRef(repo=repo, format=row.format, namespace=row.namespace or None, name=row.name),
-        display_name=row.display_name,
-        publish=row.publish,
-        upstream=row.upstream,
+    return from_row(
+        Package, row, ref=PackageRef(repo=repo, format=row.format, namespace=row.namespace or None, name=row.name)
     )
 
 
@@ -86,32 +92,18 @@ def _to_version(ref: PackageRef, row: Any) -> PackageVersion:
     origin = None
     if row.origin_repository is not None:
         origin = RepoRef(domain_owner=row.origin_domain_owner, domain=row.origin_domain, name=row.origin_repository)
-    return PackageVersion(
+    return from_row(
+        PackageVersion,
+        row,
         package=_normalized(ref),
-        version=row.version,
-        display_version=row.display_version,
-        status=row.status,
-        revision=row.revision,
-        published_time=row.published_time,
-        summary=row.summary,
-        home_page=row.home_page,
-        source_code_repository=row.source_code_repository,
         licenses=tuple(json.loads(row.licenses)),
-        requires_python=row.requires_python,
-        readme=row.readme,
-        readme_content_type=row.readme_content_type,
         origin_repository=origin,
         extra=dict(json.loads(row.extra)),
     )
 
 
 def _to_asset(row: Any) -> Asset:
-    return Asset(
-        name=row.name,
-        blob=BlobInfo(sha256=row.sha256, size=int(row.size), md5=row.md5, sha1=row.sha1, sha512=row.sha512),
-        created_at=row.created_at,
-        metadata_sha256=row.metadata_sha256,
-    )
+    return from_row(Asset, row, blob=from_row(BlobInfo, row, size=int(row.size)))
 
 
 class SqlPackages(SqlBase):
@@ -151,23 +143,17 @@ class SqlPackages(SqlBase):
             except IntegrityError as exc:  # the repository was deleted meanwhile
                 raise no_repository(ref.repo.domain, ref.repo.name) from exc
             ver = self._insert(package_versions).values(
-                package_id=package_id,
-                version=version.version,
-                display_version=version.display_version,
-                status=version.status,
-                revision=revision,
-                published_time=version.published_time,
-                summary=version.summary,
-                home_page=version.home_page,
-                source_code_repository=version.source_code_repository,
-                licenses=json.dumps(list(version.licenses)),
-                requires_python=version.requires_python,
-                readme=version.readme,
-                readme_content_type=version.readme_content_type,
-                origin_domain_owner=None if origin is None else origin.domain_owner,
-                origin_domain=None if origin is None else origin.domain,
-                origin_repository=None if origin is None else origin.name,
-                extra=json.dumps(version.extra, sort_keys=True),
+                row_values(
+                    version,
+                    package_versions,
+                    package_id=package_id,
+                    revision=revision,
+                    licenses=json.dumps(list(version.licenses)),
+                    origin_domain_owner=None if origin is None else origin.domain_owner,
+                    origin_domain=None if origin is None else origin.domain,
+                    origin_repository=None if origin is None else origin.name,
+                    extra=json.dumps(version.extra, sort_keys=True),
+                )
             )
             ver = ver.on_conflict_do_update(
                 index_elements=[package_versions.c.package_id, package_versions.c.version],
@@ -177,15 +163,7 @@ class SqlPackages(SqlBase):
             try:
                 conn.execute(
                     insert(assets).values(
-                        version_id=row.id,
-                        name=asset.name,
-                        sha256=asset.blob.sha256,
-                        size=asset.blob.size,
-                        md5=asset.blob.md5,
-                        sha1=asset.blob.sha1,
-                        sha512=asset.blob.sha512,
-                        metadata_sha256=asset.metadata_sha256,
-                        created_at=asset.created_at,
+                        row_values(asset, assets, version_id=row.id, **row_values(asset.blob, assets))
                     )
                 )
             except IntegrityError as exc:

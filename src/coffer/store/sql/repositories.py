@@ -13,7 +13,7 @@ from coffer.core.packages.package_models import RepoRef
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.shared.pagination import Page
 from coffer.store.schema import domains, repositories, repository_external_connections, repository_upstreams
-from coffer.store.sql.base import check_limit, decode_key, encode_key, from_row, starts_with, violation
+from coffer.store.sql.base import check_limit, decode_key, encode_key, from_row, row_values, starts_with, violation
 from coffer.store.sql.domains import lookup_domain_id, no_domain
 from coffer.store.sql.resource_extras import SqlResourceExtras, drop_resource_extras
 
