@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import MetaData, inspect, select
+from sqlalchemy import MetaData, event, inspect, select
 
 from coffer.core.identity.iam_models import (
     AWS_MANAGED,
@@ -24,8 +24,8 @@ from coffer.core.identity.identity_store import IamStore
 from coffer.core.ports import Store
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.store import schema
-from coffer.store.migrations import m0002_packages, m0003_iam
 from coffer.store.engine import create_engine_for
+from coffer.store.migrations import m0002_packages, m0003_iam
 from coffer.store.migrations.runner import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 from coffer.store.sql_store import SqlStore, open_store
 
@@ -260,6 +260,73 @@ def test_deleting_a_user_removes_memberships_and_attachments(iam: Store) -> None
     # a new alice starts clean
     iam.create_user(make_user("alice"))
     assert iam.list_groups_for_user(OWNER, "alice") == []
+
+
+def _alice_with_everything(iam: Store) -> str:
+    """alice with an access key, an inline policy, an attached policy and a group; returns the policy's ARN."""
+    iam.create_group(make_group("devs"))
+    iam.create_managed_policy(make_policy("p"), DOC)
+    arn = make_policy("p").arn
+    iam.create_access_key(AccessKey("AKIAALICE", "s", OWNER, "alice", 2.0))
+    iam.put_inline_policy(OWNER, "user", "alice", NamedPolicy("inline", DOC))
+    iam.attach_policy(OWNER, "user", "alice", arn)
+    iam.add_user_to_group(OWNER, "devs", "alice")
+    return arn
+
+
+def _assert_alice_intact(iam: Store, arn: str) -> None:
+    assert iam.get_user(OWNER, "alice") == make_user("alice")
+    assert [k.access_key_id for k in iam.list_access_keys(OWNER, "alice")] == ["AKIAALICE"]
+    assert iam.list_inline_policies(OWNER, "user", "alice") == [NamedPolicy("inline", DOC)]
+    assert iam.list_policy_attachments(arn) == [(OWNER, "user", "alice")]
+    assert iam.list_group_members(OWNER, "devs") == [make_user("alice")]
+
+
+def test_deleting_a_user_without_cascade_refuses_while_anything_remains(iam: Store) -> None:
+    arn = _alice_with_everything(iam)
+    # the reasons in IAM's order: keys, inline policies, attached policies, groups
+    with pytest.raises(ConflictError, match=r"^Cannot delete entity, must delete access keys first\.$"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+    _assert_alice_intact(iam, arn)
+    iam.delete_access_key("AKIAALICE")
+    with pytest.raises(ConflictError, match=r"^Cannot delete entity, must delete policies first\.$"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+    iam.delete_inline_policy(OWNER, "user", "alice", "inline")
+    with pytest.raises(ConflictError, match=r"^Cannot delete entity, must detach all policies first\.$"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+    iam.detach_policy(OWNER, "user", "alice", arn)
+    with pytest.raises(ConflictError, match=r"^Cannot delete entity, must remove user from all groups first\.$"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+    iam.remove_user_from_group(OWNER, "devs", "alice")
+    iam.delete_user(OWNER, "alice", cascade=False)
+    assert iam.get_user(OWNER, "alice") is None
+    with pytest.raises(ResourceNotFoundError, match="The user with name alice cannot be found"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+
+
+def test_the_cascading_delete_of_a_user_is_one_transaction(iam: Store, store: SqlStore) -> None:
+    """A failure at the last statement (the user's row) leaves everything as it was; then it all goes at once."""
+    arn = _alice_with_everything(iam)
+
+    def fail_at_the_user_row(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM USERS"):
+            raise RuntimeError("the process died here")
+
+    event.listen(store.engine, "before_cursor_execute", fail_at_the_user_row)
+    try:
+        with pytest.raises(RuntimeError, match="the process died here"):
+            iam.delete_user(OWNER, "alice", cascade=True)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", fail_at_the_user_row)
+    _assert_alice_intact(iam, arn)
+
+    iam.delete_user(OWNER, "alice", cascade=True)
+    assert iam.get_user(OWNER, "alice") is None
+    assert iam.get_access_key("AKIAALICE") is None
+    assert iam.list_policy_attachments(arn) == []
+    assert iam.list_group_members(OWNER, "devs") == []
+    iam.create_user(make_user("alice"))
+    assert iam.list_inline_policies(OWNER, "user", "alice") == []
     assert iam.list_attached_policies(OWNER, "user", "alice") == []
     assert iam.list_inline_policies(OWNER, "user", "alice") == []
 

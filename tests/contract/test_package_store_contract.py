@@ -12,8 +12,8 @@ from coffer.core.packages.package_models import Asset, BlobInfo, PackageRef, Pac
 from coffer.core.ports import Store
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.store import schema
-from coffer.store.migrations import m0001_initial
 from coffer.store.engine import create_engine_for
+from coffer.store.migrations import m0001_initial
 from coffer.store.migrations.runner import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 from coffer.store.sql_store import SqlStore, open_store
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from coffer.core.identity.iam_models import AccessKey, Account, NamedPolicy, User
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError
-from coffer.store.schema import access_key_usage, access_keys, accounts, user_policies, users
+from coffer.store.schema import access_key_usage, access_keys, accounts, group_members, user_policies, users
 from coffer.store.secrets import key_secret_context
 from coffer.store.sql.base import SqlBase, violation
-from coffer.store.sql.principals import delete_attachments
+from coffer.store.sql.principals import delete_attachments, has_attachments, has_inline
 
 
 def _user_exists(conn: Connection, account_id: str, name: str) -> bool:
@@ -36,6 +36,22 @@ def _to_user(row: Any) -> User:
         created_at=row.created_at,
         path=row.path,
     )
+
+
+def _refuse_delete_in_use(conn: Connection, account_id: str, name: str) -> None:
+    """IAM's DeleteConflict of a user that still has keys, policies or groups."""
+    ak, gm = access_keys, group_members
+    if conn.execute(select(literal(1)).where(ak.c.account_id == account_id, ak.c.user_name == name).limit(1)).first():
+        reason = "must delete access keys first"
+    elif has_inline(conn, account_id, "user", name):
+        reason = "must delete policies first"
+    elif has_attachments(conn, account_id, "user", name):
+        reason = "must detach all policies first"
+    elif conn.execute(select(literal(1)).where(gm.c.account_id == account_id, gm.c.user_name == name).limit(1)).first():
+        reason = "must remove user from all groups first"
+    else:
+        return
+    raise ConflictError(f"Cannot delete entity, {reason}.", resource_id=name, resource_type="user")
 
 
 class SqlAccounts(SqlBase):
@@ -94,16 +110,20 @@ class SqlAccounts(SqlBase):
             rows = conn.execute(select(users).where(users.c.account_id == account_id).order_by(users.c.name)).all()
         return [_to_user(r) for r in rows]
 
-    def delete_user(self, account_id: str, name: str) -> None:
-        """Deletes the user with its access keys (and their last use), inline policies, group memberships and
-        policy attachments (unlike IAM's DeleteUser, which refuses while any of these remain)."""
+    def delete_user(self, account_id: str, name: str, *, cascade: bool = True) -> None:
+        """Deletes the user in one transaction. ``cascade``: with its access keys (and their last use), inline
+        policies, group memberships and policy attachments; otherwise ConflictError (IAM's DeleteConflict)
+        while any of these remain, checked in that order with the user's row locked."""
         with self._write() as conn:
-            # the row lock makes concurrent attach_policy calls (which hold it FOR SHARE) wait and then fail
+            # the row lock makes concurrent writers that need the user (attach_policy and add_user_to_group
+            # hold it FOR SHARE, new keys and inline policies reference it) wait and then fail
             locked = conn.execute(
                 select(users.c.name).where(users.c.account_id == account_id, users.c.name == name).with_for_update()
             ).first()
             if locked is None:
                 raise _no_user(account_id, name)
+            if not cascade:
+                _refuse_delete_in_use(conn, account_id, name)
             delete_attachments(conn, account_id, name)
             conn.execute(delete(users).where(users.c.account_id == account_id, users.c.name == name))
 
