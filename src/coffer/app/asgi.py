@@ -23,9 +23,9 @@ from starlette.types import ASGIApp
 
 from coffer.app.bootstrap import BootstrapError, open_data
 from coffer.app.factory import create_app
+from coffer.atomic_files import set_private_umask
 from coffer.http.access_log import AccessLog, AccessLogWriter
 from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION, Settings, env_flag
-from coffer.store.files import set_private_umask
 from coffer.store.gc import GcSettings
 
 __all__ = ["app_from_env", "settings_from_env"]

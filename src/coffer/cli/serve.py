@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
+from coffer.atomic_files import set_private_umask
 from coffer.cli.context import CofferCliError
 from coffer.cli.options import data_options
 from coffer.formats.pypi.upload import max_upload_bytes
 from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Settings, SettingsError
-from coffer.store.files import set_private_umask
 from coffer.store.gc import GcSettings
 
 
