@@ -11,7 +11,7 @@ from coffer.core.identity.iam_models import AccessKey, Account, NamedPolicy, Use
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError
 from coffer.store.schema import access_key_usage, access_keys, accounts, group_members, user_policies, users
 from coffer.store.secrets import key_secret_context
-from coffer.store.sql.base import SqlBase, violation
+from coffer.store.sql.base import SqlBase, from_row, row_values, violation
 from coffer.store.sql.principals import delete_attachments, has_attachments, has_inline
 
 
@@ -29,13 +29,7 @@ def _no_user(account_id: str, name: str) -> ResourceNotFoundError:
 
 
 def _to_user(row: Any) -> User:
-    return User(
-        account_id=row.account_id,
-        name=row.name,
-        user_id=row.user_id,
-        created_at=row.created_at,
-        path=row.path,
-    )
+    return from_row(User, row)
 
 
 def _refuse_delete_in_use(conn: Connection, account_id: str, name: str) -> None:
@@ -79,15 +73,7 @@ class SqlAccounts(SqlBase):
             if _user_exists(conn, user.account_id, user.name):
                 raise ConflictError(f"User with name {user.name} already exists.", resource_id=user.name)
             try:
-                conn.execute(
-                    insert(users).values(
-                        account_id=user.account_id,
-                        name=user.name,
-                        user_id=user.user_id,
-                        path=user.path,
-                        created_at=user.created_at,
-                    )
-                )
+                conn.execute(insert(users).values(row_values(user, users)))
             except IntegrityError as exc:
                 if violation(exc) == "foreign_key":
                     raise ResourceNotFoundError(
@@ -128,15 +114,8 @@ class SqlAccounts(SqlBase):
             conn.execute(delete(users).where(users.c.account_id == account_id, users.c.name == name))
 
     def _to_key(self, row: Any) -> AccessKey:
-        return AccessKey(
-            access_key_id=row.access_key_id,
-            secret_access_key=self._open_secret(row.secret_access_key, key_secret_context(row.access_key_id)),
-            account_id=row.account_id,
-            user_name=row.user_name,
-            created_at=row.created_at,
-            status=row.status,
-            user_id=row.user_id,
-        )
+        secret = self._open_secret(row.secret_access_key, key_secret_context(row.access_key_id))
+        return from_row(AccessKey, row, secret_access_key=secret)
 
     def create_access_key(self, key: AccessKey) -> None:
         """The key is bound to the user's current unique id (read in the same transaction)."""
@@ -151,15 +130,14 @@ class SqlAccounts(SqlBase):
             try:
                 conn.execute(
                     insert(access_keys).values(
-                        access_key_id=key.access_key_id,
-                        secret_access_key=self._seal_secret(
-                            key.secret_access_key, key_secret_context(key.access_key_id)
-                        ),
-                        account_id=key.account_id,
-                        user_name=key.user_name,
-                        status=key.status,
-                        created_at=key.created_at,
-                        user_id=user_id,
+                        row_values(
+                            key,
+                            access_keys,
+                            secret_access_key=self._seal_secret(
+                                key.secret_access_key, key_secret_context(key.access_key_id)
+                            ),
+                            user_id=user_id,
+                        )
                     )
                 )
             except IntegrityError as exc:

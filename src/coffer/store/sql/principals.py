@@ -34,7 +34,7 @@ from coffer.store.schema import (
     user_policies,
     users,
 )
-from coffer.store.sql.base import SqlBase
+from coffer.store.sql.base import SqlBase, from_row, row_values
 
 _PRINCIPAL_TABLES: Final[Mapping[str, Table]] = {"user": users, "group": groups, "role": roles}
 # inline policy table and its principal-name column, per principal type
@@ -129,22 +129,11 @@ def _insert_failed(kind: str, name: str, entity_id: str, account_id: str) -> Con
 
 
 def _to_role(row: Any) -> Role:
-    return Role(
-        account_id=row.account_id,
-        name=row.name,
-        role_id=row.role_id,
-        trust_policy=row.trust_policy,
-        created_at=row.created_at,
-        path=row.path,
-        description=row.description,
-        max_session_duration=row.max_session_duration,
-    )
+    return from_row(Role, row)
 
 
 def _to_group(row: Any) -> Group:
-    return Group(
-        account_id=row.account_id, name=row.name, group_id=row.group_id, created_at=row.created_at, path=row.path
-    )
+    return from_row(Group, row)
 
 
 class SqlPrincipals(SqlBase):
@@ -160,19 +149,7 @@ class SqlPrincipals(SqlBase):
                     f"Role with name {role.name} already exists.", resource_id=role.name, resource_type="role"
                 )
             try:
-                conn.execute(
-                    insert(roles).values(
-                        account_id=role.account_id,
-                        name=role.name,
-                        name_key=name_key(role.name),
-                        role_id=role.role_id,
-                        path=role.path,
-                        trust_policy=role.trust_policy,
-                        description=role.description,
-                        max_session_duration=role.max_session_duration,
-                        created_at=role.created_at,
-                    )
-                )
+                conn.execute(insert(roles).values(row_values(role, roles, name_key=name_key(role.name))))
             except IntegrityError as exc:
                 raise _insert_failed("Role", role.name, role.role_id, role.account_id) from exc
 
@@ -232,16 +209,7 @@ class SqlPrincipals(SqlBase):
                     f"Group with name {group.name} already exists.", resource_id=group.name, resource_type="group"
                 )
             try:
-                conn.execute(
-                    insert(groups).values(
-                        account_id=group.account_id,
-                        name=group.name,
-                        name_key=name_key(group.name),
-                        group_id=group.group_id,
-                        path=group.path,
-                        created_at=group.created_at,
-                    )
-                )
+                conn.execute(insert(groups).values(row_values(group, groups, name_key=name_key(group.name))))
             except IntegrityError as exc:
                 raise _insert_failed("Group", group.name, group.group_id, group.account_id) from exc
 
@@ -321,10 +289,7 @@ class SqlPrincipals(SqlBase):
                 .where(gm.c.account_id == account_id, gm.c.group_name == group)
                 .order_by(users.c.name)
             ).all()
-        return [
-            User(account_id=r.account_id, name=r.name, user_id=r.user_id, created_at=r.created_at, path=r.path)
-            for r in rows
-        ]
+        return [from_row(User, r) for r in rows]
 
     def list_groups_for_user(self, account_id: str, user_name: str) -> list[Group]:
         """Ordered by group name."""
