@@ -12,7 +12,7 @@ from coffer.core.identity.iam_models import Session
 from coffer.core.shared.errors import ConflictError
 from coffer.store.schema import sessions
 from coffer.store.secrets import session_secret_context, session_token_context
-from coffer.store.sql.base import SqlBase
+from coffer.store.sql.base import SqlBase, from_row, row_values
 
 
 class SqlSessions(SqlBase):
@@ -22,25 +22,18 @@ class SqlSessions(SqlBase):
             with self._write() as conn:
                 conn.execute(
                     insert(sessions).values(
-                        access_key_id=session.access_key_id,
-                        secret_access_key=self._seal_secret(
-                            session.secret_access_key, session_secret_context(session.access_key_id)
-                        ),
-                        session_token=self._seal_secret(
-                            session.session_token, session_token_context(session.access_key_id)
-                        ),
-                        account_id=session.account_id,
-                        expires_at=session.expires_at,
-                        issued_at=session.issued_at,
-                        role_name=session.role_name,
-                        session_name=session.session_name,
-                        user_name=session.user_name,
-                        source_arn=session.source_arn,
-                        session_policy=session.session_policy,
-                        session_policy_arns=json.dumps(list(session.session_policy_arns)),
-                        tags=json.dumps(dict(session.tags), sort_keys=True),
-                        chained=session.chained,
-                        principal_id=session.principal_id,
+                        row_values(
+                            session,
+                            sessions,
+                            secret_access_key=self._seal_secret(
+                                session.secret_access_key, session_secret_context(session.access_key_id)
+                            ),
+                            session_token=self._seal_secret(
+                                session.session_token, session_token_context(session.access_key_id)
+                            ),
+                            session_policy_arns=json.dumps(list(session.session_policy_arns)),
+                            tags=json.dumps(dict(session.tags), sort_keys=True),
+                        )
                     )
                 )
         except IntegrityError as exc:
@@ -77,22 +70,14 @@ class SqlSessions(SqlBase):
         return [self._to_session(r) for r in rows]
 
     def _to_session(self, row: Any) -> Session:
-        return Session(
-            access_key_id=row.access_key_id,
+        return from_row(
+            Session,
+            row,
             secret_access_key=self._open_secret(row.secret_access_key, session_secret_context(row.access_key_id)),
             session_token=self._open_secret(row.session_token, session_token_context(row.access_key_id)),
-            account_id=row.account_id,
-            expires_at=row.expires_at,
-            issued_at=row.issued_at,
-            role_name=row.role_name,
-            session_name=row.session_name,
-            user_name=row.user_name,
-            source_arn=row.source_arn,
-            session_policy=row.session_policy,
             session_policy_arns=tuple(json.loads(row.session_policy_arns)),
             tags=dict(json.loads(row.tags)),
             chained=bool(row.chained),
-            principal_id=row.principal_id,
         )
 
     def delete_expired_sessions(self, now: float) -> int:
