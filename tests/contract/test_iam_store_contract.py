@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import MetaData, inspect, select
+from sqlalchemy import MetaData, event, inspect, select
 
 from coffer.core.identity.iam_models import (
     AWS_MANAGED,
@@ -23,9 +23,10 @@ from coffer.core.identity.iam_models import (
 from coffer.core.identity.identity_store import IamStore
 from coffer.core.ports import Store
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
-from coffer.store import schema, schema_v2, schema_v3
+from coffer.store import schema
 from coffer.store.engine import create_engine_for
-from coffer.store.migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
+from coffer.store.migrations import m0002_packages, m0003_iam
+from coffer.store.migrations.runner import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 from coffer.store.sql_store import SqlStore, open_store
 
 from .test_package_store_contract import asset, pref, pver, shape
@@ -259,6 +260,73 @@ def test_deleting_a_user_removes_memberships_and_attachments(iam: Store) -> None
     # a new alice starts clean
     iam.create_user(make_user("alice"))
     assert iam.list_groups_for_user(OWNER, "alice") == []
+
+
+def _alice_with_everything(iam: Store) -> str:
+    """alice with an access key, an inline policy, an attached policy and a group; returns the policy's ARN."""
+    iam.create_group(make_group("devs"))
+    iam.create_managed_policy(make_policy("p"), DOC)
+    arn = make_policy("p").arn
+    iam.create_access_key(AccessKey("AKIAALICE", "s", OWNER, "alice", 2.0))
+    iam.put_inline_policy(OWNER, "user", "alice", NamedPolicy("inline", DOC))
+    iam.attach_policy(OWNER, "user", "alice", arn)
+    iam.add_user_to_group(OWNER, "devs", "alice")
+    return arn
+
+
+def _assert_alice_intact(iam: Store, arn: str) -> None:
+    assert iam.get_user(OWNER, "alice") == make_user("alice")
+    assert [k.access_key_id for k in iam.list_access_keys(OWNER, "alice")] == ["AKIAALICE"]
+    assert iam.list_inline_policies(OWNER, "user", "alice") == [NamedPolicy("inline", DOC)]
+    assert iam.list_policy_attachments(arn) == [(OWNER, "user", "alice")]
+    assert iam.list_group_members(OWNER, "devs") == [make_user("alice")]
+
+
+def test_deleting_a_user_without_cascade_refuses_while_anything_remains(iam: Store) -> None:
+    arn = _alice_with_everything(iam)
+    # the reasons in IAM's order: keys, inline policies, attached policies, groups
+    with pytest.raises(ConflictError, match=r"^Cannot delete entity, must delete access keys first\.$"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+    _assert_alice_intact(iam, arn)
+    iam.delete_access_key("AKIAALICE")
+    with pytest.raises(ConflictError, match=r"^Cannot delete entity, must delete policies first\.$"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+    iam.delete_inline_policy(OWNER, "user", "alice", "inline")
+    with pytest.raises(ConflictError, match=r"^Cannot delete entity, must detach all policies first\.$"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+    iam.detach_policy(OWNER, "user", "alice", arn)
+    with pytest.raises(ConflictError, match=r"^Cannot delete entity, must remove user from all groups first\.$"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+    iam.remove_user_from_group(OWNER, "devs", "alice")
+    iam.delete_user(OWNER, "alice", cascade=False)
+    assert iam.get_user(OWNER, "alice") is None
+    with pytest.raises(ResourceNotFoundError, match="The user with name alice cannot be found"):
+        iam.delete_user(OWNER, "alice", cascade=False)
+
+
+def test_the_cascading_delete_of_a_user_is_one_transaction(iam: Store, store: SqlStore) -> None:
+    """A failure at the last statement (the user's row) leaves everything as it was; then it all goes at once."""
+    arn = _alice_with_everything(iam)
+
+    def fail_at_the_user_row(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM USERS"):
+            raise RuntimeError("the process died here")
+
+    event.listen(store.engine, "before_cursor_execute", fail_at_the_user_row)
+    try:
+        with pytest.raises(RuntimeError, match="the process died here"):
+            iam.delete_user(OWNER, "alice", cascade=True)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", fail_at_the_user_row)
+    _assert_alice_intact(iam, arn)
+
+    iam.delete_user(OWNER, "alice", cascade=True)
+    assert iam.get_user(OWNER, "alice") is None
+    assert iam.get_access_key("AKIAALICE") is None
+    assert iam.list_policy_attachments(arn) == []
+    assert iam.list_group_members(OWNER, "devs") == []
+    iam.create_user(make_user("alice"))
+    assert iam.list_inline_policies(OWNER, "user", "alice") == []
     assert iam.list_attached_policies(OWNER, "user", "alice") == []
     assert iam.list_inline_policies(OWNER, "user", "alice") == []
 
@@ -632,18 +700,18 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
             for number in (1, 2):
                 MIGRATIONS[number - 1](conn)
                 conn.execute(schema_version.insert().values(version=number, applied_at=1.0))
-        v2_tables = sorted(schema_v2.metadata.tables)
+        v2_tables = sorted(m0002_packages.metadata.tables)
         assert sorted(t for t in inspect(engine).get_table_names() if t != "schema_version") == v2_tables
         v2_shape = shape(engine, v2_tables)
         # the frozen version 2 is what schema.py has for those tables (later migrations only add columns)
-        assert_frozen_prefix(schema_v2.metadata)
+        assert_frozen_prefix(m0002_packages.metadata)
         old = SqlStore(engine)
         alice_id = make_user("alice").user_id
         old.create_account(Account(OWNER, 1.0))
         old.create_user(make_user("alice"))
         with engine.begin() as conn:  # as version 2 wrote keys (no user_id column yet)
             conn.execute(
-                schema_v2.metadata.tables["access_keys"]
+                m0002_packages.metadata.tables["access_keys"]
                 .insert()
                 .values(access_key_id="AKIA1", secret_access_key="s", account_id=OWNER, user_name="alice")
                 .values(status="Active", created_at=2.0)
@@ -702,10 +770,10 @@ def test_version_3_is_frozen_and_migration_4_binds_keys_and_sessions_to_unique_i
                 MIGRATIONS[number - 1](conn)
                 conn.execute(schema_version.insert().values(version=number, applied_at=1.0))
         assert sorted(t for t in inspect(engine).get_table_names() if t != "schema_version") == sorted(
-            schema_v3.metadata.tables
+            m0003_iam.metadata.tables
         )
-        assert_frozen_prefix(schema_v3.metadata)
-        v3 = schema_v3.metadata.tables
+        assert_frozen_prefix(m0003_iam.metadata)
+        v3 = m0003_iam.metadata.tables
         role, user = make_role("ci"), make_user("alice")
         with engine.begin() as conn:
             conn.execute(v3["accounts"].insert().values(account_id=OWNER, created_at=1.0))

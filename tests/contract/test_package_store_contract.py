@@ -11,9 +11,10 @@ from sqlalchemy import inspect, select
 from coffer.core.packages.package_models import Asset, BlobInfo, PackageRef, PackageVersion, RepoRef
 from coffer.core.ports import Store
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
-from coffer.store import schema, schema_v1
+from coffer.store import schema
 from coffer.store.engine import create_engine_for
-from coffer.store.migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
+from coffer.store.migrations import m0001_initial
+from coffer.store.migrations.runner import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 from coffer.store.sql_store import SqlStore, open_store
 
 from .test_store_contract import OWNER, TRICKY_NAMES, make_domain, make_repo, race
@@ -522,7 +523,7 @@ def test_version_1_is_frozen_and_a_version_1_database_upgrades(db_url: str) -> N
             schema_version.create(conn)
             MIGRATIONS[0](conn)
             conn.execute(schema_version.insert().values(version=1, applied_at=1.0))
-        v1_tables = sorted(schema_v1.metadata.tables)
+        v1_tables = sorted(m0001_initial.metadata.tables)
         assert sorted(t for t in inspect(engine).get_table_names() if t != "schema_version") == v1_tables
         v1_shape = shape(engine, v1_tables)
         old = SqlStore(engine)
@@ -561,8 +562,8 @@ def test_a_fresh_database_matches_the_schema(db_url: str) -> None:
         got = shape(fresh.engine, tables)
         columns = {t: sorted((c.name, bool(c.nullable)) for c in schema.metadata.tables[t].columns) for t in tables}
         assert {t: got[t][0] for t in tables} == columns  # type: ignore[index]
-        # version-1 tables as schema_v1 defines them, the start of schema.py's (later migrations add columns)
-        for name, table in schema_v1.metadata.tables.items():
+        # version-1 tables as migration 1 defines them, the start of schema.py's (later migrations add columns)
+        for name, table in m0001_initial.metadata.tables.items():
             current = [(c.name, str(c.type), c.nullable) for c in schema.metadata.tables[name].columns]
             assert [(c.name, str(c.type), c.nullable) for c in table.columns] == current[: len(table.columns)], name
     finally:

@@ -23,7 +23,7 @@ from coffer.core.identity.iam_models import AccessKey, Account, NamedPolicy, Use
 from coffer.core.ports import Store
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.store.engine import create_engine_for, normalize_url, sqlite_url_for
-from coffer.store.migrations import LATEST_VERSION, SchemaTooNewError, apply_migrations, schema_version
+from coffer.store.migrations.runner import LATEST_VERSION, SchemaTooNewError, apply_migrations, schema_version
 from coffer.store.sql_store import SqlStore, open_store
 
 OWNER = "111111111111"

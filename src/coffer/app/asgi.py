@@ -19,9 +19,9 @@ from starlette.types import ASGIApp
 
 from coffer.app.bootstrap import BootstrapError, open_data
 from coffer.app.factory import create_app
+from coffer.atomic_files import set_private_umask
 from coffer.http.access_log import AccessLog, AccessLogWriter
 from coffer.settings import Settings
-from coffer.store.files import set_private_umask
 
 __all__ = ["app_from_env"]
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coffer.store.files import PRIVATE_FILE_MODE, atomic_write, make_private_dir
+from coffer.atomic_files import PRIVATE_FILE_MODE, atomic_write, make_private_dir
 
 READY_FD_VARIABLE = "COFFER_READY_FD"
 PID_FILE = "coffer.pid"

@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from coffer.atomic_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write, make_private_dir, tighten_mode
 from coffer.core.codeartifact.authorization_tokens import MAX_DURATION as MAX_TOKEN_LIFETIME
 from coffer.core.identity.iam_models import AccessKey
 from coffer.core.identity.key_resolution import ADMIN_USER, IdentityService, new_account_id
@@ -38,8 +39,7 @@ from coffer.settings import Settings
 from coffer.store import keyfiles, secrets
 from coffer.store.blobs import FileBlobStore
 from coffer.store.engine import ReadOnlyOpenError, sqlite_path
-from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write, make_private_dir, tighten_mode
-from coffer.store.migrations import SchemaTooNewError, database_version
+from coffer.store.migrations.runner import SchemaTooNewError, database_version
 from coffer.store.sql_store import SchemaNotCurrentError, SqlStore, open_store
 
 

@@ -14,10 +14,10 @@ import click
 
 from coffer.app.bootstrap import BootstrapError, Bootstrapped, open_data
 from coffer.app.services import Services, build_services
+from coffer.atomic_files import set_private_umask
 from coffer.cli.options import DATA_OPTION_NAMES, data_options_for, typed_options
 from coffer.core.shared.errors import CofferError
 from coffer.settings import DATA_FIELDS, Settings, SettingsError
-from coffer.store.files import set_private_umask
 from coffer.store.keyfiles import KeyRingFiles
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from coffer.atomic_files import set_private_umask
 from coffer.cli.context import CofferCliError, CofferSettingsError
 from coffer.cli.options import data_options, setting_option, typed_options
 from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Settings, SettingsError
-from coffer.store.files import set_private_umask
 
 
 @click.command()

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from coffer.atomic_files import atomic_write
 
 INDEX_NAME = "codeartifact"  # the name aws uses in .pypirc; the same for the uv index and the poetry repository
 USERNAME = "aws"
@@ -200,20 +201,10 @@ def write_file(change: FileChange) -> None:
     """Write atomically (a temporary file in the same directory, then rename), creating the directory; through a
     symbolic link to its target."""
     path = Path(os.path.realpath(change.path))
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = change.mode
     if mode is None:
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # created 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(change.content)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, change.content.encode("utf-8"), mode, private_dir=False)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

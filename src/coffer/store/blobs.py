@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from coffer.atomic_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir, make_private_dir, tighten_mode
 from coffer.core.packages.package_models import BlobInfo
-from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir, make_private_dir, tighten_mode
 
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _SHARD: Final = re.compile(r"[0-9a-f]{2}")

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from coffer.store.files import PRIVATE_FILE_MODE, tighten_mode
+from coffer.atomic_files import PRIVATE_FILE_MODE, tighten_mode
 
 BEGIN_OPTION: Final = "coffer_sqlite_begin"
 """Execution option naming how a SQLite transaction begins: ``DEFERRED`` (default) or ``IMMEDIATE``."""

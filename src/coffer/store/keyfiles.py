@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from coffer.atomic_files import PRIVATE_FILE_MODE, atomic_write, make_private_dir
 from coffer.core.shared.signing import KeyRing, SigningKey
-from coffer.store.files import PRIVATE_FILE_MODE, atomic_write, make_private_dir
 
 K = TypeVar("K")
 

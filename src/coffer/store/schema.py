@@ -11,14 +11,15 @@ Portability rules kept here so that both backends behave identically:
 - Keys never hold NULL where uniqueness matters (NULLs are distinct in unique keys): a package without a
   namespace stores ``''``, mapped back to ``None`` by the store.
 
-Version history: migration 1 creates ``schema_v1`` (frozen); migration 2 adds packages, package_versions,
-assets and revoked_tokens (frozen in ``schema_v2``); migration 3 adds the IAM/STS tables (roles, groups,
-group_members, group_policies, role_policies, managed_policies, policy_versions, policy_attachments,
-access_key_usage, sessions; frozen in ``schema_v3``); migration 4 adds ``access_keys.user_id`` and
+Version history (``coffer.store.migrations``): migration 1 (``m0001_initial``, frozen) creates the first
+tables; migration 2 (``m0002_packages``, frozen) adds packages, package_versions, assets and revoked_tokens;
+migration 3 (``m0003_iam``, frozen) adds the IAM/STS tables (roles, groups, group_members, group_policies,
+role_policies, managed_policies, policy_versions, policy_attachments, access_key_usage, sessions); migration 4
+(``m0004_principal_ids``) adds ``access_keys.user_id`` and
 ``sessions.principal_id`` (the unique id of the principal a key or session was issued to, so a re-created
 user or role of the same name inherits nothing) and ``asset_names`` (every file name a repository has used,
 with its content). Migration 4 alters tables and creates ``asset_names`` from the definition here: freeze it
-(``schema_v4``) before that table changes.
+in ``m0004_principal_ids`` before that table changes.
 
 IAM names of roles, groups and managed policies are unique per account case-insensitively: each of those
 tables has a ``name_key`` column (the name lowercased by the store, in Python, so both backends agree) with a

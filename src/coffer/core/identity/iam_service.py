@@ -327,30 +327,8 @@ class IamService:
         """IAM's DeleteUser refuses a user with keys, policies or groups (DeleteConflict); ``cascade`` (the admin
         command) removes them first."""
         user = self._user(caller, "DeleteUser", name)
-        account = caller.account_id
-        keys = self._store.list_access_keys(account, name)
-        inline = self._store.list_inline_policies(account, "user", name)
-        attached = self._store.list_attached_policies(account, "user", name)
-        groups = self._store.list_groups_for_user(account, name)
-        if not cascade:
-            if keys:
-                raise delete_conflict("Cannot delete entity, must delete access keys first.")
-            if inline:
-                raise delete_conflict("Cannot delete entity, must delete policies first.")
-            if attached:
-                raise delete_conflict("Cannot delete entity, must detach all policies first.")
-            if groups:
-                raise delete_conflict("Cannot delete entity, must remove user from all groups first.")
         with self._store_errors("DeleteConflict"):
-            for group in groups:
-                self._store.remove_user_from_group(account, group.name, name)
-            for policy in attached:
-                self._store.detach_policy(account, "user", name, policy.arn)
-            for named in inline:
-                self._store.delete_inline_policy(account, "user", name, named.name)
-            for key in keys:
-                self._store.delete_access_key(key.access_key_id)
-            self._store.delete_user(account, name)
+            self._store.delete_user(caller.account_id, name, cascade=cascade)
         self._untag_all(user.arn)
         self._changed()
 

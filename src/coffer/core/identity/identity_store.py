@@ -32,8 +32,10 @@ class IdentityStore(Protocol):
         """Ordered by name."""
         ...
 
-    def delete_user(self, account_id: str, name: str) -> None:
-        """Deletes the user with its access keys and inline policies."""
+    def delete_user(self, account_id: str, name: str, *, cascade: bool = True) -> None:
+        """In one transaction. ``cascade``: deletes the user with its access keys, inline policies, group
+        memberships and policy attachments; otherwise ConflictError (IAM's DeleteConflict: "Cannot delete
+        entity, must ... first.") while the user has any of them (checked in that order)."""
         ...
 
     # access keys (globally unique id)

@@ -1,6 +1,7 @@
-"""Schema version 2, frozen: the tables migration 2 adds, exactly as they were when version 2 shipped.
+"""Migration 2: packages, their versions and assets (cascading from repositories), and revoked tokens. Its
+tables are frozen, exactly as they were when version 2 shipped.
 
-Never edit this file. ``metadata`` holds the whole version-2 schema: copies of ``schema_v1``'s tables (so that
+Never edit these tables. ``metadata`` holds the whole version-2 schema: copies of migration 1's tables (so that
 foreign keys resolve) plus the four tables below, which are the only ones migration 2 creates (``TABLES``).
 """
 
@@ -11,6 +12,7 @@ from typing import Final
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Double,
     ForeignKeyConstraint,
     Index,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from coffer.store import schema_v1
+from coffer.store.migrations import m0001_initial
 
 metadata = MetaData(
     naming_convention={
@@ -33,7 +35,7 @@ metadata = MetaData(
     }
 )
 
-for _v1_table in schema_v1.metadata.sorted_tables:
+for _v1_table in m0001_initial.metadata.sorted_tables:
     _v1_table.to_metadata(metadata)
 
 
@@ -120,3 +122,8 @@ revoked_tokens = Table(
 
 TABLES: Final = (packages, package_versions, assets, revoked_tokens)
 """What migration 2 creates, in creation order."""
+
+
+def migrate(conn: Connection) -> None:
+    for table in TABLES:
+        table.create(conn, checkfirst=False)

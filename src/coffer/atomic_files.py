@@ -1,4 +1,5 @@
-"""Small files written atomically (temp file, fsync, rename) with the mode secrets need, and private directories.
+"""Small files written atomically (temp file, fsync, rename) with the mode secrets need, and private directories:
+the one atomic file writer, for the server (its data directory) and for ``coffer.login`` (client configuration).
 
 Everything Coffer creates under its data directory is private to the user it runs as: directories 0700, files
 0600, whatever the umask (modes are set explicitly, not left to ``mkdir``/``open`` and the umask).
@@ -55,9 +56,14 @@ def tighten_mode(path: Path, mode: int) -> bool:
     return True
 
 
-def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
-    """Replace ``path`` with ``data``; a crash leaves either the old or the new content, never a mix."""
-    make_private_dir(path.parent)
+def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE, *, private_dir: bool = True) -> None:
+    """Replace ``path`` with ``data`` (a file of mode ``mode``); a crash leaves either the old or the new content,
+    never a mix. Missing directories are made private (``make_private_dir``), or with ``private_dir=False`` as
+    ``mkdir`` makes them (for files of other programs, e.g. a client's configuration)."""
+    if private_dir:
+        make_private_dir(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)

@@ -1,6 +1,8 @@
-"""Schema version 3, frozen: the tables migration 3 adds, exactly as they were when version 3 shipped.
+"""Migration 3: roles, groups and membership, group and role inline policies, managed policies with versions
+and attachments, access-key last use, STS sessions. Its tables are frozen, exactly as they were when version 3
+shipped.
 
-Never edit this file. ``metadata`` holds the whole version-3 schema: copies of ``schema_v2``'s tables (so that
+Never edit these tables. ``metadata`` holds the whole version-3 schema: copies of migration 2's tables (so that
 foreign keys resolve) plus the IAM/STS tables below, which are the only ones migration 3 creates (``TABLES``).
 """
 
@@ -11,6 +13,7 @@ from typing import Final
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     Double,
     ForeignKeyConstraint,
     Index,
@@ -23,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from coffer.store import schema_v2
+from coffer.store.migrations import m0002_packages
 
 metadata = MetaData(
     naming_convention={
@@ -34,7 +37,7 @@ metadata = MetaData(
     }
 )
 
-for _v2_table in schema_v2.metadata.sorted_tables:
+for _v2_table in m0002_packages.metadata.sorted_tables:
     _v2_table.to_metadata(metadata)
 
 
@@ -215,3 +218,8 @@ TABLES: Final = (
     sessions,
 )
 """What migration 3 creates, in creation order."""
+
+
+def migrate(conn: Connection) -> None:
+    for table in TABLES:
+        table.create(conn, checkfirst=False)

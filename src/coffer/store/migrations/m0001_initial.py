@@ -1,6 +1,6 @@
-"""Schema version 1, frozen: the tables migration 1 creates, exactly as they were when version 1 shipped.
+"""Migration 1: the initial schema. Its tables are frozen, exactly as they were when version 1 shipped.
 
-Never edit this file. ``schema.py`` is the current schema and may change with later migrations; migration 1
+Never edit these tables. ``schema.py`` is the current schema and may change with later migrations; migration 1
 must keep creating precisely these tables (and migrations 2.. then bring them up to date), so that a database
 created by any Coffer version upgrades to the same schema as a fresh one.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
+    Connection,
     Double,
     ForeignKeyConstraint,
     Index,
@@ -179,3 +180,7 @@ tags = Table(
     Column("value", Text(), nullable=False),
     PrimaryKeyConstraint("resource_arn", "key"),
 )
+
+
+def migrate(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=False)

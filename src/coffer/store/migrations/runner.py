@@ -1,0 +1,86 @@
+"""Versioned schema migrations, applied when a store opens.
+
+``schema_version`` holds one row per applied migration. ``apply_migrations`` runs every pending
+migration in ONE transaction under a lock that serialises concurrent starters: ``pg_advisory_xact_lock``
+on PostgreSQL (DDL is transactional there), ``BEGIN IMMEDIATE`` on SQLite (likewise transactional, as
+the engine emits its own BEGIN). A second process waits for the first and then finds nothing to do, so
+applying is idempotent. A database newer than this code is refused.
+
+Adding a migration: a module ``mNNNN_<what>.py`` next to this one with a ``migrate(conn)`` function, appended
+to ``MIGRATIONS``, and ``schema.py`` changed to match. Each module owns the frozen tables it creates (never
+edited after it shipped), so that a database created by any Coffer version upgrades to the same schema as a
+fresh one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from sqlalchemy import Column, Connection, Double, Engine, Integer, MetaData, Table, func, select, text
+
+from coffer.store.engine import create_engine_for, writer
+from coffer.store.migrations import m0001_initial, m0002_packages, m0003_iam, m0004_principal_ids
+
+Migration = Callable[[Connection], None]
+
+_ADVISORY_LOCK_KEY: Final = 0x436F66666572  # "Coffer"
+
+_version_metadata = MetaData()
+schema_version = Table(
+    "schema_version",
+    _version_metadata,
+    Column("version", Integer(), primary_key=True, autoincrement=False),
+    Column("applied_at", Double(), nullable=False),
+)
+
+
+MIGRATIONS: Final[Sequence[Migration]] = (
+    m0001_initial.migrate,
+    m0002_packages.migrate,
+    m0003_iam.migrate,
+    m0004_principal_ids.migrate,
+)
+"""Migration N is ``MIGRATIONS[N - 1]``."""
+
+LATEST_VERSION: Final = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was migrated by a newer Coffer."""
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration (0 for an empty database)."""
+    if not conn.dialect.has_table(conn, schema_version.name):
+        return 0
+    return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+
+
+def database_version(url: str) -> int:
+    """The schema version of the database at ``url`` (0: it holds no Coffer data), read without writing."""
+    engine = create_engine_for(url, read_only=True)
+    try:
+        with engine.connect() as conn:
+            return current_version(conn)
+    finally:
+        engine.dispose()
+
+
+def apply_migrations(engine: Engine) -> int:
+    """Bring the database to ``LATEST_VERSION``; returns the number of migrations applied."""
+    with writer(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        schema_version.create(conn, checkfirst=True)
+        version = current_version(conn)
+        if version > LATEST_VERSION:
+            raise SchemaTooNewError(
+                f"The database schema is at version {version}, newer than this Coffer knows "
+                f"({LATEST_VERSION}); upgrade Coffer"
+            )
+        for number in range(version + 1, LATEST_VERSION + 1):
+            MIGRATIONS[number - 1](conn)
+            conn.execute(schema_version.insert().values(version=number, applied_at=time.time()))
+        return LATEST_VERSION - version

@@ -1,0 +1,1 @@
+"""``SqlStore``'s parts: the base (transactions, constraint translation, row mapping) and one module per aggregate."""

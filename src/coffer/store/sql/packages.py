@@ -1,0 +1,366 @@
+"""Packages, their versions and assets, the file names a repository has used, and which blobs are in use."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
+from coffer.core.shared.pagination import Page
+from coffer.store.schema import asset_names, assets, domains, package_versions, packages, repositories
+from coffer.store.sql.base import (
+    SqlBase,
+    check_limit,
+    decode_key,
+    encode_key,
+    from_row,
+    new_revision,
+    row_values,
+    starts_with,
+)
+from coffer.store.sql.repositories import lookup_repository_id, no_repository
+
+_BLOB_BATCH: Final = 500
+
+
+def _normalized(ref: PackageRef) -> PackageRef:
+    """``ref`` with an empty namespace as None (how packages without one are stored and returned)."""
+    return ref if ref.namespace is None or ref.namespace else replace(ref, namespace=None)
+
+
+def _package_label(ref: PackageRef) -> str:
+    return f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+
+
+def _package_where(ref: PackageRef) -> ColumnElement[bool]:
+    """The package row of ``ref`` (joined through repositories and domains)."""
+    return and_(
+        domains.c.owner == ref.repo.domain_owner,
+        domains.c.name == ref.repo.domain,
+        repositories.c.name == ref.repo.name,
+        packages.c.format == ref.format,
+        packages.c.namespace == (ref.namespace or ""),
+        packages.c.name == ref.name,
+    )
+
+
+def _package_id_select(ref: PackageRef) -> Select[Any]:
+    return (
+        select(packages.c.id)
+        .join(repositories, packages.c.repository_id == repositories.c.id)
+        .join(domains, repositories.c.domain_id == domains.c.id)
+        .where(_package_where(ref))
+    )
+
+
+def _version_id_select(ref: PackageRef, version: str) -> Select[Any]:
+    return select(package_versions.c.id).where(
+        package_versions.c.package_id == _package_id_select(ref).scalar_subquery(),
+        package_versions.c.version == version,
+    )
+
+
+def _no_package(ref: PackageRef) -> ResourceNotFoundError:
+    return ResourceNotFoundError(
+        f"Package {_package_label(ref)} not found in repository {ref.repo.name}",
+        resource_id=ref.name,
+        resource_type="package",
+    )
+
+
+def _no_version(ref: PackageRef, version: str) -> ResourceNotFoundError:
+    return ResourceNotFoundError(
+        f"Version {version} of package {_package_label(ref)} not found in repository {ref.repo.name}",
+        resource_id=version,
+        resource_type="package-version",
+    )
+
+
+def _to_package(repo: RepoRef, row: Any) -> Package:
+    return from_row(
+        Package, row, ref=PackageRef(repo=repo, format=row.format, namespace=row.namespace or None, name=row.name)
+    )
+
+
+def _to_version(ref: PackageRef, row: Any) -> PackageVersion:
+    origin = None
+    if row.origin_repository is not None:
+        origin = RepoRef(domain_owner=row.origin_domain_owner, domain=row.origin_domain, name=row.origin_repository)
+    return from_row(
+        PackageVersion,
+        row,
+        package=_normalized(ref),
+        licenses=tuple(json.loads(row.licenses)),
+        origin_repository=origin,
+        extra=dict(json.loads(row.extra)),
+    )
+
+
+def _to_asset(row: Any) -> Asset:
+    return from_row(Asset, row, blob=from_row(BlobInfo, row, size=int(row.size)))
+
+
+class SqlPackages(SqlBase):
+    def add_asset(self, version: PackageVersion, asset: Asset) -> PackageVersion:
+        """The package's display name is ``version.extra["display_name"]`` when given, else its name. The
+        package and version rows are upserts (ON CONFLICT), so concurrent first uploads never collide on them;
+        the asset's unique key decides between two uploads of one file (ConflictError "asset").
+
+        The file name is recorded in ``asset_names`` in the same transaction, for good: a name once used in a
+        package of the repository keeps its content, whatever is deleted later (PyPI's rule). A name used before
+        with another sha256 is refused (ConflictError "asset-name"); the same bytes again are welcome. The
+        record is an INSERT ... ON CONFLICT DO NOTHING followed by a read of the row: on PostgreSQL a concurrent
+        first use of the name makes the insert wait for that transaction, and the read (READ COMMITTED) then
+        sees its row; SQLite's write transactions are serialized."""
+        ref = version.package
+        origin = version.origin_repository
+        revision = new_revision()
+        with self._write() as conn:
+            repo_id = lookup_repository_id(conn, ref.repo)
+            if repo_id is None:
+                raise no_repository(ref.repo.domain, ref.repo.name)
+            pkg = self._insert(packages).values(
+                repository_id=repo_id,
+                format=ref.format,
+                namespace=ref.namespace or "",
+                name=ref.name,
+                display_name=version.extra.get("display_name") or ref.name,
+                publish="ALLOW",
+                upstream="ALLOW",
+            )
+            pkg = pkg.on_conflict_do_update(
+                index_elements=[packages.c.repository_id, packages.c.format, packages.c.namespace, packages.c.name],
+                set_={"display_name": packages.c.display_name},  # unchanged; the update returns the row's id
+            ).returning(packages.c.id)
+            try:
+                package_id = int(conn.execute(pkg).scalar_one())
+            except IntegrityError as exc:  # the repository was deleted meanwhile
+                raise no_repository(ref.repo.domain, ref.repo.name) from exc
+            ver = self._insert(package_versions).values(
+                row_values(
+                    version,
+                    package_versions,
+                    package_id=package_id,
+                    revision=revision,
+                    licenses=json.dumps(list(version.licenses)),
+                    origin_domain_owner=None if origin is None else origin.domain_owner,
+                    origin_domain=None if origin is None else origin.domain,
+                    origin_repository=None if origin is None else origin.name,
+                    extra=json.dumps(version.extra, sort_keys=True),
+                )
+            )
+            ver = ver.on_conflict_do_update(
+                index_elements=[package_versions.c.package_id, package_versions.c.version],
+                set_={"revision": ver.excluded.revision},  # an existing version keeps its fields
+            ).returning(*package_versions.c)
+            row = conn.execute(ver).one()
+            try:
+                conn.execute(
+                    insert(assets).values(
+                        row_values(asset, assets, version_id=row.id, **row_values(asset.blob, assets))
+                    )
+                )
+            except IntegrityError as exc:
+                raise ConflictError(
+                    f"File {asset.name} already exists in {_package_label(ref)} {version.version}",
+                    resource_id=asset.name,
+                    resource_type="asset",
+                ) from exc
+            self._record_asset_name(conn, repo_id, ref, asset)
+        return _to_version(ref, row)
+
+    def _record_asset_name(self, conn: Connection, repo_id: int, ref: PackageRef, asset: Asset) -> None:
+        """See ``add_asset``."""
+        key = {
+            "repository_id": repo_id,
+            "format": ref.format,
+            "namespace": ref.namespace or "",
+            "package": ref.name,
+            "name": asset.name,
+        }
+        record = self._insert(asset_names).values(**key, sha256=asset.blob.sha256, first_used_at=asset.created_at)
+        if conn.execute(record.on_conflict_do_nothing(index_elements=list(key))).rowcount == 1:
+            return
+        used = conn.execute(
+            select(asset_names.c.sha256).where(*(asset_names.c[column] == value for column, value in key.items()))
+        ).scalar_one()
+        if used != asset.blob.sha256:
+            raise ConflictError(
+                f"The file name {asset.name!r} has already been used in repository {ref.repo.name} with other "
+                "content; use a different version. A file name, once used, is never reused with different "
+                "content (as on PyPI: https://pypi.org/help/#file-name-reuse).",
+                resource_id=asset.name,
+                resource_type="asset-name",
+            )
+
+    def get_package(self, ref: PackageRef) -> Package | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(packages)
+                .join(repositories, packages.c.repository_id == repositories.c.id)
+                .join(domains, repositories.c.domain_id == domains.c.id)
+                .where(_package_where(ref))
+            ).one_or_none()
+        return None if row is None else _to_package(ref.repo, row)
+
+    def list_packages(
+        self,
+        repo: RepoRef,
+        *,
+        format: str | None,
+        namespace: str | None,
+        prefix: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Package]:
+        """``format`` and ``namespace`` match exactly when given (None: any; ``''`` is the same as None, i.e.
+        any); ``prefix`` is literal and case-sensitive. ``after``/``next_key`` are opaque."""
+        check_limit(limit)
+        with self._read() as conn:
+            repo_id = lookup_repository_id(conn, repo)
+            if repo_id is None:
+                return Page(items=())
+            stmt = select(packages).where(packages.c.repository_id == repo_id)
+            if format is not None:
+                stmt = stmt.where(packages.c.format == format)
+            if namespace:
+                stmt = stmt.where(packages.c.namespace == namespace)
+            if prefix:
+                stmt = stmt.where(starts_with(packages.c.name, prefix))
+            if after is not None:
+                a_format, a_namespace, a_name = decode_key(after, 3)
+                stmt = stmt.where(
+                    or_(
+                        packages.c.format > a_format,
+                        and_(packages.c.format == a_format, packages.c.namespace > a_namespace),
+                        and_(
+                            packages.c.format == a_format,
+                            packages.c.namespace == a_namespace,
+                            packages.c.name > a_name,
+                        ),
+                    )
+                )
+            stmt = stmt.order_by(packages.c.format, packages.c.namespace, packages.c.name).limit(limit + 1)
+            rows = conn.execute(stmt).all()
+        items = tuple(_to_package(repo, r) for r in rows[:limit])
+        next_key = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_key = encode_key([last.format, last.namespace, last.name])
+        return Page(items=items, next_key=next_key)
+
+    def get_version(self, ref: PackageRef, version: str) -> PackageVersion | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(package_versions).where(
+                    package_versions.c.package_id == _package_id_select(ref).scalar_subquery(),
+                    package_versions.c.version == version,
+                )
+            ).one_or_none()
+        return None if row is None else _to_version(ref, row)
+
+    def list_versions(
+        self, ref: PackageRef, *, status: str | None, after: str | None, limit: int
+    ) -> Page[PackageVersion]:
+        """``status`` matches exactly when given; ``after``/``next_key`` are opaque."""
+        check_limit(limit)
+        pv = package_versions
+        stmt = select(pv).where(pv.c.package_id == _package_id_select(ref).scalar_subquery())
+        if status is not None:
+            stmt = stmt.where(pv.c.status == status)
+        if after is not None:
+            a_time, a_version = decode_key(after, 2)
+            try:
+                published = float(a_time)
+            except ValueError as exc:
+                raise ValidationError("The pagination token is invalid") from exc
+            stmt = stmt.where(
+                or_(pv.c.published_time > published, and_(pv.c.published_time == published, pv.c.version > a_version))
+            )
+        stmt = stmt.order_by(pv.c.published_time, pv.c.version).limit(limit + 1)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        items = tuple(_to_version(ref, r) for r in rows[:limit])
+        next_key = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_key = encode_key([repr(last.published_time), last.version])
+        return Page(items=items, next_key=next_key)
+
+    def list_assets(self, ref: PackageRef, version: str) -> list[Asset]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(assets)
+                .where(assets.c.version_id == _version_id_select(ref, version).scalar_subquery())
+                .order_by(assets.c.name)
+            ).all()
+        return [_to_asset(r) for r in rows]
+
+    def _version_mismatch(
+        self, conn: Connection, ref: PackageRef, version: str, expected_status: str | None
+    ) -> CofferError:
+        """Why a conditional update/delete of a version matched no row."""
+        current = conn.execute(
+            select(package_versions.c.status).where(
+                package_versions.c.id == _version_id_select(ref, version).scalar_subquery()
+            )
+        ).scalar_one_or_none()
+        if current is None or expected_status is None:
+            return _no_version(ref, version)
+        return ConflictError(
+            f"Version {version} of package {_package_label(ref)} has status {current}, not {expected_status}",
+            resource_id=version,
+            resource_type="package-version",
+        )
+
+    def set_status(self, ref: PackageRef, version: str, status: str, expected_status: str | None) -> PackageVersion:
+        """The check of ``expected_status`` is part of the UPDATE, so concurrent changes cannot both pass it."""
+        pv = package_versions
+        stmt = update(pv).where(pv.c.id == _version_id_select(ref, version).scalar_subquery())
+        if expected_status is not None:
+            stmt = stmt.where(pv.c.status == expected_status)
+        stmt = stmt.values(status=status, revision=new_revision()).returning(*pv.c)
+        with self._write() as conn:
+            row = conn.execute(stmt).one_or_none()
+            if row is None:
+                raise self._version_mismatch(conn, ref, version, expected_status)
+        return _to_version(ref, row)
+
+    def delete_version(self, ref: PackageRef, version: str, expected_status: str | None) -> PackageVersion:
+        """Returns the version as it was."""
+        pv = package_versions
+        stmt = delete(pv).where(pv.c.id == _version_id_select(ref, version).scalar_subquery())
+        if expected_status is not None:
+            stmt = stmt.where(pv.c.status == expected_status)
+        with self._write() as conn:
+            row = conn.execute(stmt.returning(*pv.c)).one_or_none()
+            if row is None:
+                raise self._version_mismatch(conn, ref, version, expected_status)
+        return _to_version(ref, row)
+
+    def delete_package(self, ref: PackageRef) -> Package:
+        """Returns the package as it was."""
+        stmt = delete(packages).where(packages.c.id == _package_id_select(ref).scalar_subquery())
+        with self._write() as conn:
+            row = conn.execute(stmt.returning(*packages.c)).one_or_none()
+        if row is None:
+            raise _no_package(ref)
+        return _to_package(ref.repo, row)
+
+    def blobs_in_use(self, sha256s: Iterable[str]) -> set[str]:
+        """Asks in batches of ``_BLOB_BATCH`` digests (well under either backend's bound-parameter limit)."""
+        wanted = sorted(set(sha256s))
+        used: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, len(wanted), _BLOB_BATCH):
+                batch = wanted[start : start + _BLOB_BATCH]
+                as_file = select(assets.c.sha256).where(assets.c.sha256.in_(batch))
+                as_metadata = select(assets.c.metadata_sha256).where(assets.c.metadata_sha256.in_(batch))
+                used.update(conn.execute(as_file.union(as_metadata)).scalars())
+        return used
