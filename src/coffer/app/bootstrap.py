@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -34,7 +35,6 @@ from coffer.core.identity.iam_service import ADMIN_USER, IamService
 from coffer.core.identity.identity_ids import new_account_id
 from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.packages.package_store import BlobStore
-from coffer.core.ports import Store
 from coffer.core.shared.aws_limits import MAX_SESSION_SECONDS
 from coffer.core.shared.clock import system_clock
 from coffer.settings import Settings
@@ -44,6 +44,9 @@ from coffer.store.engine import ReadOnlyOpenError, sqlite_path
 from coffer.store.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write, make_private_dir, tighten_mode
 from coffer.store.migrations import SchemaTooNewError, database_version
 from coffer.store.sql_store import SchemaNotCurrentError, SqlStore, open_store
+
+if TYPE_CHECKING:  # importing the ports first would enter their cycle with core.codeartifact from the wrong end
+    from coffer.core.ports import Store
 
 
 class BootstrapError(RuntimeError):
