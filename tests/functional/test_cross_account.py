@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from coffer.core.identity.callers import root_caller
 from tests.functional.conftest import ACCOUNT
 from tests.functional.server import RunningServer
 from tests.functional.test_pypi import Repo, build_wheel, twine_upload
@@ -78,9 +79,9 @@ def owner_iam(server: RunningServer, owner: Creds) -> Any:
 def other_admin(server: RunningServer, owner: Creds) -> Creds:
     """The admin user of a second account, made in the server's store (as ``coffer admin`` would)."""
     with opened_data(server) as o:
-        key = o.services.identities.bootstrap_admin(OTHER)
+        key = o.services.iam.bootstrap_admin(OTHER)
         if key is None:  # made by an earlier module of this session: a fresh key for the existing admin
-            key = o.services.identities.create_access_key(OTHER, "admin")
+            key = o.services.iam.create_access_key(root_caller(OTHER, ""), "admin")
     time.sleep(1.1)  # the server's identity cache lives a second
     return key.access_key_id, key.secret_access_key, None
 

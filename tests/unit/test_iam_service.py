@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from coffer.aws.handlers.iam import HANDLERS, IamHandlerServices
+from coffer.aws.query import load_query_service, query_error, validate_params
 from coffer.core.identity.authorizer import Authorizer
 from coffer.core.identity.callers import Caller, root_caller
-from coffer.core.identity.iam_errors import AwsCodedError
 from coffer.core.identity.iam_models import AWS_MANAGED, Account, PrincipalType
 from coffer.core.identity.iam_service import IamService
 from coffer.core.identity.key_resolution import IdentityService
@@ -25,12 +25,15 @@ from coffer.core.identity.managed_policies import (
     ensure_aws_managed_policies,
 )
 from coffer.core.policy import MalformedPolicyDocumentError
-from coffer.core.shared.errors import AccessDeniedError
+from coffer.core.shared.errors import AccessDeniedError, CofferError, ExactCodeError, ValidationError
+from coffer.core.shared.pagination import Paginator
+from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.sql_store import SqlStore, open_store
 
 REGION = "us-east-1"
 ACCOUNT = "111122223333"
 OTHER = "444455556666"
+RING = KeyRing([SigningKey.generate(0.0)])
 READ_ONLY = "arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccess"
 
 TRUST = json.dumps(
@@ -87,6 +90,13 @@ def code_of(exc: pytest.ExceptionInfo[Any]) -> str:
     return str(exc.value.code)
 
 
+def wire_error(operation: str, params: dict[str, Any]) -> tuple[str, str]:
+    """(code, message) the IAM API answers for ``params`` that the model refuses, before the service runs."""
+    with pytest.raises(ValidationError) as err:
+        validate_params(load_query_service("iam").operations[operation], params)
+    return query_error(err.value, "iam")[0], err.value.message
+
+
 def user_caller(identities: IdentityService, name: str) -> Caller:
     caller = identities.load_user_caller(ACCOUNT, name)
     assert caller is not None
@@ -100,18 +110,15 @@ def test_users_validation_and_errors(iam: IamService, root: Caller) -> None:
     user = iam.create_user(root, "alice", "/eng/")
     assert user.arn == f"arn:aws:iam::{ACCOUNT}:user/eng/alice"
     assert user.user_id.startswith("AIDA") and len(user.user_id) == 21
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_user(root, "alice")
     assert (code_of(err), err.value.status) == ("EntityAlreadyExists", 409)
     assert err.value.message == "User with name alice already exists."
     for bad in ("no spaces", "x" * 65, ""):
-        with pytest.raises(AwsCodedError) as err:
-            iam.create_user(root, bad)
-        assert code_of(err) == "ValidationError"
-    with pytest.raises(AwsCodedError) as err:
-        iam.create_user(root, "bob", "no-slashes")
-    assert code_of(err) == "ValidationError" and "'path'" in err.value.message
-    with pytest.raises(AwsCodedError) as err:
+        assert wire_error("CreateUser", {"UserName": bad})[0] == "ValidationError"
+    code, message = wire_error("CreateUser", {"UserName": "bob", "Path": "no-slashes"})
+    assert code == "ValidationError" and "'path'" in message
+    with pytest.raises(ExactCodeError) as err:
         iam.get_user(root, "nobody")
     assert (code_of(err), err.value.status) == ("NoSuchEntity", 404)
     assert err.value.message == "The user with name nobody cannot be found."
@@ -132,16 +139,16 @@ def test_delete_user_conflicts_unless_cascading(iam: IamService, root: Caller) -
     iam.create_group(root, "devs")
     iam.add_user_to_group(root, "devs", "dave")
     iam.attach_policy(root, "user", "dave", READ_ONLY)
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.delete_user(root, "dave")
     assert (code_of(err), err.value.status) == ("DeleteConflict", 409)
     assert "access keys" in err.value.message
     iam.delete_access_key(root, key.access_key_id, "dave")
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.delete_user(root, "dave")
     assert "detach all policies" in err.value.message
     iam.detach_policy(root, "user", "dave", READ_ONLY)
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.delete_user(root, "dave")
     assert "groups" in err.value.message
     iam.attach_policy(root, "user", "dave", READ_ONLY)
@@ -160,14 +167,14 @@ def test_groups_and_membership(iam: IamService, root: Caller) -> None:
     iam.add_user_to_group(root, "readers", "erin")  # idempotent
     assert [u.name for u in iam.get_group(root, "readers")[1]] == ["erin"]
     assert [g.name for g in iam.list_groups_for_user(root, "erin")] == ["readers"]
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.delete_group(root, "readers")
     assert code_of(err) == "DeleteConflict"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.add_user_to_group(root, "readers", "ghost")
     assert code_of(err) == "NoSuchEntity"
     iam.remove_user_from_group(root, "readers", "erin")
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.remove_user_from_group(root, "readers", "erin")
     assert code_of(err) == "NoSuchEntity"
     iam.delete_group(root, "readers")
@@ -178,18 +185,18 @@ def test_access_keys(iam: IamService, identities: IdentityService, root: Caller)
     iam.create_user(root, "frank")
     first = iam.create_access_key(root, "frank")
     iam.create_access_key(root, "frank")
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_access_key(root, "frank")
     assert (code_of(err), err.value.status) == ("LimitExceeded", 409)
     assert identities.resolve_access_key(first.access_key_id) is not None
     iam.update_access_key(root, first.access_key_id, "Inactive", "frank")
     assert identities.resolve_access_key(first.access_key_id) is None  # at once: the cache is dropped
     assert {k.status for k in iam.list_access_keys(root, "frank")} == {"Active", "Inactive"}
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.update_access_key(root, first.access_key_id, "Paused", "frank")
     assert code_of(err) == "ValidationError"
     iam.create_user(root, "grace")
-    with pytest.raises(AwsCodedError) as err:  # not grace's key
+    with pytest.raises(ExactCodeError) as err:  # not grace's key
         iam.delete_access_key(root, first.access_key_id, "grace")
     assert code_of(err) == "NoSuchEntity"
     used = iam.get_access_key_last_used(root, first.access_key_id)
@@ -220,16 +227,14 @@ def test_roles(iam: IamService, root: Caller) -> None:
     assert iam.get_role(root, "deployer").max_session_duration == 7200
     assert iam.tags(role.arn) == {"team": "x"}
     for duration in (3599, 43201):
-        with pytest.raises(AwsCodedError) as err:
-            iam.create_role(root, "r2", TRUST, max_session_duration=duration)
-        assert code_of(err) == "ValidationError" and "maxSessionDuration" in err.value.message
-    with pytest.raises(AwsCodedError) as err:
-        iam.create_role(root, "r" * 65, TRUST)
-    assert code_of(err) == "ValidationError"
+        params: dict[str, Any] = {"RoleName": "r2", "AssumeRolePolicyDocument": TRUST, "MaxSessionDuration": duration}
+        code, message = wire_error("CreateRole", params)
+        assert code == "ValidationError" and "maxSessionDuration" in message
+    assert wire_error("CreateRole", {"RoleName": "r" * 65, "AssumeRolePolicyDocument": TRUST})[0] == "ValidationError"
     with pytest.raises(MalformedPolicyDocumentError) as bad:
         iam.create_role(root, "r3", doc())  # a trust policy needs a Principal
     assert bad.value.code == "MalformedPolicyDocument"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_role(root, "deployer", TRUST)
     assert code_of(err) == "EntityAlreadyExists"
     updated = iam.update_role(root, "deployer", description="new", max_session_duration=43200)
@@ -238,7 +243,7 @@ def test_roles(iam: IamService, root: Caller) -> None:
     iam.update_assume_role_policy(root, "deployer", new_trust)
     assert iam.get_role(root, "deployer").trust_policy == new_trust
     iam.put_inline_policy(root, "role", "deployer", "inline", doc())
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.delete_role(root, "deployer")
     assert code_of(err) == "DeleteConflict"
     iam.delete_inline_policy(root, "role", "deployer", "inline")
@@ -265,10 +270,10 @@ def test_inline_policies(iam: IamService, root: Caller, kind: PrincipalType) -> 
     assert "Describe" in iam.get_inline_policy(root, kind, "p", "one").document
     with pytest.raises(MalformedPolicyDocumentError):
         iam.put_inline_policy(root, kind, "p", "bad", '{"Statement": [{"Effect": "Allow"}]}')
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.get_inline_policy(root, kind, "p", "nope")
     assert code_of(err) == "NoSuchEntity"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.put_inline_policy(root, kind, "ghost", "x", doc())
     assert code_of(err) == "NoSuchEntity"
     iam.delete_inline_policy(root, kind, "p", "one")
@@ -292,12 +297,12 @@ def test_inline_policy_size_quotas(iam: IamService, root: Caller) -> None:
     half = statements(15)
     iam.put_inline_policy(root, "user", "q", "a", half)
     iam.put_inline_policy(root, "user", "q", "a", half)  # replacing does not count twice
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.put_inline_policy(root, "user", "q", "b", half)
     assert code_of(err) == "LimitExceeded" and "2048" in err.value.message
     iam.create_role(root, "big", TRUST)
     iam.put_inline_policy(root, "role", "big", "a", statements(60))  # over a user's quota, within a role's
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_policy(root, "Huge", statements(100))
     assert code_of(err) == "LimitExceeded" and "PolicySize: 6144" in err.value.message
 
@@ -309,7 +314,7 @@ def test_managed_policy_versions(iam: IamService, root: Caller) -> None:
     policy = iam.create_policy(root, "Readers", doc(), path="/team/", description="read things")
     assert policy.arn == f"arn:aws:iam::{ACCOUNT}:policy/team/Readers"
     assert policy.policy_id.startswith("ANPA") and policy.default_version_id == "v1"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_policy(root, "readers", doc())
     assert code_of(err) == "EntityAlreadyExists"
     v2 = iam.create_policy_version(root, policy.arn, doc("codeartifact:Get*"))
@@ -321,32 +326,30 @@ def test_managed_policy_versions(iam: IamService, root: Caller) -> None:
     assert iam.get_policy_version(root, policy.arn, "v2").document == doc("codeartifact:Get*")
     iam.create_policy_version(root, policy.arn, doc())
     iam.create_policy_version(root, policy.arn, doc())
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_policy_version(root, policy.arn, doc())
     assert code_of(err) == "LimitExceeded"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.delete_policy_version(root, policy.arn, "v1")
     assert code_of(err) == "DeleteConflict"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.delete_policy(root, policy.arn)
     assert code_of(err) == "DeleteConflict"
     for v in iam.list_policy_versions(root, policy.arn):
         if not v.is_default:
             iam.delete_policy_version(root, policy.arn, v.version_id)
     assert [v.version_id for v in iam.list_policy_versions(root, policy.arn)] == ["v1"]
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.get_policy_version(root, policy.arn, "v2")
     assert code_of(err) == "NoSuchEntity"
-    with pytest.raises(AwsCodedError) as err:
-        iam.get_policy_version(root, policy.arn, "two")
-    assert code_of(err) == "ValidationError"
+    assert wire_error("GetPolicyVersion", {"PolicyArn": policy.arn, "VersionId": "two"})[0] == "ValidationError"
     with pytest.raises(MalformedPolicyDocumentError):
         iam.create_policy(root, "Bad", "not json")
     iam.delete_policy(root, policy.arn)
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.get_policy(root, policy.arn)
     assert code_of(err) == "NoSuchEntity"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.get_policy(root, "arn:aws:iam::bad")
     assert code_of(err) == "InvalidInput"
 
@@ -373,17 +376,17 @@ def test_attachments_and_entities(iam: IamService, root: Caller) -> None:
     assert iam.get_policy(root_caller(OTHER, ""), READ_ONLY).attachment_count == 0  # counted per account
     attached = iam.list_policies(root, only_attached=True)
     assert {p.arn for p in attached} == {READ_ONLY, local.arn}
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.delete_policy(root, local.arn)
     assert code_of(err) == "DeleteConflict"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.attach_policy(root, "user", "u", f"arn:aws:iam::{ACCOUNT}:policy/Nope")
     assert code_of(err) == "NoSuchEntity" and "does not exist or is not attachable" in err.value.message
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.attach_policy(root, "user", "u", f"arn:aws:iam::{OTHER}:policy/Mine")
     assert code_of(err) == "NoSuchEntity"
     iam.detach_policy(root, "user", "u", READ_ONLY)
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.detach_policy(root, "user", "u", READ_ONLY)
     assert code_of(err) == "NoSuchEntity"
     assert iam.get_policy(root, READ_ONLY).attachment_count == 2
@@ -399,10 +402,10 @@ def test_list_policies_scopes(iam: IamService, root: Caller) -> None:
 
 
 def test_aws_managed_policies_are_read_only(iam: IamService, root: Caller) -> None:
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_policy_version(root, READ_ONLY, doc())
     assert (code_of(err), err.value.status) == ("AccessDenied", 403)
-    with pytest.raises(AwsCodedError):
+    with pytest.raises(ExactCodeError):
         iam.delete_policy(root, READ_ONLY)
 
 
@@ -464,10 +467,10 @@ def test_create_account(iam: IamService, identities: IdentityService, store: Sql
     assert key.account_id == OTHER and key.user_name == "admin"
     resolved = identities.resolve_access_key(key.access_key_id)
     assert resolved is not None and resolved.caller.arn == f"arn:aws:iam::{OTHER}:user/admin"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_account(OTHER)
     assert code_of(err) == "EntityAlreadyExists"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         iam.create_account("123")
     assert code_of(err) == "InvalidInput"
     # the new account's admin may administer its own account, not ours
@@ -481,7 +484,7 @@ def test_create_account(iam: IamService, identities: IdentityService, store: Sql
 
 
 def test_handlers_shape_outputs(iam: IamService, identities: IdentityService, root: Caller) -> None:
-    s = IamHandlerServices(iam=iam, identities=identities)
+    s = IamHandlerServices(iam=iam, paginator=Paginator(lambda: RING))
     out = HANDLERS["CreateRole"](
         s,
         root,
@@ -502,6 +505,31 @@ def test_handlers_shape_outputs(iam: IamService, identities: IdentityService, ro
     got = HANDLERS["GetPolicyVersion"](s, root, {"PolicyArn": READ_ONLY, "VersionId": "v1"})
     assert json.loads(got["PolicyVersion"]["Document"])["Version"] == "2012-10-17"
     assert HANDLERS["GetUser"](s, root, {})["User"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         HANDLERS["ListUsers"](s, root, {"Marker": "%%%"})
     assert code_of(err) == "InvalidInput"
+    with pytest.raises(ExactCodeError) as err:  # a marker of another listing
+        HANDLERS["ListUsers"](s, root, {"Marker": HANDLERS["ListPolicies"](s, root, {"MaxItems": 1})["Marker"]})
+    assert (code_of(err), err.value.message) == ("InvalidInput", "Invalid Marker.")
+
+
+def test_markers_are_bound_to_the_caller_and_listing(
+    iam: IamService, identities: IdentityService, root: Caller
+) -> None:
+    s = IamHandlerServices(iam=iam, paginator=Paginator(lambda: RING))
+    for n in range(3):
+        HANDLERS["CreateUser"](s, root, {"UserName": f"m{n}", "Path": "/m/"})
+    marker = HANDLERS["ListUsers"](s, root, {"MaxItems": 1, "PathPrefix": "/m/"})["Marker"]
+    assert "m0" not in marker  # signed, not the plain position
+    resumed = HANDLERS["ListUsers"](s, root, {"MaxItems": 1, "PathPrefix": "/m/", "Marker": marker})
+    assert [u["UserName"] for u in resumed["Users"]] == ["m1"]
+    refused: list[CofferError] = []
+    for caller, params in (
+        (root, {"Marker": marker}),  # another listing: no PathPrefix
+        (root_caller(OTHER, ""), {"PathPrefix": "/m/", "Marker": marker}),  # another caller
+        (root, {"PathPrefix": "/m/", "Marker": marker[:-2] + ("AA" if marker[-2:] != "AA" else "BB")}),  # tampered
+    ):
+        with pytest.raises(ExactCodeError) as err:
+            HANDLERS["ListUsers"](s, caller, params)
+        refused.append(err.value)
+    assert {(e.code, e.status, e.message) for e in refused} == {("InvalidInput", 400, "Invalid Marker.")}

@@ -11,19 +11,21 @@ from typing import Any
 
 import pytest
 
+from coffer.aws.query import load_query_service, query_error, validate_params
 from coffer.core.codeartifact.authorization_tokens import AuthorizationTokenService, PrincipalGoneError
 from coffer.core.codeartifact.deps import Deps
 from coffer.core.codeartifact.resources import Domain
 from coffer.core.identity.authorizer import Authorizer
-from coffer.core.identity.callers import Caller
-from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.identity.callers import Caller, root_caller
 from coffer.core.identity.iam_models import Group, ManagedPolicy, NamedPolicy, Role
-from coffer.core.identity.key_resolution import IdentityService, new_user_id
+from coffer.core.identity.iam_service import IamService
+from coffer.core.identity.identity_ids import new_user_id
+from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.identity.managed_policies import ensure_aws_managed_policies
 from coffer.core.identity.sts import StsService
 from coffer.core.policy import MalformedPolicyDocumentError
 from coffer.core.shared.clock import FixedClock
-from coffer.core.shared.errors import AccessDeniedError, ExpiredTokenError
+from coffer.core.shared.errors import AccessDeniedError, ExactCodeError, ExpiredTokenError, ValidationError
 from coffer.core.shared.pagination import Paginator
 from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.sql_store import SqlStore, open_store
@@ -61,15 +63,20 @@ class World:
             paginator=Paginator(lambda: self.ring),
         )
         self.tokens = AuthorizationTokenService(self.deps, self.identities, lambda: self.ring)
+        self.iam = IamService(store, self.identities, self.authorizer, self.clock)
         for account in (A, B):
-            self.identities.ensure_account(account)
+            self.iam.ensure_account(account)
 
     def user(self, name: str, policy: str | None = ALLOW_ALL, account: str = A) -> Caller:
-        self.identities.create_user(account, name)
+        root = root_caller(account, "")
+        self.iam.create_user(root, name)
         if policy is not None:
-            self.identities.put_user_policy(account, name, "p", policy)
-        key = self.identities.create_access_key(account, name)
+            self.iam.put_inline_policy(root, "user", name, "p", policy)
+        key = self.iam.create_access_key(root, name)
         return self.caller(key.access_key_id)
+
+    def root(self, account: str = A) -> Caller:
+        return self.caller(self.iam.create_access_key(root_caller(account, "")).access_key_id)
 
     def caller(self, access_key_id: str) -> Caller:
         self.identities.invalidate()
@@ -112,7 +119,14 @@ def allowed(w: World, caller: Caller, action: str, resource: str = "*", **kw: An
     return w.authorizer.decide(caller, action, resource, **kw).allowed
 
 
-def error_of(exc: pytest.ExceptionInfo[AwsCodedError]) -> tuple[str, str]:
+def wire_error(operation: str, params: dict[str, Any]) -> tuple[str, str]:
+    """(code, message) STS answers for ``params`` that the model refuses, before the service runs."""
+    with pytest.raises(ValidationError) as err:
+        validate_params(load_query_service("sts").operations[operation], params)
+    return query_error(err.value, "sts")[0], err.value.message
+
+
+def error_of(exc: pytest.ExceptionInfo[ExactCodeError]) -> tuple[str, str]:
     return exc.value.code, exc.value.message
 
 
@@ -149,7 +163,7 @@ def test_default_duration_is_an_hour_and_role_max_is_enforced(w: World) -> None:
     role = w.role("R", trust(alice.arn), max_session_duration=7200)
     assert w.sts.assume_role(alice, role.arn, "s1").credentials.expiration == int(T0) + 3600
     assert w.sts.assume_role(alice, role.arn, "s1", duration=7200).credentials.expiration == int(T0) + 7200
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(alice, role.arn, "s1", duration=7201)
     assert error_of(err) == (
         "ValidationError",
@@ -170,19 +184,19 @@ def test_default_duration_is_an_hour_and_role_max_is_enforced(w: World) -> None:
 def test_duration_bounds(w: World, duration: int, fragment: str) -> None:
     alice = w.user("alice")
     role = w.role("R", trust(alice.arn))
-    with pytest.raises(AwsCodedError) as err:
-        w.sts.assume_role(alice, role.arn, "s1", duration=duration)
-    assert err.value.code == "ValidationError"
-    assert err.value.message.startswith("1 validation error detected: ") and fragment in err.value.message
+    code, message = wire_error(
+        "AssumeRole", {"RoleArn": role.arn, "RoleSessionName": "s1", "DurationSeconds": duration}
+    )
+    assert code == "ValidationError"
+    assert message.startswith("1 validation error detected: ") and fragment in message
 
 
 @pytest.mark.parametrize("name", ["a", "x" * 65, "bad name", "naïve", "a/b"])
 def test_role_session_name_is_validated(w: World, name: str) -> None:
     alice = w.user("alice")
     role = w.role("R", trust(alice.arn))
-    with pytest.raises(AwsCodedError) as err:
-        w.sts.assume_role(alice, role.arn, name)
-    assert err.value.code == "ValidationError" and "'roleSessionName'" in err.value.message
+    code, message = wire_error("AssumeRole", {"RoleArn": role.arn, "RoleSessionName": name})
+    assert code == "ValidationError" and "'roleSessionName'" in message
 
 
 @pytest.mark.parametrize("name", ["ab", "x" * 64, "a+b=c,d.e@f-g_h"])
@@ -197,7 +211,7 @@ def test_role_chaining_is_capped_at_one_hour(w: World) -> None:
     first = w.role("First", trust(alice.arn), max_session_duration=43200)
     second = w.role("Second", trust(first.arn), max_session_duration=43200)
     session = w.assume(alice, first, duration=43200)
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(session, second.arn, "chained", duration=3601)
     assert error_of(err) == (
         "ValidationError",
@@ -212,7 +226,7 @@ def test_trust_policy_must_allow_the_caller(w: World) -> None:
     alice = w.user("alice")
     bob = w.user("bob")
     role = w.role("R", trust(alice.arn))
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(bob, role.arn, "s1")
     assert error_of(err) == (
         "AccessDenied",
@@ -224,7 +238,7 @@ def test_trust_policy_must_allow_the_caller(w: World) -> None:
 def test_identity_policy_must_allow_too(w: World) -> None:
     carol = w.user("carol", policy=doc({"Effect": "Allow", "Action": "codeartifact:*", "Resource": "*"}))
     role = w.role("R", trust(carol.arn))
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(carol, role.arn, "s1")
     assert err.value.code == "AccessDenied"
     assert err.value.message.endswith("because no identity-based policy allows the sts:AssumeRole action")
@@ -235,22 +249,22 @@ def test_explicit_deny_in_trust_policy_wins(w: World) -> None:
     policy = json.loads(trust(A))
     policy["Statement"].append({"Effect": "Deny", "Principal": {"AWS": alice.arn}, "Action": "sts:AssumeRole"})
     role = w.role("R", json.dumps(policy))
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(alice, role.arn, "s1")
     assert err.value.message.endswith("with an explicit deny in a resource-based policy")
 
 
 def test_missing_role_and_root_are_refused(w: World) -> None:
     alice = w.user("alice")
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(alice, f"arn:aws:iam::{A}:role/Nope", "s1")
     assert err.value.code == "AccessDenied"
-    root = w.caller(w.identities.create_root_access_key(A).access_key_id)
+    root = w.root()
     role = w.role("R", trust(A))
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(root, role.arn, "s1")
     assert error_of(err) == ("AccessDenied", "Roles may not be assumed by root accounts.")
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(alice, "not-an-arn-at-all-really", "s1")
     assert err.value.code == "ValidationError"
 
@@ -260,7 +274,7 @@ def test_role_path_must_match(w: World) -> None:
     role = w.role("R", trust(alice.arn), path="/team/")
     assert role.arn == f"arn:aws:iam::{A}:role/team/R"
     assert w.sts.assume_role(alice, role.arn, "s1").arn == f"arn:aws:sts::{A}:assumed-role/R/s1"
-    with pytest.raises(AwsCodedError):
+    with pytest.raises(ExactCodeError):
         w.sts.assume_role(alice, f"arn:aws:iam::{A}:role/R", "s1")
 
 
@@ -270,11 +284,11 @@ def test_cross_account_needs_identity_policy_and_trust(w: World) -> None:
     role = w.role("Shared", trust(A), account=B)
     session = w.assume(alice, role)
     assert session.account_id == B and session.arn == f"arn:aws:sts::{B}:assumed-role/Shared/s1"
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(carol, role.arn, "s1")
     assert err.value.message.endswith("because no identity-based policy allows the sts:AssumeRole action")
     other = w.role("Private", trust(B), account=B)
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(alice, other.arn, "s1")
     assert err.value.message.endswith("because no resource-based policy allows the sts:AssumeRole action")
 
@@ -323,7 +337,7 @@ def test_malformed_and_oversized_session_policies(w: World) -> None:
         w.sts.assume_role(alice, role.arn, "s1", policy='{"Statement": 1}')
     big = doc(*({"Effect": "Allow", "Action": f"s3:Get{i:04d}", "Resource": "*"} for i in range(20)))
     arns = [f"arn:aws:iam::{A}:policy/{'p' * 100}{i}" for i in range(10)]
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(alice, role.arn, "s1", policy=big, policy_arns=arns)
     assert err.value.code == "PackedPolicyTooLarge"
     assert err.value.message.startswith("Packed policy consumes ")
@@ -345,7 +359,7 @@ def test_session_tags_are_principal_tags(w: World) -> None:
     assert allowed(w, blue, "codeartifact:ReadFromRepository")
     red = w.assume(alice, role, "s2", tags=[("team", "red")])
     assert not allowed(w, red, "codeartifact:ReadFromRepository")
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(alice, role.arn, "s1", tags=[("Team", "a"), ("team", "b")])
     assert err.value.code == "InvalidParameterValue"
 
@@ -355,7 +369,7 @@ def test_session_tags_need_tag_session_in_the_trust_policy(w: World) -> None:
     only_assume = doc({"Effect": "Allow", "Principal": {"AWS": alice.arn}, "Action": "sts:AssumeRole"})
     role = w.role("R", only_assume)
     w.assume(alice, role)
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.assume_role(alice, role.arn, "s1", tags=[("team", "blue")])
     assert "sts:TagSession" in err.value.message
 
@@ -371,7 +385,7 @@ def test_trust_policy_conditions_see_the_request(w: World) -> None:
         }
     )
     role = w.role("R", conditioned)
-    with pytest.raises(AwsCodedError):
+    with pytest.raises(ExactCodeError):
         w.sts.assume_role(alice, role.arn, "s1")
     w.sts.assume_role(alice, role.arn, "s1", external_id="xyz-123")
 
@@ -431,20 +445,18 @@ def test_get_session_token(w: World) -> None:
     assert session.session_expires_at == int(T0) + 43200 and session.session_issued_at == int(T0)
     assert allowed(w, session, "codeartifact:ReadFromRepository")
     assert w.sts.get_caller_identity(session).arn == alice.arn
-    with pytest.raises(AwsCodedError) as err:
+    with pytest.raises(ExactCodeError) as err:
         w.sts.get_session_token(session)
     assert error_of(err) == ("AccessDenied", "Cannot call GetSessionToken with session credentials")
     assert w.sts.get_session_token(alice, 129600).expiration == int(T0) + 129600
-    with pytest.raises(AwsCodedError) as err:
-        w.sts.get_session_token(alice, 129601)
-    assert "less than or equal to 129600" in err.value.message
+    assert "less than or equal to 129600" in wire_error("GetSessionToken", {"DurationSeconds": 129601})[1]
     role_session = w.assume(alice, w.role("R", trust(alice.arn)))
-    with pytest.raises(AwsCodedError):
+    with pytest.raises(ExactCodeError):
         w.sts.get_session_token(role_session)
 
 
 def test_root_session_token_is_capped_at_an_hour(w: World) -> None:
-    root = w.caller(w.identities.create_root_access_key(A).access_key_id)
+    root = w.root()
     creds = w.sts.get_session_token(root, 7200)
     assert creds.expiration == int(T0) + 3600
     session = w.caller(creds.access_key_id)
@@ -541,7 +553,7 @@ def test_token_of_a_deleted_role_session_is_refused(w: World, domain: str) -> No
 
 
 def test_root_gets_no_token_even_through_a_session(w: World, domain: str) -> None:
-    root = w.caller(w.identities.create_root_access_key(A).access_key_id)
+    root = w.root()
     session = w.caller(w.sts.get_session_token(root).access_key_id)
     with pytest.raises(AccessDeniedError, match="root user"):
         w.tokens.issue(session, domain, None, 0)

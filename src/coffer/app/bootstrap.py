@@ -23,17 +23,20 @@ import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from coffer.atomic_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, atomic_write, make_private_dir, tighten_mode
-from coffer.core.codeartifact.authorization_tokens import MAX_DURATION as MAX_TOKEN_LIFETIME
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.callers import root_caller
 from coffer.core.identity.iam_models import AccessKey
-from coffer.core.identity.key_resolution import ADMIN_USER, IdentityService, new_account_id
-from coffer.core.identity.managed_policies import ensure_aws_managed_policies
+from coffer.core.identity.iam_service import ADMIN_USER, IamService
+from coffer.core.identity.identity_ids import new_account_id
+from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.packages.package_store import BlobStore
-from coffer.core.ports import Store
+from coffer.core.shared.aws_limits import MAX_SESSION_SECONDS
 from coffer.core.shared.clock import system_clock
 from coffer.settings import Settings
 from coffer.store import keyfiles, secrets
@@ -41,6 +44,9 @@ from coffer.store.blobs import FileBlobStore
 from coffer.store.engine import ReadOnlyOpenError, sqlite_path
 from coffer.store.migrations.runner import SchemaTooNewError, database_version
 from coffer.store.sql_store import SchemaNotCurrentError, SqlStore, open_store
+
+if TYPE_CHECKING:  # importing the ports first would enter their cycle with core.codeartifact from the wrong end
+    from coffer.core.ports import Store
 
 
 class BootstrapError(RuntimeError):
@@ -306,19 +312,20 @@ def _open_writable(settings: Settings, data: DataDir, create: bool) -> Bootstrap
             account_id = default_account(store, settings.account_id, create=create)
         except NoDataError:  # an empty database (PostgreSQL) given to a command other than serve
             raise _no_data(f"no Coffer data in {_shown_url(settings)}") from None
-        ensure_aws_managed_policies(store, system_clock)  # AWS's managed policies, created or updated
-        identities = IdentityService(store, system_clock)
-        new_key = identities.bootstrap_admin(account_id)
+        iam = IamService(
+            store, IdentityService(store, system_clock), Authorizer(system_clock, settings.region), system_clock
+        )
+        iam.ensure_aws_managed_policies()  # AWS's managed policies, created or updated
+        new_key = iam.bootstrap_admin(account_id)
         if new_key is None and not data.credentials.exists():
             # A new data directory on an existing database: write the admin's key we already have.
-            new_key = next(
-                (k for k in identities.list_access_keys(account_id, ADMIN_USER) if k.status == "Active"), None
-            )
+            root = root_caller(account_id, "")
+            new_key = next((k for k in iam.list_access_keys(root, ADMIN_USER) if k.status == "Active"), None)
         if new_key is not None:
             write_credentials_profile(data.credentials, "default", new_key)
         # STS sessions that ended more than the longest token lifetime ago: no token minted from them can still
         # be valid (tokens act for their session and need its row until they expire).
-        store.delete_expired_sessions(system_clock() - MAX_TOKEN_LIFETIME)
+        store.delete_expired_sessions(system_clock() - MAX_SESSION_SECONDS)
     except BaseException:
         store.close()
         raise

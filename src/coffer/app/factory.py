@@ -124,7 +124,7 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
             "iam": QueryService(
                 load_query_service("iam"),
                 iam_handlers.HANDLERS,
-                iam_handlers.IamHandlerServices(iam=services.iam, identities=services.identities),
+                iam_handlers.IamHandlerServices(iam=services.iam, paginator=services.paginator),
             ),
         },
         authenticator=RequestAuthenticator(

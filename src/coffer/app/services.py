@@ -74,6 +74,7 @@ class Services:
     packages: PackageService
     sts: StsService
     iam: IamService
+    paginator: Paginator
 
 
 def build_services(
@@ -103,4 +104,5 @@ def build_services(
         packages=PackageService(deps, blobs),
         sts=StsService(store, identities, deps.authorizer, clock),
         iam=IamService(store, identities, deps.authorizer, clock),
+        paginator=deps.paginator,
     )

@@ -14,7 +14,7 @@
   ``tags.1.member.key``), error code ``ValidationError``.
 - :func:`serialize_result` writes ``<{Op}Response xmlns=...><{Op}Result>...</{Op}Result><ResponseMetadata>...``;
   :func:`serialize_error` writes ``<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>``, mapping
-  Coffer's error tree to query codes through :data:`ERROR_CODES` (an :class:`AwsCodedError` keeps its own code).
+  Coffer's error tree to query codes through :data:`ERROR_CODES` (an ``ExactCodeError`` keeps its own code).
 
 IAM returns policy documents URL-encoded (botocore decodes every ``policyDocumentType`` string with ``unquote``
 and ``json.loads``): handlers return the JSON text, the serializer encodes it.
@@ -37,15 +37,18 @@ from xml.sax.saxutils import escape
 
 from coffer.aws.model import Member, Shape, _Builder  # _Builder: the one shape-graph builder, shared on purpose
 from coffer.aws.validate import check_structure, type_constraint, validation_message, violation
-from coffer.core.identity.iam_errors import AwsCodedError
 from coffer.core.shared.errors import (
     AccessDeniedError,
     CofferError,
     ConflictError,
+    ExactCodeError,
     ExpiredTokenError,
     IncompleteSignatureError,
     InternalServerError,
+    InvalidActionError,
     InvalidSignatureError,
+    MalformedQueryStringError,
+    MissingActionError,
     MissingAuthenticationTokenError,
     NotImplementedOperationError,
     RequestTooLargeError,
@@ -54,6 +57,7 @@ from coffer.core.shared.errors import (
     ThrottlingError,
     UnknownOperationError,
     UnrecognizedClientError,
+    UnsupportedMediaTypeError,
     ValidationError,
 )
 
@@ -227,7 +231,7 @@ def parse_form(body: bytes, raw_query: str = "", content_type: str | None = None
     if body:
         media_type = (content_type or FORM_CONTENT_TYPE).split(";", 1)[0].strip().lower()
         if media_type != FORM_CONTENT_TYPE:
-            raise AwsCodedError("UnsupportedMediaType", 415, f"Unsupported content type: {media_type[:100]}")
+            raise UnsupportedMediaTypeError(f"Unsupported content type: {media_type[:100]}")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -236,8 +240,8 @@ def parse_form(body: bytes, raw_query: str = "", content_type: str | None = None
     return out
 
 
-def _malformed(message: str) -> AwsCodedError:
-    return AwsCodedError("MalformedQueryString", 400, message)
+def _malformed(message: str) -> MalformedQueryStringError:
+    return MalformedQueryStringError(message)
 
 
 def _read_pairs(text: str, out: dict[str, str]) -> None:
@@ -261,7 +265,7 @@ def operation_for(spec: QuerySpec, form: Mapping[str, str]) -> QueryOperation:
     """The operation named by ``Action`` for ``Version``; ``MissingAction``/``InvalidAction`` errors as AWS."""
     action = form.get("Action")
     if not action:
-        raise AwsCodedError("MissingAction", 400, "Missing Action")
+        raise MissingActionError()
     version = form.get("Version") or NO_VERSION
     op = spec.operations.get(action)
     if op is None or version != spec.api_version:
@@ -269,8 +273,8 @@ def operation_for(spec: QuerySpec, form: Mapping[str, str]) -> QueryOperation:
     return op
 
 
-def invalid_action(action: str, version: str) -> AwsCodedError:
-    return AwsCodedError("InvalidAction", 400, f"Could not find operation {action[:128]} for version {version[:64]}")
+def invalid_action(action: str, version: str) -> InvalidActionError:
+    return InvalidActionError(f"Could not find operation {action[:128]} for version {version[:64]}")
 
 
 class _Node:
@@ -644,12 +648,12 @@ ERROR_CODES: Final[Mapping[str, Mapping[type[CofferError], tuple[str, int]]]] = 
     }
 )
 """Per service, Coffer's error classes -> (query code, status). The nearest class in the MRO wins;
-an :class:`AwsCodedError` keeps its own code; a code the service models takes the model's status."""
+an :class:`ExactCodeError` keeps its own code; a code the service models takes the model's status."""
 
 
 def query_error(error: CofferError, service: str | None) -> tuple[str, int]:
     """The query code and HTTP status for ``error`` answered by ``service`` (``sts``, ``iam``; None: common)."""
-    if isinstance(error, AwsCodedError):
+    if isinstance(error, ExactCodeError):
         return error.code, error.status
     table = ERROR_CODES.get(service or "", _COMMON_CODES)
     for cls in type(error).__mro__:

@@ -39,11 +39,11 @@ from coffer.aws.query import (
 )
 from coffer.aws.sigv4 import IncomingRequest, parse_authorization
 from coffer.core.identity.callers import Caller
-from coffer.core.identity.iam_errors import AwsCodedError
 from coffer.core.shared.errors import (
     CofferError,
     InternalServerError,
     InvalidSignatureError,
+    MalformedQueryStringError,
     NotImplementedOperationError,
     RequestTooLargeError,
 )
@@ -184,7 +184,7 @@ def _query_text(scope: Scope) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise AwsCodedError("MalformedQueryString", 400, "The query string is not valid UTF-8.") from None
+        raise MalformedQueryStringError("The query string is not valid UTF-8.") from None
 
 
 def _content_type(scope: Scope) -> str | None:

@@ -24,13 +24,14 @@ from coffer.app.bootstrap import (
     rotate_encryption_key,
     write_credentials_profile,
 )
+from coffer.aws.query import load_query_service, validate_params
 from coffer.cli.context import CofferCliError, Opened, Target, acting_account, data_target, opened
 from coffer.cli.options import ADMIN_ACCOUNT_HELP, data_options_for
 from coffer.core.codeartifact.token_format import PREFIX as TOKEN_PREFIX
 from coffer.core.codeartifact.token_format import peek_token_id
 from coffer.core.identity.callers import Caller, root_caller
 from coffer.core.identity.iam_models import AccessKey
-from coffer.core.identity.key_resolution import LONG_TERM_SESSION_SECONDS
+from coffer.core.shared.aws_limits import MAX_SESSION_SECONDS
 from coffer.core.shared.clock import iso_utc, system_clock
 from coffer.core.shared.errors import CofferError
 from coffer.store import keyfiles
@@ -57,6 +58,15 @@ def admin(data_dir: Path, db_url: str | None, region: str, account_id: str | Non
 _fail = CofferCliError.of
 
 
+def _check(operation: str, **params: str) -> None:
+    """Validate arguments against IAM's model, as the IAM API does before the operation runs (one rule, one
+    source): a name IAM refuses is refused here with IAM's message."""
+    try:
+        validate_params(load_query_service("iam").operations[operation], params)
+    except CofferError as exc:
+        raise _fail(exc) from exc
+
+
 def _as_root(target: Target, o: Opened) -> Caller:
     """The caller admin commands act as: the root user of the chosen account (every permission in it)."""
     return root_caller(acting_account(o, target.account_id), "")
@@ -67,6 +77,7 @@ def _as_root(target: Target, o: Opened) -> Caller:
 @in_account
 def create_user(target: Target, name: str) -> None:
     """Create IAM user NAME (no permissions until you put a policy)."""
+    _check("CreateUser", UserName=name)
     with opened(target.settings) as o:
         try:
             user = o.services.iam.create_user(_as_root(target, o), name)
@@ -119,6 +130,7 @@ def put_user_policy(target: Target, name: str, policy_file: Path, policy_name: s
     except UnicodeDecodeError as exc:
         raise CofferCliError(f"{policy_file} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     pname = policy_name or policy_file.stem
+    _check("PutUserPolicy", UserName=name, PolicyName=pname, PolicyDocument=document)
     with opened(target.settings) as o:
         try:
             o.services.iam.put_inline_policy(_as_root(target, o), "user", name, pname, document)
@@ -271,11 +283,11 @@ def revoke_token(target: Target, token_or_id: str) -> None:
             raise click.BadParameter("not a readable Coffer token", param_hint="TOKEN_OR_ID")
         expiry = _token_expiry(value)
         if expiry is None:
-            expires_at, until = now + LONG_TERM_SESSION_SECONDS, "the longest a token lives"
+            expires_at, until = now + MAX_SESSION_SECONDS, "the longest a token lives"
         else:
             expires_at, until = float(expiry), "its expiry"
     elif _TOKEN_ID.fullmatch(value):
-        token_id, expires_at = value, now + LONG_TERM_SESSION_SECONDS
+        token_id, expires_at = value, now + MAX_SESSION_SECONDS
         until = "the longest a token lives"
     else:
         raise click.BadParameter("give a whole token (cf1....) or a 24-hex-digit token id", param_hint="TOKEN_OR_ID")

@@ -9,7 +9,7 @@ import click
 from coffer.cli.context import CofferCliError, Target, acting_account, data_target, opened
 from coffer.cli.options import USER_ACCOUNT_HELP
 from coffer.core.codeartifact.token_format import peek_token_id
-from coffer.core.identity.key_resolution import ADMIN_USER
+from coffer.core.identity.iam_service import ADMIN_USER
 from coffer.core.shared.clock import iso_utc
 from coffer.core.shared.errors import CofferError
 

@@ -24,21 +24,27 @@ from coffer.aws.auth import new_request_id
 from coffer.aws.errors import serialize_error as restjson_error
 from coffer.aws.query import DEFAULT_NAMESPACE, XML_CONTENT_TYPE
 from coffer.aws.query import serialize_error as query_error
-from coffer.core.identity.iam_errors import AwsCodedError
-from coffer.core.shared.errors import CofferError, ValidationError
+from coffer.core.shared.errors import (
+    CofferError,
+    RequestHeaderSectionTooLargeError,
+    RequestTimeoutError,
+    RequestUriTooLongError,
+    ServiceUnavailableError,
+    ValidationError,
+)
 
 IAM_NAMESPACE: Final = "https://iam.amazonaws.com/doc/2010-05-08/"
 """IAM's XML namespace (the botocore model's ``xmlNamespace``; a test checks they agree)."""
 _IAM_VERSION: Final = b"version=2010-05-08"
 _IAM_SCOPE: Final = (b"/iam/aws4_request", b"%2fiam%2faws4_request")
 
-CODES: Final = {
-    408: "RequestTimeout",
-    414: "RequestURITooLong",
-    431: "RequestHeaderSectionTooLarge",
-    503: "ServiceUnavailable",
+CODES: Final[dict[int, type[CofferError]]] = {
+    408: RequestTimeoutError,
+    414: RequestUriTooLongError,
+    431: RequestHeaderSectionTooLargeError,
+    503: ServiceUnavailableError,
 }
-"""AWS error codes of the refusals (400 is each dialect's validation error)."""
+"""The errors of the refusals, by status (400 is each dialect's validation error)."""
 
 
 class Dialect(enum.Enum):
@@ -94,11 +100,7 @@ def refusal(
     if method is None or target is None:
         method, target = request_target(head)
     dialect = dialect_of(method, target)
-    error: CofferError = (
-        ValidationError(message, reason="CANNOT_PARSE")
-        if status == 400
-        else AwsCodedError(CODES.get(status, http.HTTPStatus(status).phrase.replace(" ", "")), status, message)
-    )
+    error = ValidationError(message, reason="CANNOT_PARSE") if status == 400 else CODES[status](message)
     headers: list[tuple[bytes, bytes]] = list(extra_headers)
     if dialect is Dialect.REST_JSON:
         wire = restjson_error(error, new_request_id())

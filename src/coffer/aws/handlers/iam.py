@@ -3,19 +3,18 @@
 
 Policy documents are returned as JSON text: the query serializer URL-encodes ``policyDocumentType`` strings as
 IAM does. Timestamps are epoch seconds. Listings page with ``Marker``/``MaxItems`` (default 100), the marker
-being opaque to clients. Operations missing from ``HANDLERS`` answer NotImplemented (the endpoint does it).
+being the same signed token as CodeArtifact's ``nextToken`` (bound to the caller and the listing). Operations
+missing from ``HANDLERS`` answer NotImplemented (the endpoint does it).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from coffer.core.identity.callers import Caller
-from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.identity.iam_errors import InvalidInputError
 from coffer.core.identity.iam_models import (
     AccessKey,
     Account,
@@ -27,8 +26,9 @@ from coffer.core.identity.iam_models import (
     Role,
     User,
 )
-from coffer.core.identity.iam_service import IamService, validation_error
-from coffer.core.identity.key_resolution import IdentityService
+from coffer.core.identity.iam_service import IamService
+from coffer.core.shared.errors import ValidationError
+from coffer.core.shared.pagination import Paginator, Scope
 
 Params = Mapping[str, Any]
 Result = dict[str, Any]
@@ -40,7 +40,7 @@ DEFAULT_MAX_ITEMS = 100
 @dataclass(frozen=True)
 class IamHandlerServices:
     iam: IamService
-    identities: IdentityService
+    paginator: Paginator
 
 
 Handler = Callable[[IamHandlerServices, Caller, Params], Result]
@@ -146,43 +146,48 @@ def attached_shape(p: ManagedPolicy) -> Result:
 # --- paging ------------------------------------------------------------------------------------------------------
 
 
-def _encode_marker(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii")
+_NOT_SELECTORS = frozenset(("Marker", "MaxItems"))
 
 
-def _decode_marker(marker: str) -> str:
-    try:
-        key = base64.b64decode(marker.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
-    except (ValueError, binascii.Error, UnicodeError):
-        key = ""
-    if not key:
-        raise AwsCodedError("InvalidInput", 400, "Invalid Marker.")
-    return key
+def _scope(field: str, p: Params) -> Scope:
+    """The listing a marker belongs to: the result field and every parameter that selects its items."""
+    return (f"iam/{field}", *(f"{k}={v}" for k, v in sorted(p.items()) if k not in _NOT_SELECTORS))
 
 
-def page(items: Sequence[T], p: Params, key: Callable[[T], str], field: str, shape: Callable[[T], Any]) -> Result:
+def page(
+    s: IamHandlerServices,
+    c: Caller,
+    items: Sequence[T],
+    p: Params,
+    key: Callable[[T], str],
+    field: str,
+    shape: Callable[[T], Any],
+) -> Result:
     """One page of ``items`` (in listing order): ``field`` holds the shaped items, with IsTruncated and Marker.
     The marker names the last item returned; a page resumes after it (or after where it would be, when it has
     gone meanwhile and the listing is ordered by ``key``)."""
     max_items = p.get("MaxItems")
     limit = DEFAULT_MAX_ITEMS if max_items is None else int(max_items)
-    if not 1 <= limit <= 1000:
-        raise validation_error("maxItems", limit, "Member must have value between 1 and 1000")
+    scope = _scope(field, p)
     start = 0
     marker = p.get("Marker")
     if marker:
-        last = _decode_marker(str(marker))
+        try:
+            last = s.paginator.decode(scope, str(marker), c)
+        except ValidationError as exc:
+            raise InvalidInputError("Invalid Marker.") from exc
+        assert last is not None
         keys = [key(i) for i in items]
         start = keys.index(last) + 1 if last in keys else next((n for n, k in enumerate(keys) if k > last), len(keys))
     chunk = items[start : start + limit]
     out: Result = {field: [shape(i) for i in chunk], "IsTruncated": start + limit < len(items)}
     if out["IsTruncated"]:
-        out["Marker"] = _encode_marker(key(chunk[-1]))
+        out["Marker"] = s.paginator.encode(scope, key(chunk[-1]), c)
     return out
 
 
-def _names(policies: Sequence[NamedPolicy], p: Params) -> Result:
-    return page(policies, p, lambda n: n.name, "PolicyNames", lambda n: n.name)
+def _names(s: IamHandlerServices, c: Caller, policies: Sequence[NamedPolicy], p: Params) -> Result:
+    return page(s, c, policies, p, lambda n: n.name, "PolicyNames", lambda n: n.name)
 
 
 # --- users -------------------------------------------------------------------------------------------------------
@@ -202,7 +207,7 @@ def get_user(s: IamHandlerServices, c: Caller, p: Params) -> Result:
 
 
 def list_users(s: IamHandlerServices, c: Caller, p: Params) -> Result:
-    return page(s.iam.list_users(c, p.get("PathPrefix")), p, lambda u: u.name, "Users", user_shape)
+    return page(s, c, s.iam.list_users(c, p.get("PathPrefix")), p, lambda u: u.name, "Users", user_shape)
 
 
 def delete_user(s: IamHandlerServices, c: Caller, p: Params) -> Result:
@@ -219,11 +224,11 @@ def create_group(s: IamHandlerServices, c: Caller, p: Params) -> Result:
 
 def get_group(s: IamHandlerServices, c: Caller, p: Params) -> Result:
     group, members = s.iam.get_group(c, p["GroupName"])
-    return {"Group": group_shape(group), **page(members, p, lambda u: u.name, "Users", user_shape)}
+    return {"Group": group_shape(group), **page(s, c, members, p, lambda u: u.name, "Users", user_shape)}
 
 
 def list_groups(s: IamHandlerServices, c: Caller, p: Params) -> Result:
-    return page(s.iam.list_groups(c, p.get("PathPrefix")), p, lambda g: g.name, "Groups", group_shape)
+    return page(s, c, s.iam.list_groups(c, p.get("PathPrefix")), p, lambda g: g.name, "Groups", group_shape)
 
 
 def delete_group(s: IamHandlerServices, c: Caller, p: Params) -> Result:
@@ -242,7 +247,7 @@ def remove_user_from_group(s: IamHandlerServices, c: Caller, p: Params) -> Resul
 
 
 def list_groups_for_user(s: IamHandlerServices, c: Caller, p: Params) -> Result:
-    return page(s.iam.list_groups_for_user(c, p["UserName"]), p, lambda g: g.name, "Groups", group_shape)
+    return page(s, c, s.iam.list_groups_for_user(c, p["UserName"]), p, lambda g: g.name, "Groups", group_shape)
 
 
 # --- access keys -------------------------------------------------------------------------------------------------
@@ -254,7 +259,7 @@ def create_access_key(s: IamHandlerServices, c: Caller, p: Params) -> Result:
 
 def list_access_keys(s: IamHandlerServices, c: Caller, p: Params) -> Result:
     keys = s.iam.list_access_keys(c, p.get("UserName"))
-    return page(keys, p, lambda k: k.access_key_id, "AccessKeyMetadata", access_key_shape)
+    return page(s, c, keys, p, lambda k: k.access_key_id, "AccessKeyMetadata", access_key_shape)
 
 
 def update_access_key(s: IamHandlerServices, c: Caller, p: Params) -> Result:
@@ -298,7 +303,7 @@ def get_role(s: IamHandlerServices, c: Caller, p: Params) -> Result:
 
 
 def list_roles(s: IamHandlerServices, c: Caller, p: Params) -> Result:
-    return page(s.iam.list_roles(c, p.get("PathPrefix")), p, lambda r: r.name, "Roles", role_shape)
+    return page(s, c, s.iam.list_roles(c, p.get("PathPrefix")), p, lambda r: r.name, "Roles", role_shape)
 
 
 def update_role(s: IamHandlerServices, c: Caller, p: Params) -> Result:
@@ -334,7 +339,7 @@ def _inline_handlers(kind: PrincipalType, label: str) -> dict[str, Handler]:
         return {name_key: p[name_key], "PolicyName": policy.name, "PolicyDocument": policy.document}
 
     def list_(s: IamHandlerServices, c: Caller, p: Params) -> Result:
-        return _names(s.iam.list_inline_policies(c, kind, p[name_key]), p)
+        return _names(s, c, s.iam.list_inline_policies(c, kind, p[name_key]), p)
 
     def delete(s: IamHandlerServices, c: Caller, p: Params) -> Result:
         s.iam.delete_inline_policy(c, kind, p[name_key], p["PolicyName"])
@@ -377,7 +382,13 @@ def list_policies(s: IamHandlerServices, c: Caller, p: Params) -> Result:
         path_prefix=p.get("PathPrefix"),
     )
     return page(
-        policies, p, lambda x: f"{x.name.lower()}\x00{x.arn}", "Policies", lambda x: policy_shape(x, description=False)
+        s,
+        c,
+        policies,
+        p,
+        lambda x: f"{x.name.lower()}\x00{x.arn}",
+        "Policies",
+        lambda x: policy_shape(x, description=False),
     )
 
 
@@ -397,7 +408,9 @@ def get_policy_version(s: IamHandlerServices, c: Caller, p: Params) -> Result:
 
 def list_policy_versions(s: IamHandlerServices, c: Caller, p: Params) -> Result:
     versions = s.iam.list_policy_versions(c, p["PolicyArn"])
-    return page(versions, p, lambda v: v.version_id, "Versions", lambda v: policy_version_shape(v, document=False))
+    return page(
+        s, c, versions, p, lambda v: v.version_id, "Versions", lambda v: policy_version_shape(v, document=False)
+    )
 
 
 def delete_policy_version(s: IamHandlerServices, c: Caller, p: Params) -> Result:
@@ -424,7 +437,7 @@ def _attachment_handlers(kind: PrincipalType, label: str) -> dict[str, Handler]:
 
     def list_attached(s: IamHandlerServices, c: Caller, p: Params) -> Result:
         policies = s.iam.list_attached_policies(c, kind, p[name_key], p.get("PathPrefix"))
-        return page(policies, p, lambda x: x.arn, "AttachedPolicies", attached_shape)
+        return page(s, c, policies, p, lambda x: x.arn, "AttachedPolicies", attached_shape)
 
     return {
         f"Attach{label}Policy": attach,

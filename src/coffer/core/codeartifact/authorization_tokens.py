@@ -9,13 +9,13 @@ from coffer.core.codeartifact import token_format as tokens
 from coffer.core.codeartifact.deps import Deps
 from coffer.core.codeartifact.token_format import TokenClaims, TokenError
 from coffer.core.identity.callers import Caller
-from coffer.core.identity.key_resolution import LONG_TERM_SESSION_SECONDS, IdentityService
+from coffer.core.identity.key_resolution import IdentityService
+from coffer.core.shared.aws_limits import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from coffer.core.shared.errors import AccessDeniedError, ValidationError
 from coffer.core.shared.signing import KeyRing
 
-DEFAULT_DURATION = 43200
-MIN_DURATION = 900
-MAX_DURATION = 43200
+DEFAULT_DURATION = MAX_DURATION = MAX_SESSION_SECONDS
+MIN_DURATION = MIN_SESSION_SECONDS
 BEARER_SERVICE = "codeartifact.amazonaws.com"
 
 
@@ -81,7 +81,7 @@ class AuthorizationTokenService:
         if requested == 0:
             # Exactly when the caller's temporary credentials expire (spec §1); long-term keys: the default 12 h.
             session_end = caller.session_expires_at
-            expires = int(session_end) if session_end is not None else now + LONG_TERM_SESSION_SECONDS
+            expires = int(session_end) if session_end is not None else now + MAX_SESSION_SECONDS
         else:
             expires = now + requested
         ring = self._key_ring()

@@ -11,7 +11,6 @@ issue and expiry times. Verification needs only the in-memory key ring: no datab
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hmac
 import json
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 
 from coffer.core.shared.errors import CofferError
 from coffer.core.shared.signing import KeyRing
+from coffer.core.shared.signing import b64url_decode as _b64d
+from coffer.core.shared.signing import b64url_encode as _b64e
 
 # json's ASCII string encoder (the C one when available), the one json.dumps(ensure_ascii=True) uses
 _json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -93,14 +94,6 @@ class TokenClaims:
             self.session_issued_at,
             self.principal_id,
         ]
-
-
-def _b64e(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _mac(key: bytes, signed_part: str) -> bytes:

@@ -1,37 +1,55 @@
-"""Errors with an exact AWS error code, for services whose clients match on codes (IAM, STS).
-
-Core services raise these when IAM/STS define a specific code (``EntityAlreadyExists``, ``NoSuchEntity``,
-``DeleteConflict``, ``LimitExceeded``, ``MalformedPolicyDocument``, ``ExpiredToken``, ...); the query wire
-serializes ``code`` and ``status`` as they are.
-"""
+"""IAM's and STS's error codes as classes of the error tree (the query wire writes ``code`` and ``status`` as
+they are): core services raise these where IAM or STS define a specific code."""
 
 from __future__ import annotations
 
-from coffer.core.shared.errors import CofferError
+from coffer.core.shared.errors import ExactCodeError
 
 
-class AwsCodedError(CofferError):
-    def __init__(self, code: str, status: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code  # type: ignore[misc]  # per-instance code: one class for every IAM/STS error code
-        self.status = status  # type: ignore[misc]
+class NoSuchEntityError(ExactCodeError):
+    code = "NoSuchEntity"
+    status = 404
 
 
-def no_such_entity(message: str) -> AwsCodedError:
-    return AwsCodedError("NoSuchEntity", 404, message)
+class EntityAlreadyExistsError(ExactCodeError):
+    code = "EntityAlreadyExists"
+    status = 409
 
 
-def entity_already_exists(message: str) -> AwsCodedError:
-    return AwsCodedError("EntityAlreadyExists", 409, message)
+class DeleteConflictError(ExactCodeError):
+    code = "DeleteConflict"
+    status = 409
 
 
-def delete_conflict(message: str) -> AwsCodedError:
-    return AwsCodedError("DeleteConflict", 409, message)
+class LimitExceededError(ExactCodeError):
+    code = "LimitExceeded"
+    status = 409
 
 
-def limit_exceeded(message: str) -> AwsCodedError:
-    return AwsCodedError("LimitExceeded", 409, message)
+class InvalidInputError(ExactCodeError):
+    code = "InvalidInput"
+    status = 400
 
 
-def invalid_input(message: str) -> AwsCodedError:
-    return AwsCodedError("InvalidInput", 400, message)
+class IamValidationError(ExactCodeError):
+    """IAM's and STS's ``ValidationError`` for rules the model does not express (cross-field rules, quotas)."""
+
+    code = "ValidationError"
+    status = 400
+
+
+class IamAccessDeniedError(ExactCodeError):
+    """``AccessDenied`` raised by IAM and STS themselves (not by the authorizer's policy evaluation)."""
+
+    code = "AccessDenied"
+    status = 403
+
+
+class InvalidParameterValueError(ExactCodeError):
+    code = "InvalidParameterValue"
+    status = 400
+
+
+class PackedPolicyTooLargeError(ExactCodeError):
+    code = "PackedPolicyTooLarge"
+    status = 400

@@ -4,56 +4,18 @@ from __future__ import annotations
 
 import functools
 import hmac
-import secrets
-import string
 from collections.abc import Iterable
 from dataclasses import replace
 
 from coffer.core.identity.callers import Caller, ResolvedKey, root_caller, split_assumed_role_arn
-from coffer.core.identity.iam_models import AccessKey, Account, NamedPolicy, PrincipalType, Session, User
+from coffer.core.identity.iam_models import PrincipalType, Session
 from coffer.core.identity.identity_store import IdentityBackend
 from coffer.core.policy import PolicyDocument, PolicyKind, parse_policy
 from coffer.core.shared.cache import TtlCache
 from coffer.core.shared.clock import Clock
-from coffer.core.shared.errors import ConflictError, ExpiredTokenError, ResourceNotFoundError, ValidationError
+from coffer.core.shared.errors import ExpiredTokenError
 
-ADMIN_USER = "admin"
-ADMIN_POLICY_NAME = "AdministratorAccess"
-ADMIN_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
-LONG_TERM_SESSION_SECONDS = 43200
-KEY_USE_INTERVAL = (
-    60.0  # seconds between recorded uses of one access key  # what duration=0 means for long-term keys (spec §1)
-)
-_ID_ALPHABET = string.ascii_uppercase + "234567"
-_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
-_USER_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "+=,.@_-")
-
-
-def _random(alphabet: str, n: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(n))
-
-
-def new_access_key_id() -> str:
-    return "AKIA" + _random(_ID_ALPHABET, 16)
-
-
-def new_secret_access_key() -> str:
-    return _random(_SECRET_ALPHABET, 40)
-
-
-def new_user_id() -> str:
-    return "AIDA" + _random(_ID_ALPHABET, 17)
-
-
-def new_account_id() -> str:
-    return str(secrets.randbelow(9 * 10**11) + 10**11)
-
-
-def validate_user_name(name: str) -> None:
-    if not 1 <= len(name) <= 64 or not _USER_NAME_CHARS.issuperset(name):
-        raise ValidationError(
-            f"Invalid user name {name!r}: 1 to 64 characters from letters, digits and +=,.@_-",
-        )
+KEY_USE_INTERVAL = 60.0  # seconds between recorded uses of one access key
 
 
 @functools.lru_cache(maxsize=2048)
@@ -70,8 +32,6 @@ class IdentityService:
         self._keys: TtlCache[str, ResolvedKey | None] = TtlCache(clock, cache_ttl)
         self._principals: TtlCache[tuple[str, int | None], Caller | None] = TtlCache(clock, cache_ttl)
         self._last_recorded: dict[str, float] = {}
-
-    # --- authentication -------------------------------------------------------------------------------
 
     def resolve_access_key(self, access_key_id: str) -> ResolvedKey | None:
         """The key's secret, session token and caller; None for an unknown or inactive key (the endpoints
@@ -254,84 +214,3 @@ class IdentityService:
         """Forget cached identities (after a change made through this process)."""
         self._keys.invalidate()
         self._principals.invalidate()
-
-    # --- administration -------------------------------------------------------------------------------
-
-    def ensure_account(self, account_id: str) -> Account:
-        existing = self._store.get_account(account_id)
-        if existing is not None:
-            return existing
-        account = Account(account_id=account_id, created_at=self._clock())
-        self._store.create_account(account)
-        return account
-
-    def create_user(self, account_id: str, name: str) -> User:
-        validate_user_name(name)
-        if self._store.get_account(account_id) is None:
-            raise ResourceNotFoundError(f"Account {account_id} does not exist", account_id, "account")
-        user = User(account_id=account_id, name=name, user_id=new_user_id(), created_at=self._clock())
-        self._store.create_user(user)
-        return user
-
-    def create_access_key(self, account_id: str, user_name: str) -> AccessKey:
-        if len(self._store.list_access_keys(account_id, user_name)) >= 2:
-            raise ConflictError(f"Cannot exceed quota for AccessKeysPerUser: 2 (user {user_name})", user_name, "user")
-        key = AccessKey(
-            access_key_id=new_access_key_id(),
-            secret_access_key=new_secret_access_key(),
-            account_id=account_id,
-            user_name=user_name,
-            created_at=self._clock(),
-        )
-        self._store.create_access_key(key)
-        self.invalidate()
-        return key
-
-    def create_root_access_key(self, account_id: str) -> AccessKey:
-        """An access key of the account's root user (AWS discourages them; Coffer has them for tests of that)."""
-        if self._store.get_account(account_id) is None:
-            raise ResourceNotFoundError(f"Account {account_id} does not exist", account_id, "account")
-        key = AccessKey(
-            access_key_id=new_access_key_id(),
-            secret_access_key=new_secret_access_key(),
-            account_id=account_id,
-            user_name=None,
-            created_at=self._clock(),
-        )
-        self._store.create_access_key(key)
-        self.invalidate()
-        return key
-
-    def put_user_policy(self, account_id: str, user_name: str, policy_name: str, document: str) -> None:
-        parse_policy(document, "identity")  # MalformedPolicyDocument before anything is stored
-        if not 1 <= len(policy_name) <= 128 or not _USER_NAME_CHARS.issuperset(policy_name):
-            raise ValidationError(f"Invalid policy name {policy_name!r}")
-        self._store.put_user_policy(account_id, user_name, NamedPolicy(policy_name, document))
-        self.invalidate()
-
-    def delete_user_policy(self, account_id: str, user_name: str, policy_name: str) -> None:
-        self._store.delete_user_policy(account_id, user_name, policy_name)
-        self.invalidate()
-
-    def list_users(self, account_id: str) -> list[User]:
-        return self._store.list_users(account_id)
-
-    def list_access_keys(self, account_id: str, user_name: str) -> list[AccessKey]:
-        return self._store.list_access_keys(account_id, user_name)
-
-    def list_user_policies(self, account_id: str, user_name: str) -> list[NamedPolicy]:
-        return self._store.list_user_policies(account_id, user_name)
-
-    def delete_user(self, account_id: str, name: str) -> None:
-        self._store.delete_user(account_id, name)
-        self.invalidate()
-
-    def bootstrap_admin(self, account_id: str) -> AccessKey | None:
-        """Make sure the account has its ``admin`` user with full access. Returns a new access key when the
-        user was created now (the caller writes it to the credentials file), else None."""
-        self.ensure_account(account_id)
-        if self._store.get_user(account_id, ADMIN_USER) is not None:
-            return None
-        self.create_user(account_id, ADMIN_USER)
-        self.put_user_policy(account_id, ADMIN_USER, ADMIN_POLICY_NAME, ADMIN_POLICY)
-        return self.create_access_key(account_id, ADMIN_USER)

@@ -12,37 +12,34 @@ with duration 0 can expire exactly with the session.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from coffer.core.identity.authorizer import Authorizer, ContextValues
 from coffer.core.identity.callers import Caller
-from coffer.core.identity.iam_errors import AwsCodedError
+from coffer.core.identity.iam_errors import (
+    IamAccessDeniedError,
+    IamValidationError,
+    InvalidParameterValueError,
+    PackedPolicyTooLargeError,
+)
 from coffer.core.identity.iam_models import Role, Session
-from coffer.core.identity.key_resolution import IdentityService, new_secret_access_key, parse_stored_policy
+from coffer.core.identity.identity_ids import new_secret_access_key, new_session_access_key_id, new_session_token
+from coffer.core.identity.key_resolution import IdentityService, parse_stored_policy
 from coffer.core.policy import denial_message, evaluate, parse_policy, policy_size
+from coffer.core.shared.aws_limits import MAX_SESSION_SECONDS, ONE_HOUR
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import ConflictError
 
-ROLE_DEFAULT_DURATION = 3600
-MIN_DURATION = 900
-ROLE_MAX_DURATION = 43200
-CHAINED_MAX_DURATION = 3600
-SESSION_TOKEN_DEFAULT_DURATION = 43200
-SESSION_TOKEN_MAX_DURATION = 129600
-ROOT_SESSION_MAX_DURATION = 3600
+SESSION_TOKEN_DEFAULT_DURATION = MAX_SESSION_SECONDS
 PACKED_POLICY_LIMIT = 2048  # characters of session policy (whitespace excluded), policy ARNs and session tags
 MAX_POLICY_ARNS = 10
-MAX_SESSION_TAGS = 50
+MAX_SOURCE_IDENTITY = 64  # the model allows 256; STS takes at most 64 characters
 
-_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_SESSION_NAME = re.compile(r"[\w+=,.@-]*", re.ASCII)
-_TAG_TEXT = re.compile(r"[\w\s.:/=+\-@]*")  # \p{L}\p{Z}\p{N}_.:/=+-@ (Python's \w: letters, digits, _)
+# Parsing, not validation: the model only bounds an ARN's length and characters.
 _ROLE_ARN = re.compile(r"arn:aws:iam::(?P<account>\d{12}):role(?P<path>/(?:[\x21-\x7e]+/)?)(?P<name>[\w+=,.@-]{1,64})")
 _POLICY_ARN = re.compile(r"arn:aws:iam::(?:\d{12}|aws):policy/[\x21-\x7e]+")
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 
 
 class StsBackend(Protocol):
@@ -74,74 +71,24 @@ class CallerIdentity:
     arn: str
 
 
-def validation_error(message: str) -> AwsCodedError:
-    return AwsCodedError("ValidationError", 400, message)
-
-
-def access_denied(message: str) -> AwsCodedError:
-    return AwsCodedError("AccessDenied", 403, message)
-
-
-def _validation(errors: Sequence[str]) -> AwsCodedError:
+def _validation(errors: Sequence[str]) -> IamValidationError:
     count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: "
-    return validation_error(count + "; ".join(errors))
+    return IamValidationError(count + "; ".join(errors))
 
 
 def _constraint(value: object, member: str, constraint: str) -> str:
     return f"Value '{value}' at '{member}' failed to satisfy constraint: Member must {constraint}"
 
 
-def check_duration(value: int | None, default: int, maximum: int, errors: list[str]) -> int:
-    if value is None:
-        return default
-    if value < MIN_DURATION:
-        errors.append(_constraint(value, "durationSeconds", f"have value greater than or equal to {MIN_DURATION}"))
-    elif value > maximum:
-        errors.append(_constraint(value, "durationSeconds", f"have value less than or equal to {maximum}"))
-    return value
-
-
-def check_session_name(name: str, errors: list[str]) -> None:
-    if len(name) < 2:
-        errors.append(_constraint(name, "roleSessionName", "have length greater than or equal to 2"))
-    elif len(name) > 64:
-        errors.append(_constraint(name, "roleSessionName", "have length less than or equal to 64"))
-    if not _SESSION_NAME.fullmatch(name):
-        errors.append(_constraint(name, "roleSessionName", r"satisfy regular expression pattern: [\w+=,.@-]*"))
-
-
-def check_tags(tags: Sequence[tuple[str, str]], transitive: Sequence[str], errors: list[str]) -> None:
-    if len(tags) > MAX_SESSION_TAGS:
-        errors.append(_constraint("[...]", "tags", f"have length less than or equal to {MAX_SESSION_TAGS}"))
-    for index, (key, value) in enumerate(tags, 1):
-        if not 1 <= len(key) <= 128:
-            errors.append(_constraint(key, f"tags.{index}.member.key", "have length less than or equal to 128"))
-        elif not _TAG_TEXT.fullmatch(key):
-            errors.append(
-                _constraint(
-                    key, f"tags.{index}.member.key", r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+"
-                )
-            )
-        if len(value) > 256:
-            errors.append(_constraint(value, f"tags.{index}.member.value", "have length less than or equal to 256"))
-        elif not _TAG_TEXT.fullmatch(value):
-            errors.append(
-                _constraint(
-                    value,
-                    f"tags.{index}.member.value",
-                    r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*",
-                )
-            )
+def check_tag_keys(tags: Sequence[tuple[str, str]], transitive: Sequence[str]) -> None:
+    """What the model cannot say about session tags: keys are unique (case-insensitively), and every transitive
+    key is one of them."""
     lowered = [key.lower() for key, _ in tags]
     if len(set(lowered)) != len(lowered):
-        raise AwsCodedError(
-            "InvalidParameterValue", 400, "Duplicate tag keys found. Please note that Tag keys are case insensitive."
-        )
+        raise InvalidParameterValueError("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
     missing = {key.lower() for key in transitive} - set(lowered)
     if missing:
-        raise AwsCodedError(
-            "InvalidParameterValue", 400, "The specified transitive tag key must be included in the requested tags."
-        )
+        raise InvalidParameterValueError("The specified transitive tag key must be included in the requested tags.")
 
 
 def packed_policy_size(policy: str | None, policy_arns: Sequence[str], tags: Sequence[tuple[str, str]]) -> int:
@@ -149,19 +96,6 @@ def packed_policy_size(policy: str | None, policy_arns: Sequence[str], tags: Seq
     used = (policy_size(policy, "session") if policy is not None else 0) + sum(map(len, policy_arns))
     used += sum(len(key) + len(value) for key, value in tags)
     return -(-used * 100 // PACKED_POLICY_LIMIT)
-
-
-def _random(alphabet: str, n: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(n))
-
-
-def new_session_access_key_id() -> str:
-    return "ASIA" + _random(_ID_ALPHABET, 16)
-
-
-def new_session_token() -> str:
-    """Opaque, long and URL-safe (AWS's are several hundred characters)."""
-    return secrets.token_urlsafe(240)
 
 
 class StsService:
@@ -193,35 +127,28 @@ class StsService:
         external_id: str | None = None,
         source_identity: str | None = None,
     ) -> AssumedRole:
+        requested = ONE_HOUR if duration is None else duration
         errors: list[str] = []
-        requested = check_duration(duration, ROLE_DEFAULT_DURATION, ROLE_MAX_DURATION, errors)
-        check_session_name(session_name, errors)
         if len(policy_arns) > MAX_POLICY_ARNS:
             errors.append(_constraint("[...]", "policyArns", f"have length less than or equal to {MAX_POLICY_ARNS}"))
         for index, arn in enumerate(policy_arns, 1):
-            if not 20 <= len(arn) <= 2048 or not _POLICY_ARN.fullmatch(arn):
+            if not _POLICY_ARN.fullmatch(arn):
                 errors.append(_constraint(arn, f"policyArns.{index}.member.arn", "be a valid IAM policy ARN"))
-        if external_id is not None and not _EXTERNAL_ID.fullmatch(external_id):
-            errors.append(_constraint(external_id, "externalId", r"satisfy regular expression pattern: [\w+=,.@:/-]*"))
-        if source_identity is not None and not 2 <= len(source_identity) <= 64:
+        if source_identity is not None and len(source_identity) > MAX_SOURCE_IDENTITY:
             errors.append(_constraint(source_identity, "sourceIdentity", "have length between 2 and 64"))
         if errors:
             raise _validation(errors)
-        check_tags(tags, transitive_tag_keys, errors)
-        if errors:
-            raise _validation(errors)
+        check_tag_keys(tags, transitive_tag_keys)
         if policy is not None:
             parse_policy(policy, "session")  # MalformedPolicyDocument, with IAM's texts
         packed = packed_policy_size(policy, policy_arns, tags)
         if packed > 100:
-            raise AwsCodedError(
-                "PackedPolicyTooLarge",
-                400,
+            raise PackedPolicyTooLargeError(
                 f"Packed policy consumes {packed}% of allotted space, please use smaller policy.",
             )
 
         if caller.is_root:
-            raise access_denied("Roles may not be assumed by root accounts.")
+            raise IamAccessDeniedError("Roles may not be assumed by root accounts.")
         role = self._find_role(role_arn)
         context: dict[str, str | tuple[str, ...]] = {"sts:RoleSessionName": session_name}
         if external_id is not None:
@@ -240,12 +167,12 @@ class StsService:
             self._require_trusted(caller, "sts:SetSourceIdentity", role_arn, role, context)
 
         chained = caller.kind == "assumed-role"
-        if chained and requested > CHAINED_MAX_DURATION:
-            raise validation_error(
+        if chained and requested > ONE_HOUR:
+            raise IamValidationError(
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
             )
         if requested > role.max_session_duration:
-            raise validation_error("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+            raise IamValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 
         session = self._create(
             account_id=role.account_id,
@@ -270,9 +197,7 @@ class StsService:
     def _find_role(self, role_arn: str) -> Role | None:
         found = _ROLE_ARN.fullmatch(role_arn)
         if found is None:
-            if not 20 <= len(role_arn) <= 2048:
-                raise _validation([_constraint(role_arn, "roleArn", "have length greater than or equal to 20")])
-            raise validation_error(f"{role_arn} is invalid")
+            raise IamValidationError(f"{role_arn} is invalid")
         role = self._store.get_role(found["account"], found["name"])
         if role is None or role.arn != role_arn:
             return None
@@ -289,7 +214,7 @@ class StsService:
         both = role.account_id if role is not None and role.account_id != caller.account_id else ""
         decision = evaluate(request, caller.policies, trust, both, caller.session_policies)
         if not decision.allowed or role is None:
-            raise access_denied(denial_message(caller.arn, action, role_arn, decision))
+            raise IamAccessDeniedError(denial_message(caller.arn, action, role_arn, decision))
         return role
 
     # --- GetSessionToken ----------------------------------------------------------------------------------
@@ -297,16 +222,12 @@ class StsService:
     def get_session_token(self, caller: Caller, duration: int | None = None) -> Credentials:
         """For IAM users and the root user with long-term keys; needs no permission."""
         if caller.is_session:
-            raise access_denied("Cannot call GetSessionToken with session credentials")
-        errors: list[str] = []
+            raise IamAccessDeniedError("Cannot call GetSessionToken with session credentials")
         if caller.is_root:
             # AWS: the root user's sessions last at most an hour; a longer request is silently shortened.
-            requested = check_duration(duration, ROOT_SESSION_MAX_DURATION, SESSION_TOKEN_MAX_DURATION, errors)
-            requested = min(requested, ROOT_SESSION_MAX_DURATION)
+            requested = ONE_HOUR if duration is None else min(duration, ONE_HOUR)
         else:
-            requested = check_duration(duration, SESSION_TOKEN_DEFAULT_DURATION, SESSION_TOKEN_MAX_DURATION, errors)
-        if errors:
-            raise _validation(errors)
+            requested = SESSION_TOKEN_DEFAULT_DURATION if duration is None else duration
         session = self._create(
             account_id=caller.account_id,
             duration=requested,

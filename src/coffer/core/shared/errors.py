@@ -143,3 +143,58 @@ class ExpiredTokenError(AuthenticationError):
 class RequestTooLargeError(CofferError):
     code = "RequestEntityTooLargeException"
     status = 413
+
+
+# --- errors with an exact AWS code (IAM, STS and the query protocol), written as they are ---
+
+
+class ExactCodeError(CofferError):
+    """Base of the errors whose ``code`` is the exact AWS error code the query protocol writes (IAM's and STS's
+    ``NoSuchEntity``, ``EntityAlreadyExists``, ..., and the protocol's own refusals): the query serializer writes
+    ``code`` and ``status`` as they are, instead of mapping the class to a query code."""
+
+
+class UnsupportedMediaTypeError(ExactCodeError):
+    code = "UnsupportedMediaType"
+    status = 415
+
+
+class MalformedQueryStringError(ExactCodeError):
+    code = "MalformedQueryString"
+    status = 400
+
+
+class MissingActionError(ExactCodeError):
+    code = "MissingAction"
+    status = 400
+
+    def __init__(self, message: str = "Missing Action") -> None:
+        super().__init__(message)
+
+
+class InvalidActionError(ExactCodeError):
+    code = "InvalidAction"
+    status = 400
+
+
+# --- transport-level refusals (the HTTP layer answers them before the app sees the request) ---
+
+
+class RequestTimeoutError(ExactCodeError):
+    code = "RequestTimeout"
+    status = 408
+
+
+class RequestUriTooLongError(ExactCodeError):
+    code = "RequestURITooLong"
+    status = 414
+
+
+class RequestHeaderSectionTooLargeError(ExactCodeError):
+    code = "RequestHeaderSectionTooLarge"
+    status = 431
+
+
+class ServiceUnavailableError(ExactCodeError):
+    code = "ServiceUnavailable"
+    status = 503

@@ -7,7 +7,6 @@ forged nor replayed against another listing or by another principal (nor by a re
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -17,6 +16,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from coffer.core.shared.errors import ValidationError
 from coffer.core.shared.signing import KeyRing
+from coffer.core.shared.signing import b64url_decode as _b64d
+from coffer.core.shared.signing import b64url_encode as _b64e
 
 if TYPE_CHECKING:
     from coffer.core.identity.callers import Caller
@@ -35,14 +36,6 @@ _INVALID = "The pagination token is invalid or expired."
 
 Scope = tuple[str, ...]
 """A listing: its operation name, then the values of everything that selects its items (account, domain, filters)."""
-
-
-def _b64e(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _field(value: str | bytes) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,3 +37,13 @@ class KeyRing:
 
     def key_ids(self) -> frozenset[str]:
         return frozenset(self._keys)
+
+
+def b64url_encode(raw: bytes) -> str:
+    """URL-safe base64 without padding (how signed tokens and markers carry bytes)."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """The inverse of :func:`b64url_encode`; ``binascii.Error`` or ``ValueError`` for text that is not one."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
