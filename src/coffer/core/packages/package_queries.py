@@ -20,6 +20,12 @@ from coffer.core.packages.package_names import normalize_name, normalize_ref
 from coffer.core.shared.errors import ResourceNotFoundError
 
 
+def _scope(operation: str, ref: PackageRef, last: str) -> tuple[str, ...]:
+    """What a pagination token of ``operation`` on the package is bound to."""
+    r = ref.repo
+    return (operation, r.domain_owner, r.domain, r.name, ref.format, ref.namespace or "", ref.name, last)
+
+
 class PackageQueries(PackageAccess):
     def list_packages(
         self,
@@ -92,17 +98,7 @@ class PackageQueries(PackageAccess):
         ref = normalize_ref(package)
         self._authorize_package(caller, "ListPackageVersions", ref)
         self._require_package(ref)
-        r = ref.repo
-        scope = (
-            "ListPackageVersions",
-            r.domain_owner,
-            r.domain,
-            r.name,
-            ref.format,
-            ref.namespace or "",
-            ref.name,
-            status or "",
-        )
+        scope = _scope("ListPackageVersions", ref, status or "")
         after = self._d.paginator.decode(scope, next_token, caller)
         page = self._d.store.list_versions(ref, status=status, after=after, limit=self._d.page_size(max_results))
         return list(page.items), self._d.paginator.encode(scope, page.next_key, caller)
@@ -143,17 +139,7 @@ class PackageQueries(PackageAccess):
         """ListPackageVersionAssets with ``maxResults``/``nextToken`` (assets ordered by name)."""
         ref = normalize_ref(package)
         found, assets = self.list_assets(caller, ref, version)
-        r = ref.repo
-        scope = (
-            "ListPackageVersionAssets",
-            r.domain_owner,
-            r.domain,
-            r.name,
-            ref.format,
-            ref.namespace or "",
-            ref.name,
-            found.version,
-        )
+        scope = _scope("ListPackageVersionAssets", ref, found.version)
         after = self._d.paginator.decode(scope, next_token, caller)
         if after is not None:
             assets = [a for a in assets if a.name > after]

@@ -5,8 +5,9 @@ reports (``VersionsResult``): a failed version does not stop the others."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from coffer.core.identity.callers import Caller
 from coffer.core.packages.package_access import PackageAccess, in_repo, unique
@@ -61,28 +62,46 @@ class VersionBatches(PackageAccess):
         revisions: Mapping[str, str] | None,
     ) -> VersionsResult:
         result = VersionsResult(successful={}, failed={})
+        for version, found in self._checked(ref, versions, expected_status, revisions, result):
+            if found.status == target:
+                result.successful[version] = (found.revision, found.status)
+            elif found.status == "Disposed":
+                result.failed[version] = (NOT_ALLOWED, "A disposed package version cannot change status")
+            else:
+                # expected_status=current makes the change atomic against a concurrent one
+                change = partial(self._d.store.set_status, ref, found.version, target, found.status)
+                self._write(result, version, None, change)
+        return result
+
+    def _checked(
+        self,
+        ref: PackageRef,
+        versions: Sequence[str],
+        expected_status: str | None,
+        revisions: Mapping[str, str] | None,
+        result: VersionsResult,
+    ) -> Iterator[tuple[str, PackageVersion]]:
+        """Each version asked for (once) that passes ``_check``; the others go to ``result.failed``."""
         for version in unique(versions):
             found = self._check(ref, version, expected_status, revisions)
             if isinstance(found, tuple):
                 result.failed[version] = found
-                continue
-            if found.status == target:
-                result.successful[version] = (found.revision, found.status)
-                continue
-            if found.status == "Disposed":
-                result.failed[version] = (NOT_ALLOWED, "A disposed package version cannot change status")
-                continue
-            try:
-                # expected_status=current makes the change atomic against a concurrent one
-                changed = self._d.store.set_status(ref, found.version, target, found.status)
-                self._changed()
-            except ConflictError:
-                result.failed[version] = (MISMATCHED_STATUS, "The status changed concurrently")
-            except ResourceNotFoundError:
-                result.failed[version] = (NOT_FOUND, f"Package version {version} not found")
             else:
-                result.successful[version] = (changed.revision, changed.status)
-        return result
+                yield version, found
+
+    def _write(
+        self, result: VersionsResult, version: str, status: str | None, write: Callable[[], PackageVersion]
+    ) -> None:
+        """Make one version's change and record its outcome: ``status``, or the version's status after it."""
+        try:
+            changed = write()
+            self._changed()
+        except ConflictError:
+            result.failed[version] = (MISMATCHED_STATUS, "The status changed concurrently")
+        except ResourceNotFoundError:
+            result.failed[version] = (NOT_FOUND, f"Package version {version} not found")
+        else:
+            result.successful[version] = (changed.revision, status or changed.status)
 
     def update_status(
         self,
@@ -112,20 +131,9 @@ class VersionBatches(PackageAccess):
         self._authorize_package(caller, "DeletePackageVersions", ref)
         self._require_package(ref)
         result = VersionsResult(successful={}, failed={})
-        for version in unique(versions):
-            found = self._check(ref, version, expected_status, None)
-            if isinstance(found, tuple):
-                result.failed[version] = found
-                continue
-            try:
-                deleted = self._d.store.delete_version(ref, found.version, found.status)
-                self._changed()
-            except ConflictError:
-                result.failed[version] = (MISMATCHED_STATUS, "The status changed concurrently")
-            except ResourceNotFoundError:
-                result.failed[version] = (NOT_FOUND, f"Package version {version} not found")
-            else:
-                result.successful[version] = (deleted.revision, "Deleted")
+        for version, found in self._checked(ref, versions, expected_status, None, result):
+            deletion = partial(self._d.store.delete_version, ref, found.version, found.status)
+            self._write(result, version, "Deleted", deletion)
         return result
 
     def dispose_versions(
