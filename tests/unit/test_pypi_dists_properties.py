@@ -29,7 +29,7 @@ from coffer.core.packages.pypi_dists import (
 )
 from coffer.core.packages.pypi_names import canonical_version, is_valid_name, normalize_name, normalize_version
 
-SETTINGS = settings(max_examples=max(200, settings.default.max_examples), deadline=None)
+SETTINGS = settings(max_examples=max(200, settings().max_examples), deadline=None)  # a heavier profile still wins
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # every character a distribution file name may hold; anything else is refused wherever it stands
@@ -46,7 +46,8 @@ def _joined(alphabet: str, inner: str, max_size: int = 12) -> st.SearchStrategy[
 
 
 project_names = _joined(_ALNUM, _ALNUM + "._-")  # PEP 508
-wheel_names = _joined(_ALNUM, _ALNUM + "._")  # as a wheel spells it: no '-'
+# as a wheel spells it: no '-', and (packaging's rule) no '__', which no escaped name holds
+wheel_names = _joined(_ALNUM, _ALNUM + "._").filter(lambda name: "__" not in name)
 
 
 @st.composite
@@ -100,6 +101,17 @@ def test_a_valid_wheel_name_parses_back_to_its_parts(wheel: tuple[str, list[str]
 
 
 @SETTINGS
+@given(wheels(), st.integers(min_value=0, max_value=20))
+def test_a_wheel_name_holding_two_underscores_in_a_row_is_refused(wheel: tuple[str, list[str]], at: int) -> None:
+    _filename, parts = wheel
+    name = parts[0] if len(parts[0]) > 1 else parts[0] + "x"
+    cut = 1 + at % (len(name) - 1)  # inside the name: it still starts and ends with a letter or digit
+    parts[0] = name[:cut] + "__" + name[cut:]
+    with pytest.raises(DistributionError, match=r"(?i)invalid project name"):
+        parse_filename("-".join(parts) + ".whl")
+
+
+@SETTINGS
 @given(project_names, versions(), st.sampled_from([".tar.gz", ".zip"]))
 def test_a_valid_sdist_name_parses_back_to_its_parts(name: str, version: str, suffix: str) -> None:
     filename = f"{name}-{version}{suffix}"
@@ -114,7 +126,7 @@ def _shown(char: str) -> str:
     return repr(char) if char.isascii() and char.isprintable() else f"U+{ord(char):04X}"
 
 
-forbidden = st.characters(exclude_categories=("Cs",)).filter(lambda c: c not in _FILENAME_CHARS)
+forbidden = st.characters(codec="utf-8").filter(lambda c: c not in _FILENAME_CHARS)
 # where a character goes in a wheel's parts, and how the refusal names that part
 _WHEEL_PARTS = [(0, "not a valid project name"), (1, "version"), (3, "Python tag"), (4, "ABI tag"), (5, "platform")]
 
@@ -173,7 +185,7 @@ def test_a_forbidden_character_in_an_sdist_is_refused_naming_the_part(
 # --- core metadata ------------------------------------------------------------------------------------------
 
 # a header value on one line: no line breaks (the email parser splits lines on CR and LF), no surrogates
-header_values = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"), max_size=40)
+header_values = st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=40)
 _FIELDS = {"Summary": "summary", "Home-page": "home_page", "License": "license"}
 
 
