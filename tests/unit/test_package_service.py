@@ -16,7 +16,9 @@ from coffer.core.codeartifact.resources import Domain, Repository
 from coffer.core.identity.authorizer import Authorizer
 from coffer.core.identity.callers import Caller
 from coffer.core.packages.package_models import Asset, PackageRef, PackageVersion, RepoRef
-from coffer.core.packages.package_service import PackageService, normalize_name, normalize_version
+from coffer.core.packages.package_names import normalize_name, normalize_version
+from coffer.core.packages.package_service import PackageService
+from coffer.core.packages.package_sources import search_order
 from coffer.core.policy import parse_policy
 from coffer.core.shared.arns import domain_arn, repository_arn, user_arn
 from coffer.core.shared.errors import AccessDeniedError, ConflictError, ResourceNotFoundError, ValidationError
@@ -191,16 +193,16 @@ def test_publish_to_missing_repository(svc: PackageService) -> None:
 # --- resolution through upstreams ---------------------------------------------------------------------------
 
 
-def test_search_order_is_depth_first_each_once(svc: PackageService, store: SqlStore) -> None:
+def test_search_order_is_depth_first_each_once(deps: Deps, store: SqlStore) -> None:
     for name in ("d", "c"):
         make_repo(store, name)
     make_repo(store, "b", ("d",))
     make_repo(store, "e", ("d", "c"))
     top = make_repo(store, "a", ("b", "e", "c"))
-    assert [r.name for r in svc.search_order(top)] == ["a", "b", "d", "e", "c"]
+    assert [r.name for r in search_order(deps, top)] == ["a", "b", "d", "e", "c"]
 
 
-def test_search_order_is_capped(svc: PackageService, store: SqlStore) -> None:
+def test_search_order_is_capped(deps: Deps, store: SqlStore) -> None:
     names = [f"u{i:02d}" for i in range(30)]
     for name in names:
         make_repo(store, name)
@@ -210,7 +212,7 @@ def test_search_order_is_capped(svc: PackageService, store: SqlStore) -> None:
         assert current is not None
         store.update_repository(dataclasses.replace(current, upstreams=tuple(upstreams)))
     top = make_repo(store, "top", tuple(names[:10]))
-    order = svc.search_order(top)
+    order = search_order(deps, top)
     assert len(order) == 25
     assert [r.name for r in order[:4]] == ["top", "u00", "u10", "u20"]
 

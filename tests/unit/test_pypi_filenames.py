@@ -8,9 +8,17 @@ from urllib.parse import unquote, urljoin
 
 import pytest
 
-from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
-from coffer.core.packages.package_service import ResolvedVersion
-from coffer.core.packages.pypi_dists import MAX_FILENAME, DistributionError, is_valid_name, parse_filename
+from coffer.core.packages.package_models import (
+    Asset,
+    BlobInfo,
+    Package,
+    PackageRef,
+    PackageVersion,
+    RepoRef,
+    ResolvedVersion,
+)
+from coffer.core.packages.pypi_dists import MAX_FILENAME, DistributionError, parse_filename
+from coffer.core.packages.pypi_names import is_valid_name
 from coffer.formats.pypi import simple
 
 # URL-significant, invisible or look-alike characters, each as it would sit in a name

@@ -1,12 +1,8 @@
-"""Token authentication for the package endpoints (pip, uv, twine, npm ...), and the 401/403 answers.
+"""Token authentication for the package endpoints (pip, uv, twine, npm ...).
 
 Clients present the token from GetAuthorizationToken as HTTP Basic with user ``aws`` (pip, uv, twine, nuget),
-as ``Bearer <token>`` (npm), or bare (cargo, gem). Every refusal is a 401 carrying
-``WWW-Authenticate: Bearer realm="<domain>/<repo>", Basic realm="<domain>/<repo>"`` and a short plain-text
-message naming the check that failed, also as the reason phrase (``HTTP/1.1 401 authorization token has
-expired``: twine and pip print the phrase, not the body); never a 404 (a client must be able to tell an expired
-token from a missing package) and never the token itself. A token whose principal may not use the repository gets
-403, its message likewise in the body and the reason phrase.
+as ``Bearer <token>`` (npm), or bare (cargo, gem). A refusal raises a ``TokenError`` whose ``reason`` names the
+check that failed; ``coffer.formats.responses`` answers it with the 401.
 """
 
 from __future__ import annotations
@@ -17,12 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 
 from coffer.core.codeartifact.authorization_tokens import AuthorizationTokenService
 from coffer.core.codeartifact.token_format import TokenClaims, TokenError
 from coffer.core.identity.callers import Caller
-from coffer.formats.reason import ReasonResponse
 
 BASIC_USER = "aws"
 MAX_AUTHORIZATION_LENGTH = 4096
@@ -79,26 +73,6 @@ def extract_token(headers: Mapping[str, str]) -> str:
     raise MalformedAuthorizationError()
 
 
-def realm(domain: str, repository: str) -> str:
-    return f"{domain}/{repository}"
-
-
-def unauthorized(realm_name: str, message: str) -> Response:
-    """401 with the challenge CodeArtifact sends; ``message`` (never holding a token) is the body and the reason
-    phrase."""
-    quoted = realm_name.replace("\\", "\\\\").replace('"', '\\"')
-    return ReasonResponse(
-        message,
-        401,
-        headers={"WWW-Authenticate": f'Bearer realm="{quoted}", Basic realm="{quoted}"', "Cache-Control": "no-store"},
-    )
-
-
-def forbidden(message: str) -> Response:
-    """403; ``message`` (an IAM denial) is the body and the reason phrase."""
-    return ReasonResponse(message, 403, headers={"Cache-Control": "no-store"})
-
-
 class TokenAuthenticator:
     """Authenticates package requests against ``domain_owner``/``domain`` with the token service."""
 
@@ -106,22 +80,12 @@ class TokenAuthenticator:
         self._tokens = tokens
 
     def verify(self, headers: Mapping[str, str], domain_owner: str, domain: str) -> Authenticated:
-        """Raises TokenError (a CredentialsError or the token service's own) saying which check failed."""
+        """The identity a request acts for. Raises TokenError (a CredentialsError or the token service's own)
+        saying which check failed (``coffer.formats.responses.to_response`` makes it the 401)."""
         token = extract_token(headers)
         claims, caller = self._tokens.verify(token, domain_owner, domain)
         return Authenticated(claims, caller)
 
-    async def authenticate(
-        self, headers: Mapping[str, str], domain_owner: str, domain: str, repository: str
-    ) -> Authenticated | Response:
-        """The identity a request acts for, or the 401 response to send."""
-        return await run_in_threadpool(self.authenticate_sync, headers, domain_owner, domain, repository)
-
-    def authenticate_sync(
-        self, headers: Mapping[str, str], domain_owner: str, domain: str, repository: str
-    ) -> Authenticated | Response:
-        """``authenticate`` for code already running in a worker thread."""
-        try:
-            return self.verify(headers, domain_owner, domain)
-        except TokenError as exc:
-            return unauthorized(realm(domain, repository), exc.reason)
+    async def authenticate(self, headers: Mapping[str, str], domain_owner: str, domain: str) -> Authenticated:
+        """``verify`` off the event loop."""
+        return await run_in_threadpool(self.verify, headers, domain_owner, domain)

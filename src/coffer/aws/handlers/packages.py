@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 from coffer.core.identity.callers import Caller
 from coffer.core.packages.package_models import Asset, Package, PackageRef, PackageVersion, RepoRef
-from coffer.core.packages.package_service import VersionsResult, normalize_name
+from coffer.core.packages.package_names import normalize_name
+from coffer.core.packages.version_batches import VersionsResult
 from coffer.core.shared.errors import ResourceNotFoundError
 
 if TYPE_CHECKING:

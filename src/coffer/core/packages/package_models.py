@@ -1,4 +1,5 @@
-"""Packages, their versions and assets: the models every package format shares (CodeArtifact's terms)."""
+"""Packages, their versions and assets: the models every package format shares (CodeArtifact's terms), and the
+words the service and the store use about them."""
 
 from __future__ import annotations
 
@@ -78,3 +79,29 @@ class PackageVersion:
     readme_content_type: str = ""
     origin_repository: RepoRef | None = None  # where it was first published (CodeArtifact's domainEntryPoint)
     extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ResolvedVersion:
+    """A version as a repository serves it: found in ``source`` (the repository itself or an upstream)."""
+
+    version: PackageVersion
+    assets: tuple[Asset, ...]
+    source: RepoRef
+
+
+#: ``ConflictError.resource_type`` of ``Store.add_asset`` refusing a file name used before with other content
+ASSET_NAME_REUSED = "asset-name"
+
+
+def name_reused(name: str, repository: str) -> str:
+    """The message for a file name that was used in ``repository`` before with other content."""
+    return (
+        f"The file name {name!r} has already been used in repository {repository} with other content; "
+        "a file name, once used, is never reused with different content"
+    )
+
+
+def package_label(ref: PackageRef) -> str:
+    """``namespace/name``, or the name alone, as messages show a package."""
+    return f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name

@@ -1,8 +1,8 @@
-"""Python packaging rules Coffer applies, as pure functions: names, versions, distribution file names and the
-core metadata inside wheels and sdists.
+"""Python distributions as Coffer reads them, as pure functions: distribution file names and the core metadata
+inside wheels and sdists (names and versions follow ``pypi_names``).
 
-Used by the PyPI endpoint (``coffer.formats.pypi``) and by the package service (names must be normalized the
-same way everywhere). Nothing here does I/O beyond reading an already opened archive.
+Used by the PyPI endpoint (``coffer.formats.pypi``). Nothing here does I/O beyond reading an already opened
+archive.
 """
 
 from __future__ import annotations
@@ -14,53 +14,20 @@ from dataclasses import dataclass
 from typing import IO, Literal
 
 from packaging.metadata import parse_email
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion, Version
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion
+
+from coffer.core.packages.pypi_names import canonical_version, is_valid_name, normalize_name, same_version
 
 MAX_METADATA_BYTES = 4 * 1024 * 1024  # a METADATA/PKG-INFO file larger than this is refused
 MAX_SDIST_MEMBERS = 10_000  # how far into an sdist we look for PKG-INFO
 METADATA_SUFFIX = ".metadata"  # PEP 658: <file-url>.metadata
-
-# re.ASCII: with IGNORECASE alone, [A-Z] also matches U+0130, U+0131, U+017F and U+212A (the Kelvin sign)
-_VALID_NAME = re.compile(r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE | re.ASCII)
 
 DistKind = Literal["wheel", "sdist"]
 
 
 class DistributionError(ValueError):
     """A distribution file (its name or contents) is not acceptable. The message is safe to show a client."""
-
-
-def is_valid_name(name: str) -> bool:
-    """PEP 508 project name."""
-    return bool(_VALID_NAME.fullmatch(name))
-
-
-def normalize_name(name: str) -> str:
-    """PEP 503 normalized project name: lower case, runs of ``-_.`` become one ``-``."""
-    return canonicalize_name(name)
-
-
-def normalize_version(version: str) -> str:
-    """PEP 440 normalized form of a version (``1.0-Alpha1`` -> ``1.0a1``); DistributionError if invalid."""
-    try:
-        return str(Version(version))
-    except InvalidVersion as exc:
-        raise DistributionError(f"Invalid version {version!r}: it is not a valid PEP 440 version") from exc
-
-
-def same_version(a: str, b: str) -> bool:
-    """Whether two version strings denote the same PEP 440 version (``1.0`` == ``1.0.0``)."""
-    try:
-        return Version(a) == Version(b)
-    except InvalidVersion:
-        return False
 
 
 @dataclass(frozen=True)
@@ -111,12 +78,8 @@ def _check_name(filename: str, name: str) -> None:
 
 def _check_version(filename: str, version: str) -> None:
     why = _holding(version, _VERSION_CHAR)
-    if not why:
-        try:
-            Version(version)
-            return
-        except InvalidVersion:
-            pass
+    if not why and canonical_version(version) is not None:
+        return
     raise _invalid(filename, f"{version!r} is not a valid PEP 440 version{why}")
 
 

@@ -26,19 +26,15 @@ from starlette.routing import BaseRoute, Route
 
 from coffer.core.packages.package_models import Asset, RepoRef
 from coffer.core.packages.package_service import PackageService
-from coffer.core.packages.pypi_dists import (
-    METADATA_SUFFIX,
-    DistributionError,
-    is_valid_name,
-    normalize_name,
-    normalize_version,
-)
+from coffer.core.packages.pypi_dists import METADATA_SUFFIX
+from coffer.core.packages.pypi_names import canonical_version, is_valid_name, normalize_name
 from coffer.core.shared.clock import Clock
-from coffer.core.shared.errors import AccessDeniedError, CofferError, ResourceNotFoundError
-from coffer.formats.auth import Authenticated, TokenAuthenticator, forbidden
+from coffer.core.shared.errors import CofferError
+from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.host_style import public_path
 from coffer.formats.pypi import simple
 from coffer.formats.pypi.upload import Uploader
+from coffer.formats.responses import plain, to_response
 from coffer.request_context import note_principal
 
 FORMAT = "pypi"
@@ -63,12 +59,8 @@ def parse_location(domain_and_owner: str, repository: str) -> Location | None:
     return Location(RepoRef(domain_owner=owner, domain=domain, name=repository), base)
 
 
-def _text(status: int, message: str) -> Response:
-    return PlainTextResponse(message + "\n", status_code=status)
-
-
 def _no_such_resource(request: Request) -> Response:
-    return _text(404, f"No such resource: {public_path(request.scope, request.url.path)}")
+    return plain(404, f"No such resource: {public_path(request.scope, request.url.path)}")
 
 
 def _redirect(location: str, request: Request) -> Response:
@@ -102,30 +94,27 @@ class PypiEndpoint:
             # the services' one-second caches, and what is not reads the database off the event loop.
             return await run_in_threadpool(self._handle_read, request, location)
         repo = location.repo
-        auth = await self._auth.authenticate(request.headers, repo.domain_owner, repo.domain, repo.name)
-        if not isinstance(auth, Authenticated):
-            return auth
+        try:
+            auth = await self._auth.authenticate(request.headers, repo.domain_owner, repo.domain)
+        except CofferError as exc:
+            return to_response(exc, repo)
         note_principal(request.scope, auth.caller)
         rest: str | None = request.path_params.get("rest")
         if method == "POST":
             if rest in (None, "", "legacy", "legacy/"):
                 return await self._upload(request, repo, auth.caller)
-            return _text(405, "Uploads go to the repository endpoint itself")
+            return plain(405, "Uploads go to the repository endpoint itself")
         return PlainTextResponse("Method not allowed\n", status_code=405, headers={"Allow": "GET, HEAD, POST"})
 
     def _handle_read(self, request: Request, location: Location) -> Response:
         repo = location.repo
-        auth = self._auth.authenticate_sync(request.headers, repo.domain_owner, repo.domain, repo.name)
-        if not isinstance(auth, Authenticated):
-            return auth
-        note_principal(request.scope, auth.caller)
         try:
+            auth = self._auth.verify(request.headers, repo.domain_owner, repo.domain)
+            note_principal(request.scope, auth.caller)
             self._packages.authorize_read(auth.caller, repo)
-        except AccessDeniedError as exc:
-            return forbidden(exc.message)
-        except ResourceNotFoundError as exc:
-            return _text(404, exc.message)
-        return self._read(request, location, request.path_params.get("rest") or "")
+            return self._read(request, location, request.path_params.get("rest") or "")
+        except CofferError as exc:
+            return to_response(exc, repo)
 
     def _read(self, request: Request, location: Location, rest: str) -> Response:
         parts = rest.split("/")
@@ -139,7 +128,7 @@ class PypiEndpoint:
                 return self._index(request, location.repo)
             case ["simple", project] | ["simple", project, ""]:
                 if not is_valid_name(project):
-                    return _text(404, f"No project {project!r}: not a valid project name")
+                    return plain(404, f"No project {project!r}: not a valid project name")
                 normalized = normalize_name(project)
                 if normalized != project or len(parts) == 2:
                     return _redirect(simple_base + quote(normalized) + "/", request)
@@ -180,31 +169,27 @@ class PypiEndpoint:
             return media_type
         versions = self._packages.index_versions(repo, FORMAT, None, name)
         if not versions:
-            return _text(404, f"No versions of {name} in {repo.domain}/{repo.name} or its upstreams")
+            return plain(404, f"No versions of {name} in {repo.domain}/{repo.name} or its upstreams")
         return self._page(simple.project_page(name, versions), media_type)
 
     # --- files -------------------------------------------------------------------------------------------
 
     def _download(self, request: Request, repo: RepoRef, project: str, version: str, filename: str) -> Response:
         if not is_valid_name(project):
-            return _text(404, f"No project {project!r}")
-        try:
-            normalized_version = normalize_version(version)
-        except DistributionError:
-            return _text(404, f"No version {version!r} of {project}")
+            return plain(404, f"No project {project!r}")
+        normalized_version = canonical_version(version)
+        if normalized_version is None:
+            return plain(404, f"No version {version!r} of {project}")
         name = normalize_name(project)
         wants_metadata = filename.endswith(METADATA_SUFFIX)
         asset_name = filename[: -len(METADATA_SUFFIX)] if wants_metadata else filename
-        try:
-            found = self._packages.find_asset(repo, FORMAT, None, name, normalized_version, asset_name)
-        except CofferError as exc:
-            return _text(exc.status if 400 <= exc.status < 600 else 500, exc.message)
+        found = self._packages.find_asset(repo, FORMAT, None, name, normalized_version, asset_name)
         if found is None:
-            return _text(404, f"No file {asset_name} in version {version} of {name}")
+            return plain(404, f"No file {asset_name} in version {version} of {name}")
         asset: Asset = found[1]
         if wants_metadata:
             if asset.metadata_sha256 is None:
-                return _text(404, f"No core metadata file for {asset_name}")
+                return plain(404, f"No core metadata file for {asset_name}")
             return self._send_blob(request, asset.metadata_sha256, filename)
         return self._send_blob(request, asset.blob.sha256, filename)
 
@@ -216,6 +201,6 @@ class PypiEndpoint:
             return Response(status_code=304, headers=headers)
         path, size = self._packages.open_blob(sha256)
         if path is None:
-            return _text(503, f"The content of {filename} is not available from this server")
+            return plain(503, f"The content of {filename} is not available from this server")
         headers["Content-Length"] = str(size)
         return FileResponse(path, headers=headers, media_type="application/octet-stream")

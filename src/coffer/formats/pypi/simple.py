@@ -16,9 +16,8 @@ from urllib.parse import quote
 
 from packaging.version import InvalidVersion, Version
 
-from coffer.core.packages.package_models import Package
-from coffer.core.packages.package_service import ResolvedVersion
-from coffer.core.packages.pypi_dists import normalize_name
+from coffer.core.packages.package_models import Package, ResolvedVersion
+from coffer.core.packages.pypi_names import normalize_name
 
 API_VERSION = "1.1"
 

@@ -55,14 +55,14 @@ from coffer.core.packages.pypi_dists import (
     DistFilename,
     DistributionError,
     check_consistent,
-    normalize_version,
     parse_filename,
     read_core_metadata,
 )
+from coffer.core.packages.pypi_names import normalize_version
 from coffer.core.shared.clock import Clock
-from coffer.core.shared.errors import AccessDeniedError, CofferError, ConflictError
+from coffer.core.shared.errors import CofferError, ConflictError
 from coffer.formats.multipart import MAX_FIELDS_BYTES, FilePart, FormError, FormLimits, boundary_of, read_form
-from coffer.formats.reason import ReasonResponse
+from coffer.formats.responses import refusal, to_response
 
 #: what a body may hold beyond its file: every field and part header (capped on their own), multipart framing,
 #: a gpg_signature file (dropped)
@@ -73,15 +73,6 @@ _DIGESTS = {"md5_digest": "md5", "sha256_digest": "sha256", "blake2_256_digest":
 _BLAKE2 = "blake2b_256"  # the blob store's name for that extra hash (``BlobStore.begin``)
 _KEPT_FIELDS = frozenset({":action", "protocol_version", "name", "version", *_DIGESTS})
 T = TypeVar("T")
-
-
-def upload_error(status: int, message: str, *, close: bool = False) -> Response:
-    """A refused upload: the message is the reason phrase and the body. ``close``: the body was not read to its
-    end, so the connection cannot carry another request."""
-    headers = {"Cache-Control": "no-store"}
-    if close:
-        headers["Connection"] = "close"
-    return ReasonResponse(message, status, headers=headers)
 
 
 class UploadRefused(Exception):
@@ -149,9 +140,9 @@ class _Feeder(Generic[T]):
 
     def _check(self) -> None:
         if self._error is not None:
-            refusal = _no_space(self._error)
-            if refusal is not None:
-                raise refusal from self._error
+            no_space = _no_space(self._error)
+            if no_space is not None:
+                raise no_space from self._error
             raise self._error
 
     async def put(self, block: bytes) -> None:
@@ -288,10 +279,7 @@ class _UploadForm:
         except DistributionError as exc:
             raise UploadRefused(400, str(exc)) from exc
         ref = PackageRef(repo=self._repo, format="pypi", namespace=None, name=dist.name)
-        try:
-            await run_in_threadpool(self._packages.authorize_publish, self._caller, ref)
-        except AccessDeniedError as exc:
-            raise UploadRefused(403, exc.message) from exc
+        await run_in_threadpool(self._packages.authorize_publish, self._caller, ref)  # CofferError: refused
         # Twine sends the digests before the file. MD5 and SHA-256 the blob store computes anyway; BLAKE2b-256 only
         # if named, or if no digest came yet (they may all come after the file).
         named = {algo for key, algo in _DIGESTS.items() if self._field(key)}
@@ -300,10 +288,10 @@ class _UploadForm:
         try:
             self.spool = await run_in_threadpool(_Spool, self._packages, extra_hashes)
         except OSError as exc:
-            refusal = _no_space(exc)
-            if refusal is None:
+            no_space = _no_space(exc)
+            if no_space is None:
                 raise
-            raise refusal from exc
+            raise no_space from exc
         return self.spool
 
     def result(self) -> _Form:
@@ -355,32 +343,30 @@ class Uploader:
         # Before the body: may this caller publish here at all? (The package is not known yet.)
         try:
             await run_in_threadpool(self._packages.authorize_publish_to_repository, caller, repo, "pypi")
-        except AccessDeniedError as exc:
-            return upload_error(403, exc.message, close=True)
         except CofferError as exc:
-            return upload_error(exc.status if 400 <= exc.status < 600 else 500, exc.message, close=True)
+            return to_response(exc, repo, phrase=True, close=True)
         boundary = boundary_of(request.headers.get("content-type", ""))
         if boundary is None:
-            return upload_error(
+            return refusal(
                 400, "Invalid request: expected multipart/form-data with a boundary (the legacy upload API)", close=True
             )
         declared = request.headers.get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > self._limits.max_body_bytes:
-            return upload_error(
-                413, f"Request body too large: the limit is {self._limits.max_body_bytes} bytes", close=True
-            )
+            return refusal(413, f"Request body too large: the limit is {self._limits.max_body_bytes} bytes", close=True)
         form = _UploadForm(self._packages, repo, caller)
         try:
             try:
                 await read_form(request.stream(), boundary, self._limits, form)
             except (FormError, UploadRefused) as exc:
-                return upload_error(exc.status, exc.message, close=True)
+                return refusal(exc.status, exc.message, close=True)
+            except CofferError as exc:
+                return to_response(exc, repo, phrase=True, close=True)
             except ClientDisconnect:
-                return upload_error(400, "Invalid request: the client disconnected during the upload", close=True)
+                return refusal(400, "Invalid request: the client disconnected during the upload", close=True)
             try:
                 return await self._upload(repo, caller, form.result())
             except UploadRefused as exc:
-                return upload_error(exc.status, exc.message)
+                return refusal(exc.status, exc.message)
         finally:
             if form.spool is not None:
                 await form.spool.discard()
@@ -391,24 +377,22 @@ class Uploader:
             version, asset = await run_in_threadpool(self._ingest, ref, form)
             await run_in_threadpool(self._packages.publish, caller, version, asset)
         except DistributionError as exc:
-            return upload_error(400, str(exc))
+            return refusal(400, str(exc))
         except ConflictError as exc:
             if exc.resource_type in (None, "asset"):
-                return upload_error(
+                return refusal(
                     400,
                     f"File already exists ('{form.dist.filename}'). "
                     "A file name can be uploaded once per version; upload a new version instead.",
                 )
-            return upload_error(400, exc.message)
-        except AccessDeniedError as exc:
-            return upload_error(403, exc.message)
+            return refusal(400, exc.message)
         except CofferError as exc:
-            return upload_error(exc.status if 400 <= exc.status < 600 else 500, exc.message)
+            return to_response(exc, repo, phrase=True)
         except OSError as exc:
-            refusal = _no_space(exc)
-            if refusal is None:
+            no_space = _no_space(exc)
+            if no_space is None:
                 raise
-            return upload_error(refusal.status, refusal.message)
+            return refusal(no_space.status, no_space.message)
         return PlainTextResponse("OK\n")
 
     def _ingest(self, ref: PackageRef, form: _Form) -> tuple[PackageVersion, Asset]:

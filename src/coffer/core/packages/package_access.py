@@ -1,0 +1,108 @@
+"""What every part of the package service shares: its dependencies, the index caches every write drops, the
+authorization of a package operation and the lookups that raise ResourceNotFoundError.
+
+``PackageAccess`` is the base of the parts (``package_reads``, ``package_publishing``, ``package_queries``,
+``version_batches``) that ``package_service.PackageService`` puts together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from coffer.core.codeartifact.deps import Deps
+from coffer.core.codeartifact.resources import Repository
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_models import (
+    Asset,
+    Package,
+    PackageRef,
+    PackageVersion,
+    RepoRef,
+    ResolvedVersion,
+    package_label,
+)
+from coffer.core.packages.package_names import normalize_version
+from coffer.core.packages.package_sources import StoredPackages
+from coffer.core.packages.package_store import BlobStore
+from coffer.core.shared.arns import package_arn
+from coffer.core.shared.cache import TtlCache
+from coffer.core.shared.errors import ResourceNotFoundError
+
+
+def in_repo(ref: PackageRef, repo: RepoRef) -> PackageRef:
+    """The same package in another repository."""
+    return ref if ref.repo == repo else dataclasses.replace(ref, repo=repo)
+
+
+def unique(versions: Iterable[str]) -> list[str]:
+    """The versions of a request, each once, in the order given."""
+    return list(dict.fromkeys(versions))
+
+
+class PackageAccess:
+    def __init__(self, deps: Deps, blobs: BlobStore) -> None:
+        self._d = deps
+        self._blobs = blobs
+        # What the index pages show, per (repository, format, namespace, name): pip and uv fetch the same pages
+        # over and over. Dropped at once by every write through this process, and after a second for writes
+        # made by other processes (the same rule as identities and policies).
+        self._index: TtlCache[tuple[RepoRef, str, str | None, str], list[ResolvedVersion]] = TtlCache(
+            deps.clock, deps.cache_ttl
+        )
+        self._packages_index: TtlCache[tuple[RepoRef, str], list[Package]] = TtlCache(deps.clock, deps.cache_ttl)
+
+    def _changed(self) -> None:
+        self._index.invalidate()
+        self._packages_index.invalidate()
+
+    def _package_arn(self, ref: PackageRef) -> str:
+        r = ref.repo
+        return package_arn(self._d.region, r.domain_owner, r.domain, r.name, ref.format, ref.namespace, ref.name)
+
+    def _authorize_package(self, caller: Caller, action: str, ref: PackageRef) -> None:
+        """``codeartifact:<action>`` on the package ARN; the repository's resource policy governs its packages."""
+        repo_arn = self._d.repository_arn(ref.repo.domain_owner, ref.repo.domain, ref.repo.name)
+        self._d.authorizer.require(
+            caller,
+            f"codeartifact:{action}",
+            self._package_arn(ref),
+            resource_account=ref.repo.domain_owner,
+            resource_policy=self._d.resource_policy(repo_arn),
+        )
+
+    def _authorize_repository(self, caller: Caller, action: str, repo: RepoRef) -> None:
+        """``codeartifact:<action>`` on the repository ARN (its resource policy applies)."""
+        self._d.authorize_repository(caller, action, repo.domain_owner, repo.domain, repo.name)
+
+    def _require_repository(self, repo: RepoRef) -> Repository:
+        found = self._d.cached_repository(repo.domain_owner, repo.domain, repo.name)
+        return found if found is not None else self._d.require_repository(repo.domain_owner, repo.domain, repo.name)
+
+    def _require_package(self, ref: PackageRef) -> Package:
+        self._require_repository(ref.repo)
+        package = self._d.store.get_package(ref)
+        if package is None:
+            raise ResourceNotFoundError(
+                f"Package {package_label(ref)} ({ref.format}) not found in repository {ref.repo.name}",
+                ref.name,
+                "package",
+            )
+        return package
+
+    def _require_version(self, ref: PackageRef, version: str) -> PackageVersion:
+        self._require_package(ref)
+        found = self._d.store.get_version(ref, normalize_version(ref.format, version))
+        if found is None:
+            raise ResourceNotFoundError(
+                f"Package version {version} of {package_label(ref)} not found in repository {ref.repo.name}",
+                version,
+                "package-version",
+            )
+        return found
+
+    def _stored(self, repo: RepoRef) -> StoredPackages:
+        return StoredPackages(self._d.store, repo)
+
+    def _assets(self, ref: PackageRef, version: PackageVersion) -> list[Asset]:
+        return self._stored(ref.repo).assets(ref, version)

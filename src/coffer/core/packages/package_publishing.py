@@ -1,0 +1,112 @@
+"""The publish path: who may publish, the blobs an upload writes, and the one transaction that makes a file
+visible in a repository."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from coffer.core.codeartifact.resources import Repository
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_access import PackageAccess
+from coffer.core.packages.package_models import (
+    DOWNLOADABLE_STATUSES,
+    Asset,
+    BlobInfo,
+    PackageRef,
+    PackageVersion,
+    RepoRef,
+    package_label,
+)
+from coffer.core.packages.package_names import normalize_ref, normalize_version
+from coffer.core.packages.package_store import PendingBlob
+from coffer.core.packages.publish_scope import policy_within_space
+from coffer.core.policy import denial_message, evaluate
+from coffer.core.shared.arns import package_arn
+from coffer.core.shared.errors import AccessDeniedError, ConflictError, ValidationError
+
+
+class PackagePublishing(PackageAccess):
+    def authorize_publish(self, caller: Caller, package: PackageRef) -> None:
+        """``codeartifact:PublishPackageVersion`` on the package ARN, with the repository's resource policy."""
+        self._authorize_package(caller, "PublishPackageVersion", normalize_ref(package))
+
+    def authorize_publish_to_repository(self, caller: Caller, repo: RepoRef, fmt: str) -> Repository:
+        """May ``caller`` publish *some* ``fmt`` package to ``repo``? For an upload's first check, made from its URL
+        and headers before any byte of the body is read, when the package's name is not known yet; the full
+        ``authorize_publish`` on the package follows once it is (and ``publish`` checks again).
+
+        Answered so that it never refuses a caller whom the per-package check would allow for some name (a
+        policy may grant PublishPackageVersion on ``package/<domain>/<repo>/*``, on one package, or on a name
+        prefix), and refuses everyone else, e.g. a read-only principal. The action is evaluated by the policy
+        engine, with every rule it applies (identity, resource and session policies, principals, conditions,
+        cross-account, root) on the resource ``arn:...:package/<domain>/<repo>/<fmt>//*`` (the name in the
+        denial message), after each statement has been seen from the repository's package space
+        ``arn:...:package/<domain>/<repo>/<fmt>/`` (``publish_scope``). A plain check on a wildcard-package
+        resource would refuse callers allowed on one package only. Condition keys do not depend on the package,
+        so conditions are evaluated as they are.
+
+        Returns the repository; ResourceNotFoundError if the domain or repository does not exist (checked after
+        authorization, like ``authorize_read``)."""
+        action = "codeartifact:PublishPackageVersion"
+        r = repo
+        space = package_arn(self._d.region, r.domain_owner, r.domain, r.name, fmt, None, "").removesuffix("/")
+        resource = package_arn(self._d.region, r.domain_owner, r.domain, r.name, fmt, None, "*")
+        request = self._d.authorizer.request(caller, action, resource)
+        resource_policy = self._d.resource_policy(self._d.repository_arn(r.domain_owner, r.domain, r.name))
+        sessions = caller.session_policies
+        decision = evaluate(
+            request,
+            [policy_within_space(p, space, request.get) for p in caller.policies],
+            None if resource_policy is None else policy_within_space(resource_policy, space, request.get),
+            r.domain_owner,
+            None if sessions is None else [policy_within_space(p, space, request.get) for p in sessions],
+        )
+        if not decision.allowed:
+            raise AccessDeniedError(denial_message(caller.arn, action, resource, decision))
+        return self._require_repository(repo)
+
+    def begin_blob(self, extra_hashes: Iterable[str] = ()) -> PendingBlob:
+        """Start writing a blob that becomes visible only on its ``keep()`` (``BlobStore.begin``)."""
+        return self._blobs.begin(extra_hashes)
+
+    def store_bytes(self, data: bytes) -> BlobInfo:
+        return self._blobs.write_bytes(data)
+
+    def publish(self, caller: Caller, version: PackageVersion, asset: Asset) -> PackageVersion:
+        """Authorize (PublishPackageVersion) and attach ``asset`` to ``version``, creating package and version as
+        needed. ConflictError (resource type "asset") if that file exists already in the version,
+        (``ASSET_NAME_REUSED``) if its name was used in the repository before with other content."""
+        ref = normalize_ref(version.package)
+        self._authorize_package(caller, "PublishPackageVersion", ref)
+        self._require_repository(ref.repo)
+        package = self._d.store.get_package(ref)
+        if package is not None and package.publish == "BLOCK":
+            raise ValidationError(
+                f"Publishing to package {package_label(ref)} in repository {ref.repo.name} is blocked by its "
+                "origin configuration",
+                "OTHER",
+            )
+        number = normalize_version(ref.format, version.version)
+        existing = self._d.store.get_version(ref, number)
+        if existing is not None and existing.status not in DOWNLOADABLE_STATUSES:
+            raise ConflictError(
+                f"Package version {existing.display_version} of {package_label(ref)} is {existing.status}: "
+                "no files can be added to it",
+                existing.display_version,
+                "package-version",
+            )
+        extra = dict(version.extra)
+        if version.package.name != ref.name:
+            extra.setdefault("display_name", version.package.name)
+        normalized = dataclasses.replace(
+            version,
+            package=ref,
+            version=number,
+            published_time=version.published_time or self._d.clock(),
+            origin_repository=version.origin_repository or ref.repo,
+            extra=extra,
+        )
+        result = self._d.store.add_asset(normalized, asset)
+        self._changed()
+        return result

@@ -1,0 +1,143 @@
+"""The read path of the package endpoints: what a repository serves, itself and through its upstreams.
+
+Each read asks the sources of the repository's search order (``package_sources``) in turn: the index of
+packages, the versions a package page lists, the asset a download gets, and the blob bytes behind it. A new
+format reads through the same methods with its own name and version rules (``package_names``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from coffer.core.codeartifact.resources import Repository
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_access import PackageAccess, in_repo
+from coffer.core.packages.package_models import (
+    DOWNLOADABLE_STATUSES,
+    LISTED_STATUSES,
+    Asset,
+    Package,
+    PackageRef,
+    RepoRef,
+    ResolvedVersion,
+)
+from coffer.core.packages.package_names import normalize_ref, normalize_version
+from coffer.core.packages.package_sources import PackageSource, search_sources
+
+
+class BlobChunks(Iterator[bytes]):
+    """An open blob read in chunks; closes its file at the end or on ``close()``."""
+
+    def __init__(self, file: BinaryIO, chunk_size: int) -> None:
+        self._file = file
+        self._chunk_size = chunk_size
+
+    def __next__(self) -> bytes:
+        if self._file.closed:
+            raise StopIteration
+        chunk = self._file.read(self._chunk_size)
+        if not chunk:
+            self.close()
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class PackageReads(PackageAccess):
+    def authorize_read(self, caller: Caller, repo: RepoRef) -> Repository:
+        """``codeartifact:ReadFromRepository`` on the repository (its resource policy applies); returns it.
+        ResourceNotFoundError if the domain or repository does not exist (checked after authorization)."""
+        self._authorize_repository(caller, "ReadFromRepository", repo)
+        return self._require_repository(repo)
+
+    def _package_sources(
+        self, repo: RepoRef, fmt: str, namespace: str | None, name: str
+    ) -> Iterator[tuple[PackageSource, PackageRef]]:
+        """The package in each source of the search order that has it. A package whose origin configuration
+        blocks upstreams stops the search where it is found."""
+        base = normalize_ref(PackageRef(repo=repo, format=fmt, namespace=namespace, name=name))
+        for source in search_sources(self._d, repo):
+            ref = in_repo(base, source.repo)
+            package = source.package(ref)
+            if package is None:
+                continue
+            yield source, ref
+            if package.upstream == "BLOCK":
+                return
+
+    def index_packages(self, repo: RepoRef, fmt: str) -> list[Package]:
+        """Every package visible from ``repo`` (itself and its upstreams), one per normalized name (the first
+        in search order wins), ordered by name."""
+        return self._packages_index.get_or_load((repo, fmt), self._load_index_packages)
+
+    def _load_index_packages(self, key: tuple[RepoRef, str]) -> list[Package]:
+        repo, fmt = key
+        found: dict[tuple[str, str], Package] = {}
+        for source in search_sources(self._d, repo):
+            for package in source.packages(fmt):
+                found.setdefault((package.ref.namespace or "", package.ref.name), package)
+        return [found[key] for key in sorted(found)]
+
+    def index_versions(self, repo: RepoRef, fmt: str, namespace: str | None, name: str) -> list[ResolvedVersion]:
+        """The versions of one package the index shows (status Published), merged across the search order: a
+        version is taken from the first repository that has it. Ordered by published time."""
+        return list(self._index.get_or_load((repo, fmt, namespace, name), self._load_index_versions))
+
+    def _load_index_versions(self, key: tuple[RepoRef, str, str | None, str]) -> list[ResolvedVersion]:
+        repo, fmt, namespace, name = key
+        seen: set[str] = set()
+        shown: list[ResolvedVersion] = []
+        for source, ref in self._package_sources(repo, fmt, namespace, name):
+            for version in source.versions(ref):
+                if version.version in seen:
+                    continue  # a repository earlier in the search order has this version (whatever its status)
+                seen.add(version.version)
+                if version.status in LISTED_STATUSES:
+                    assets = tuple(source.assets(ref, version))
+                    shown.append(ResolvedVersion(version=version, assets=assets, source=ref.repo))
+        shown.sort(key=lambda r: (r.version.published_time, r.version.version))
+        return shown
+
+    def find_asset(
+        self, repo: RepoRef, fmt: str, namespace: str | None, name: str, version: str, asset_name: str
+    ) -> tuple[ResolvedVersion, Asset] | None:
+        """The asset to download, through upstreams; only versions whose status allows downloads."""
+        wanted = normalize_version(fmt, version)
+        # Fast path: a version the (cached) index shows is Published in the first repository that has it, which
+        # is exactly what the search below would find. Unlisted versions are not in the index: they take it.
+        for shown in self.index_versions(repo, fmt, namespace, name):
+            if shown.version.version == wanted:
+                for asset in shown.assets:
+                    if asset.name == asset_name:
+                        return shown, asset
+                break
+        for source, ref in self._package_sources(repo, fmt, namespace, name):
+            found = source.version(ref, wanted)
+            if found is None:
+                continue
+            # The first repository that has the version decides, also when its status forbids downloads.
+            if found.status not in DOWNLOADABLE_STATUSES:
+                return None
+            assets = tuple(source.assets(ref, found))
+            for asset in assets:
+                if asset.name == asset_name:
+                    return ResolvedVersion(version=found, assets=assets, source=ref.repo), asset
+            return None
+        return None
+
+    def open_blob(self, sha256: str) -> tuple[str | None, int]:
+        """(local path or None, size) of a blob, for streaming it to a client."""
+        path = self._blobs.path(sha256)
+        if path is not None:
+            return path, os.path.getsize(path)
+        with self._blobs.open(sha256) as f:
+            return None, f.seek(0, os.SEEK_END)
+
+    def read_blob(self, sha256: str, chunk_size: int = 256 * 1024) -> BlobChunks:
+        """The blob's bytes in chunks. The file is opened now (``FileNotFoundError`` if the blob is absent, before
+        any byte is sent) and closed when the chunks run out or ``close()`` is called."""
+        return BlobChunks(self._blobs.open(sha256), chunk_size)

@@ -1,0 +1,113 @@
+"""Where the read path looks for packages: the search order of a repository and its upstreams, and the source
+each repository in it is.
+
+A ``PackageSource`` answers the read path's questions about the packages one repository holds. Today every
+source is a repository of the domain (``StoredPackages``: its rows in the store); an external connection (a public
+registry fetched on a miss) plugs in as another source, placed in the search order where its repository is, and
+the read path (``package_reads``) does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from coffer.core.codeartifact.deps import Deps
+from coffer.core.packages.package_models import Asset, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_store import PackageStore
+
+MAX_SEARCHED_REPOSITORIES = 25  # AWS: upstream repositories searched when requesting a package version
+_SCAN_PAGE = 1000  # page size when a listing is read whole (index pages, upstream merges)
+
+
+class PackageSource(Protocol):
+    """The packages of one repository as the read path sees them; every ``PackageRef`` given is in ``repo``."""
+
+    @property
+    def repo(self) -> RepoRef: ...
+
+    def packages(self, fmt: str) -> Iterator[Package]:
+        """Every package of format ``fmt``, ordered by (namespace, name)."""
+        ...
+
+    def package(self, ref: PackageRef) -> Package | None: ...
+
+    def versions(self, ref: PackageRef) -> Iterator[PackageVersion]:
+        """Every version of the package, whatever its status, ordered by published time."""
+        ...
+
+    def version(self, ref: PackageRef, version: str) -> PackageVersion | None:
+        """The version by its normalized number."""
+        ...
+
+    def assets(self, ref: PackageRef, version: PackageVersion) -> list[Asset]:
+        """The version's assets (none for a disposed version)."""
+        ...
+
+
+class StoredPackages:
+    """A repository of the domain: its packages as the store holds them."""
+
+    def __init__(self, store: PackageStore, repo: RepoRef) -> None:
+        self._store = store
+        self._repo = repo
+
+    @property
+    def repo(self) -> RepoRef:
+        return self._repo
+
+    def packages(self, fmt: str) -> Iterator[Package]:
+        after: str | None = None
+        while True:
+            page = self._store.list_packages(
+                self._repo, format=fmt, namespace=None, prefix=None, after=after, limit=_SCAN_PAGE
+            )
+            yield from page.items
+            if page.next_key is None:
+                return
+            after = page.next_key
+
+    def package(self, ref: PackageRef) -> Package | None:
+        return self._store.get_package(ref)
+
+    def versions(self, ref: PackageRef) -> Iterator[PackageVersion]:
+        after: str | None = None
+        while True:
+            page = self._store.list_versions(ref, status=None, after=after, limit=_SCAN_PAGE)
+            yield from page.items
+            if page.next_key is None:
+                return
+            after = page.next_key
+
+    def version(self, ref: PackageRef, version: str) -> PackageVersion | None:
+        return self._store.get_version(ref, version)
+
+    def assets(self, ref: PackageRef, version: PackageVersion) -> list[Asset]:
+        # A disposed version has no assets, whatever rows a store may still hold.
+        if version.status == "Disposed":
+            return []
+        return self._store.list_assets(ref, version.version)
+
+
+def search_order(deps: Deps, repo: RepoRef) -> list[RepoRef]:
+    """The repository then its upstreams as CodeArtifact searches them: depth-first in upstream order, each
+    repository once, at most ``MAX_SEARCHED_REPOSITORIES``."""
+    order: list[RepoRef] = []
+    seen: set[str] = set()
+    stack = [repo.name]
+    while stack and len(order) < MAX_SEARCHED_REPOSITORIES:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        found = deps.cached_repository(repo.domain_owner, repo.domain, name)
+        if found is None:
+            continue
+        order.append(RepoRef(repo.domain_owner, repo.domain, name))
+        stack.extend(reversed(found.upstreams))
+    return order
+
+
+def search_sources(deps: Deps, repo: RepoRef) -> list[PackageSource]:
+    """The sources of ``repo``'s search order, in that order."""
+    return [StoredPackages(deps.store, r) for r in search_order(deps, repo)]
