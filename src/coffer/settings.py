@@ -44,6 +44,17 @@ def env_number(
     return value
 
 
+CACHE_TTL_ENV = "COFFER_CACHE_TTL"
+DEFAULT_CACHE_TTL = 1.0  # seconds: a change made by another process (coffer admin, another server) shows within it
+
+
+def cache_ttl_from_env(env: Mapping[str, str]) -> float:
+    """``COFFER_CACHE_TTL``: how long a server keeps key resolutions, policies, domains, repositories and the
+    revocation list (seconds, 0 or more; unset or empty: ``DEFAULT_CACHE_TTL``)."""
+    value = env_number(env, CACHE_TTL_ENV, float, "a number of seconds (0 or more)", lambda v: v >= 0)
+    return DEFAULT_CACHE_TTL if value is None else value
+
+
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 LOG_FORMATS = ("text", "json")

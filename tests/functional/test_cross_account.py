@@ -17,20 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.functional.conftest import ACCOUNT
+from tests.functional.conftest import ACCOUNT, Creds, admin_creds, client
+from tests.functional.dists import build_wheel
+from tests.functional.pypi_clients import Repo, twine_upload
 from tests.functional.server import RunningServer
-from tests.functional.test_pypi import Repo, build_wheel, twine_upload
-from tests.functional.test_sts import (
-    Creds,
-    admin_creds,
-    client,
-    creds_of,
-    make_role,
-    opened_data,
-    require_query_services,
-    trust_policy,
-    unique,
-)
+from tests.functional.test_sts import creds_of, make_role, opened_data, trust_policy, unique
 
 OTHER = "444455556666"
 READ_ONLY = "arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccess"
@@ -59,7 +50,6 @@ CONSUMER_POLICY = {
 @pytest.fixture(scope="module")
 def owner(server: RunningServer) -> Creds:
     """The admin of the server's own account (the domain owner)."""
-    require_query_services(server, "sts", "iam")
     return admin_creds(server)
 
 
@@ -81,7 +71,6 @@ def other_admin(server: RunningServer, owner: Creds) -> Creds:
         key = o.services.identities.bootstrap_admin(OTHER)
         if key is None:  # made by an earlier module of this session: a fresh key for the existing admin
             key = o.services.identities.create_access_key(OTHER, "admin")
-    time.sleep(1.1)  # the server's identity cache lives a second
     return key.access_key_id, key.secret_access_key, None
 
 

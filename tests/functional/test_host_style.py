@@ -37,9 +37,10 @@ from coffer.core.codeartifact.repositories import (
 from coffer.formats.host_style import parse_host
 from coffer.login import parse_pypi_url
 from tests.functional.conftest import ACCOUNT, REGION, make_client
+from tests.functional.dists import build_wheel, upload_form
+from tests.functional.pypi_clients import client_env
 from tests.functional.server import RunningServer, running_server
 from tests.functional.test_aws_cli import run_aws
-from tests.functional.test_pypi import _form, build_wheel, client_env
 
 PROJECT = "coffer-hs-demo"
 CHALLENGE_HEADER = "www-authenticate"
@@ -90,7 +91,7 @@ class HsRepo:
             "POST",
             path,
             host,
-            data=_form(wheel),
+            data=upload_form(wheel.name, wheel.read_bytes()),
             files={"content": (wheel.name, wheel.read_bytes(), "application/octet-stream")},
         )
 
@@ -485,7 +486,7 @@ def test_pip_with_keyrings_codeartifact_installs_from_the_host_style_endpoint(
         r = httpx.post(
             endpoint,
             auth=("aws", token),
-            data=_form(wheel),
+            data=upload_form(wheel.name, wheel.read_bytes()),
             files={"content": (wheel.name, wheel.read_bytes(), "application/octet-stream")},
             timeout=60,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -9,7 +10,15 @@ import click
 from coffer.cli.context import CofferCliError
 from coffer.cli.options import data_options
 from coffer.formats.pypi.upload import max_upload_bytes
-from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Settings, SettingsError
+from coffer.settings import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    LOG_FORMATS,
+    Settings,
+    SettingsError,
+    cache_ttl_from_env,
+)
 from coffer.store.files import set_private_umask
 from coffer.store.gc import GcSettings
 
@@ -82,6 +91,7 @@ def serve(
     try:
         GcSettings.from_env()
         max_upload_bytes()  # COFFER_MAX_UPLOAD_BYTES
+        cache_ttl_from_env(os.environ)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
