@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from packaging.version import Version
 
 from tests.functional.server import RunningServer, running_server
 
@@ -67,6 +69,15 @@ def new_user(server: RunningServer, policy: dict[str, Any] | None, name: str | N
     user = make_client(server, (key["AccessKeyId"], key["SecretAccessKey"]))
     user.user_name = name
     return user
+
+
+def require_pip(python: str, minimum: str, needed_for: str) -> None:
+    """Fail, saying why, when ``python``'s pip is older than ``minimum`` (the version whose behaviour a test
+    relies on): a test must not pass or fail by the accident of which pip a venv was made with."""
+    out = subprocess.run([python, "-m", "pip", "--version"], capture_output=True, text=True, timeout=60).stdout
+    found = re.match(r"pip (\S+)", out)
+    if found is None or Version(found.group(1)) < Version(minimum):
+        pytest.fail(f"this test needs pip >= {minimum} in {python} ({needed_for}); it has {out.strip() or 'no pip'}")
 
 
 @pytest.fixture()

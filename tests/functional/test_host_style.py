@@ -380,12 +380,14 @@ HOSTS = Path("/etc/hosts")
 @contextlib.contextmanager
 def hosts_entry(host: str) -> Iterator[None]:
     """``127.0.0.1 host`` in /etc/hosts for the duration (written in place: in containers it is often a bind
-    mount); skips where it is not writable or not consulted."""
+    mount; under a lock, so that test processes running side by side keep each other's entries); skips where it
+    is not writable or not consulted."""
     if not os.access(HOSTS, os.W_OK):
         pytest.skip(f"{HOSTS} is not writable: cannot make {host} resolve to 127.0.0.1")
     marker = f"# coffer-test {uuid.uuid4().hex}"
     line = f"127.0.0.1 {host} {marker}\n"
     with HOSTS.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # another test process may be taking its own entry out
         f.write(line)
     try:
         try:
@@ -397,6 +399,7 @@ def hosts_entry(host: str) -> Iterator[None]:
         yield
     finally:
         with HOSTS.open("r+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # nobody adds an entry between the read and the write
             kept = [entry for entry in f.readlines() if marker not in entry]
             f.seek(0)
             f.writelines(kept)

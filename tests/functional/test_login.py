@@ -21,7 +21,7 @@ import pytest
 
 from coffer.login import parse_pypi_url
 from coffer.login.keyring_backend import CofferKeyring
-from tests.functional.conftest import ACCOUNT, REGION
+from tests.functional.conftest import ACCOUNT, REGION, require_pip
 from tests.functional.dists import build_wheel
 from tests.functional.server import RunningServer
 
@@ -425,6 +425,7 @@ def published(ca: Any, repo: Repo, home: Home, tmp_path: Path) -> str:
 def test_pip_install_with_keyring_import_and_no_token(
     published: str, server: RunningServer, home: Home, repo: Repo, tmp_path: Path
 ) -> None:
+    require_pip(sys.executable, "23.1", "--keyring-provider")
     env = {
         **home.env,
         "PYTHON_KEYRING_BACKEND": "coffer.login.keyring_backend.CofferKeyring",

@@ -24,7 +24,7 @@ from twine.commands.upload import skip_upload
 from twine.package import PackageFile
 
 from coffer.core.codeartifact import token_format as tokens
-from tests.functional.conftest import ACCOUNT, coffer, make_client
+from tests.functional.conftest import ACCOUNT, coffer, make_client, require_pip
 from tests.functional.dists import build_sdist, build_wheel, upload_form
 from tests.functional.pypi_clients import UV, Repo, client_env, mint_token, new_repo, run, twine_upload
 from tests.functional.server import RunningServer
@@ -118,6 +118,7 @@ def test_pip_install_resolves_from_the_metadata_file(published: Repo, tmp_path: 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     py = str(venv / "bin" / "python")
+    require_pip(py, "23.2", "the PEP 658/714 metadata file and its 'Obtaining dependency information' line")
     env = client_env(tmp_path, PIP_INDEX_URL=published.authed_index())
     r = run([py, "-m", "pip", "install", "-v", "--no-cache-dir", "coffer-demo-a"], env)
     out = r.stdout + r.stderr

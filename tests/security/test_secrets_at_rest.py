@@ -92,6 +92,7 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.mark.postgres
 def test_a_postgresql_dump_holds_no_secret(tmp_path: Path, pg_url: str) -> None:
     with running_server(tmp_path / "data", "--db-url", pg_url, "--account-id", ACCOUNT) as srv:
         _, session = _clients(srv)

@@ -1,0 +1,35 @@
+"""What every test directory shares: PostgreSQL checked once per run (``tests.postgres``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.postgres import postgres_required, postgres_unavailable
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """Marked ``postgres``, or the ``postgresql`` case of a test parametrized over the store's backends."""
+    callspec = getattr(item, "callspec", None)
+    return item.get_closest_marker("postgres") is not None or (
+        callspec is not None and callspec.params.get("db_url") == "postgresql"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL server (and unless it is required) its tests are left out, said once, not skipped
+    one by one."""
+    wanted = [item for item in items if needs_postgres(item)]
+    if not wanted or postgres_required() or (reason := postgres_unavailable()) is None:
+        return
+    config.hook.pytest_deselected(items=wanted)
+    items[:] = [item for item in items if not needs_postgres(item)]
+    config.stash[_LEFT_OUT] = f"{reason} ({len(wanted)} tests left out)"
+
+
+_LEFT_OUT = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    left_out = config.stash.get(_LEFT_OUT, None)
+    if left_out:
+        terminalreporter.write_line(left_out, yellow=True)
