@@ -1,10 +1,35 @@
-"""What every test directory shares: PostgreSQL checked once per run (``tests.postgres``)."""
+"""What every test directory shares: the store and the clock of the tests that build core's services, and
+PostgreSQL checked once per run (``tests.postgres``)."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from coffer.store.sql_store import SqlStore, open_store
 from tests.postgres import postgres_required, postgres_unavailable
+
+
+class Ticker:
+    """A clock that advances one second per reading: the order of events is observable and deterministic."""
+
+    def __init__(self, start: int = 1_700_000_000) -> None:
+        self._count = itertools.count(start)
+
+    def __call__(self) -> float:
+        return float(next(self._count))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    """A fresh SqlStore on a SQLite file in ``tmp_path`` (migrations applied), closed afterwards. The contract
+    suite (tests/contract) has its own, over every backend."""
+    s = open_store(f"sqlite:///{tmp_path / 'coffer.db'}")
+    yield s
+    s.close()
 
 
 def needs_postgres(item: pytest.Item) -> bool:
