@@ -57,6 +57,22 @@ def make_client(server: RunningServer, key: tuple[str, str] | None = None, servi
     return client(server, service, (*key, None) if key else admin_creds(server))
 
 
+def token_policy(*actions: str) -> dict[str, Any]:
+    """An identity policy allowing GetAuthorizationToken (with the bearer token it needs) and ``actions``."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["codeartifact:GetAuthorizationToken", *actions], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": "sts:GetServiceBearerToken",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+            },
+        ],
+    }
+
+
 def new_user(server: RunningServer, policy: dict[str, Any] | None, name: str | None = None) -> Any:
     """An IAM user made through the server's IAM API by its admin, with ``policy`` as an inline policy named after
     the user (None: no policy); returns a codeartifact client signing with the user's new key (``user_name`` set)."""

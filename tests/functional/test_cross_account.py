@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.functional.conftest import ACCOUNT, Creds, admin_creds, client
+from tests.functional.conftest import ACCOUNT, Creds, admin_creds, client, token_policy
 from tests.functional.dists import build_wheel
 from tests.functional.pypi_clients import Repo, twine_upload
 from tests.functional.server import RunningServer
@@ -25,26 +25,7 @@ from tests.functional.test_sts import creds_of, make_role, opened_data, trust_po
 
 OTHER = "444455556666"
 READ_ONLY = "arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccess"
-CONSUMER_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "codeartifact:GetAuthorizationToken",
-                "codeartifact:GetRepositoryEndpoint",
-                "codeartifact:ReadFromRepository",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Effect": "Allow",
-            "Action": "sts:GetServiceBearerToken",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-        },
-    ],
-}
+CONSUMER_POLICY = token_policy("codeartifact:GetRepositoryEndpoint", "codeartifact:ReadFromRepository")
 
 
 @pytest.fixture(scope="module")

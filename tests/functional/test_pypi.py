@@ -24,7 +24,7 @@ from twine.commands.upload import skip_upload
 from twine.package import PackageFile
 
 from coffer.core.codeartifact import token_format as tokens
-from tests.functional.conftest import ACCOUNT, coffer, make_client, require_pip
+from tests.functional.conftest import ACCOUNT, coffer, make_client, require_pip, token_policy
 from tests.functional.dists import build_sdist, build_wheel, upload_form
 from tests.functional.pypi_clients import UV, Repo, client_env, mint_token, new_repo, run, twine_upload
 from tests.functional.server import RunningServer
@@ -363,21 +363,6 @@ def test_revoked_token_is_refused_within_a_second(published: Repo, server: Runni
         assert http.get(published.index, auth=published.auth).status_code == 200  # other tokens unaffected
 
 
-def _policy(*actions: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["codeartifact:GetAuthorizationToken", *actions], "Resource": "*"},
-            {
-                "Effect": "Allow",
-                "Action": "sts:GetServiceBearerToken",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-            },
-        ],
-    }
-
-
 def test_read_only_user_cannot_upload_and_policy_changes_cut_tokens_off(
     published: Repo,
     server: RunningServer,
@@ -385,7 +370,7 @@ def test_read_only_user_cannot_upload_and_policy_changes_cut_tokens_off(
     make_user: Callable[[dict[str, Any] | None], Any],
     tmp_path: Path,
 ) -> None:
-    reader = make_user(_policy("codeartifact:ReadFromRepository"))
+    reader = make_user(token_policy("codeartifact:ReadFromRepository"))
     token = reader.get_authorization_token(domain=published.domain, domainOwner=ACCOUNT)["authorizationToken"]
     as_reader = Repo(published.domain, published.name, published.endpoint, token, server)
     with httpx.Client(timeout=30, auth=as_reader.auth) as http:
@@ -398,7 +383,7 @@ def test_read_only_user_cannot_upload_and_policy_changes_cut_tokens_off(
         assert http.get(published.index + "coffer-demo-a/3.0/" + extra.name).status_code == 404
 
         # a user who may only publish cannot read
-        publisher = make_user(_policy("codeartifact:PublishPackageVersion"))
+        publisher = make_user(token_policy("codeartifact:PublishPackageVersion"))
         ptoken = publisher.get_authorization_token(domain=published.domain)["authorizationToken"]
         as_publisher = Repo(published.domain, published.name, published.endpoint, ptoken, server)
         r = twine_upload(as_publisher, tmp_path, extra)
@@ -410,7 +395,7 @@ def test_read_only_user_cannot_upload_and_policy_changes_cut_tokens_off(
 
         # taking the permission away cuts off the token already issued
         policy_file = tmp_path / "none.json"
-        policy_file.write_text(json.dumps(_policy()))
+        policy_file.write_text(json.dumps(token_policy()))
         # (make_user named the policy after the user: this replaces it)
         r = coffer(server, "put-user-policy", reader.user_name, str(policy_file), "--policy-name", reader.user_name)
         assert r.returncode == 0, r.stderr

@@ -43,7 +43,7 @@ from coffer.formats.multipart import BLOCK as MULTIPART_BLOCK
 from coffer.formats.multipart import FilePart, FormError, FormLimits, boundary_of, read_form
 from coffer.store.blobs import FileBlobStore
 from coffer.store.sql_store import SqlStore, open_store
-from tests.functional.conftest import ACCOUNT, make_client, new_user
+from tests.functional.conftest import ACCOUNT, make_client, new_user, token_policy
 from tests.functional.dists import build_wheel, upload_form
 from tests.functional.pypi_clients import Repo, twine_upload
 from tests.functional.server import RunningServer, running_server
@@ -69,25 +69,6 @@ class Setup:
         return self.server.process.pid
 
 
-def _reader_policy() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["codeartifact:GetAuthorizationToken", "codeartifact:ReadFromRepository"],
-                "Resource": "*",
-            },
-            {
-                "Effect": "Allow",
-                "Action": "sts:GetServiceBearerToken",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-            },
-        ],
-    }
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("limits")
@@ -102,7 +83,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             "repositoryEndpoint"
         ]
         token = admin.get_authorization_token(domain="limits")["authorizationToken"]
-        reader = new_user(server, _reader_policy())
+        reader = new_user(server, token_policy("codeartifact:ReadFromRepository"))
         reader_token = reader.get_authorization_token(domain="limits", domainOwner=ACCOUNT)["authorizationToken"]
         yield Setup(server, tmpdir, Repo("limits", "main", endpoint, token, server), reader_token)
 
@@ -532,7 +513,7 @@ def test_uploads_within_the_limits_work(setup: Setup, tmp_path: Path) -> None:
 
 def test_a_principal_allowed_one_package_uploads_it_and_nothing_else(setup: Setup, tmp_path: Path) -> None:
     package_arn = f"arn:aws:codeartifact:us-east-1:{ACCOUNT}:package/limits/main/pypi//limits-mine"
-    policy = _reader_policy()
+    policy = token_policy("codeartifact:ReadFromRepository")
     policy["Statement"].append(
         {"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion", "Resource": package_arn}
     )

@@ -167,10 +167,18 @@ def start(data_dir: Path, settings_env: dict[str, str]) -> str:
         os.close(read_end)
     if banner is None:
         raise BackgroundError(
-            f"the server exited before it was ready (status {child.poll()}); the end of {log.resolve()}:",
+            f"the server exited before it was ready (status {_exit_status(child)}); the end of {log.resolve()}:",
             excerpt=_log_tail(log, start_offset),
         )
     return banner
+
+
+def _exit_status(child: subprocess.Popen[bytes]) -> int | None:
+    """The child's exit status: its pipe closes as it exits, a moment before the status can be had."""
+    try:
+        return child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _wait_ready(fd: int, child: subprocess.Popen[bytes]) -> str | None:
