@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from coffer.core.codeartifact import token_format as tokens
 from coffer.core.codeartifact.token_format import TokenClaims
@@ -102,3 +103,29 @@ def mint_token(server: RunningServer, domain: str, *, expires_in: int) -> str:
         expires_at=now + expires_in,
     )
     return tokens.mint(ring, claims)
+
+
+def pip_install(
+    python: str | Path,
+    index: str,
+    target: Path,
+    project: str,
+    env: dict[str, str],
+    *,
+    keyring_provider: str = "import",
+    trusted_host: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """``pip install --target`` of ``project`` from ``index`` with the given ``--keyring-provider`` (pip >= 23.1);
+    ``trusted_host``: the index's host is trusted for plain HTTP."""
+    trusted = ["--trusted-host", urlsplit(index).netloc] if trusted_host else []
+    return subprocess.run(
+        [
+            str(python),
+            *("-m", "pip", "install", "--no-input", "--keyring-provider", keyring_provider),
+            *("--index-url", index, *trusted, "--target", str(target), project),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )

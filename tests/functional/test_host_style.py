@@ -38,7 +38,7 @@ from coffer.formats.host_style import parse_host
 from coffer.login import parse_pypi_url
 from tests.functional.conftest import ACCOUNT, REGION, make_client
 from tests.functional.dists import build_wheel, upload_form
-from tests.functional.pypi_clients import client_env
+from tests.functional.pypi_clients import client_env, pip_install
 from tests.functional.server import RunningServer, running_server
 from tests.functional.test_aws_cli import run_aws
 
@@ -412,32 +412,6 @@ def _pip_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _pip_install(python: Path, index: str, target: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    netloc = urlsplit(index).netloc
-    return subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "--keyring-provider",
-            "import",
-            "--index-url",
-            index,
-            "--trusted-host",
-            netloc,
-            "--target",
-            str(target),
-            PROJECT,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
 KEYRINGS_CODEARTIFACT = "keyrings.codeartifact~=2.1"
 
 
@@ -503,15 +477,17 @@ def test_pip_with_keyrings_codeartifact_installs_from_the_host_style_endpoint(
             AWS_CONFIG_FILE=str(home / "no-aws-config"),
         )
         target = tmp_path / "target"
-        r = _pip_install(python, endpoint + "simple/", target, env)
+        r = pip_install(python, endpoint + "simple/", target, PROJECT, env, trusted_host=True)
         assert r.returncode == 0, r.stdout + r.stderr
         assert (target / "coffer_hs_demo" / "__init__.py").exists()
         # and without the backend's token the index refuses pip: the keyring did the work
-        r = _pip_install(
+        r = pip_install(
             python,
             endpoint + "simple/",
             tmp_path / "t2",
+            PROJECT,
             {**env, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"},
+            trusted_host=True,
         )
         assert r.returncode != 0 and "No matching distribution" in r.stderr
 
@@ -539,6 +515,6 @@ def test_coffer_keyring_with_a_host_style_url_under_another_suffix(hs_repo: HsRe
             AWS_CONFIG_FILE=str(home / "no-aws-config"),
         )
         target_dir = tmp_path / "target"
-        r = _pip_install(Path(sys.executable), index, target_dir, env)
+        r = pip_install(sys.executable, index, target_dir, PROJECT, env, trusted_host=True)
         assert r.returncode == 0, r.stdout + r.stderr
         assert (target_dir / "coffer_hs_demo" / "__init__.py").exists()

@@ -23,6 +23,7 @@ from coffer.login import parse_pypi_url
 from coffer.login.keyring_backend import CofferKeyring
 from tests.functional.conftest import ACCOUNT, REGION, require_pip
 from tests.functional.dists import build_wheel
+from tests.functional.pypi_clients import pip_install
 from tests.functional.server import RunningServer
 
 BIN = str(Path(sys.executable).parent)  # the venv's pip, keyring, twine, uv
@@ -432,49 +433,11 @@ def test_pip_install_with_keyring_import_and_no_token(
         "AWS_ENDPOINT_URL_CODEARTIFACT": server.url,
     }
     target = tmp_path / "site"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "--keyring-provider",
-            "import",
-            "--index-url",
-            simple_url(repo),
-            "--target",
-            str(target),
-            published,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    r = pip_install(sys.executable, simple_url(repo), target, published, env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (target / "coffer_login_probe" / "__init__.py").exists()
     # without the keyring the same command is refused (the index wants a token)
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "--keyring-provider",
-            "disabled",
-            "--index-url",
-            simple_url(repo),
-            "--target",
-            str(tmp_path / "site2"),
-            published,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    r = pip_install(sys.executable, simple_url(repo), tmp_path / "site2", published, env, keyring_provider="disabled")
     assert r.returncode != 0
 
 
