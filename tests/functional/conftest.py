@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from packaging.version import Version
 
 from tests.functional.server import RunningServer, running_server
 
@@ -30,15 +32,68 @@ def read_profile(path: Path, profile: str = "default") -> tuple[str, str]:
     return parser[profile]["aws_access_key_id"], parser[profile]["aws_secret_access_key"]
 
 
-def make_client(server: RunningServer, key: tuple[str, str] | None = None, service: str = "codeartifact") -> Any:
-    access, secret = key or read_profile(server.credentials_file)
+Creds = tuple[str, str, str | None]  # access key id, secret, session token
+
+
+def admin_creds(server: RunningServer) -> Creds:
+    """The admin key the server wrote to its credentials file on first start."""
+    access, secret = read_profile(server.credentials_file)
+    return access, secret, None
+
+
+def client(server: RunningServer, service: str, creds: Creds) -> Any:
+    """A boto3 client of ``service`` on the server, signing with ``creds``."""
     return boto3.client(
         service,
         endpoint_url=server.url,
         region_name=REGION,
-        aws_access_key_id=access,
-        aws_secret_access_key=secret,
+        aws_access_key_id=creds[0],
+        aws_secret_access_key=creds[1],
+        aws_session_token=creds[2],
     )
+
+
+def make_client(server: RunningServer, key: tuple[str, str] | None = None, service: str = "codeartifact") -> Any:
+    return client(server, service, (*key, None) if key else admin_creds(server))
+
+
+def token_policy(*actions: str) -> dict[str, Any]:
+    """An identity policy allowing GetAuthorizationToken (with the bearer token it needs) and ``actions``."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["codeartifact:GetAuthorizationToken", *actions], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": "sts:GetServiceBearerToken",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+            },
+        ],
+    }
+
+
+def new_user(server: RunningServer, policy: dict[str, Any] | None, name: str | None = None) -> Any:
+    """An IAM user made through the server's IAM API by its admin, with ``policy`` as an inline policy named after
+    the user (None: no policy); returns a codeartifact client signing with the user's new key (``user_name`` set)."""
+    name = name or f"user-{uuid.uuid4().hex[:10]}"
+    iam = make_client(server, service="iam")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    if policy is not None:
+        iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+    user = make_client(server, (key["AccessKeyId"], key["SecretAccessKey"]))
+    user.user_name = name
+    return user
+
+
+def require_pip(python: str, minimum: str, needed_for: str) -> None:
+    """Fail, saying why, when ``python``'s pip is older than ``minimum`` (the version whose behaviour a test
+    relies on): a test must not pass or fail by the accident of which pip a venv was made with."""
+    out = subprocess.run([python, "-m", "pip", "--version"], capture_output=True, text=True, timeout=60).stdout
+    found = re.match(r"pip (\S+)", out)
+    if found is None or Version(found.group(1)) < Version(minimum):
+        pytest.fail(f"this test needs pip >= {minimum} in {python} ({needed_for}); it has {out.strip() or 'no pip'}")
 
 
 @pytest.fixture()
@@ -70,19 +125,6 @@ def make_user(server: RunningServer, unique: Callable[[str], str]) -> Callable[[
     """Create an IAM user with the given identity policy (None: no policy) and return a boto3 client for it."""
 
     def make(policy: dict[str, Any] | None) -> Any:
-        name = unique("user")
-        r = coffer(server, "create-user", name)
-        assert r.returncode == 0, r.stderr
-        r = coffer(server, "create-access-key", name)
-        assert r.returncode == 0, r.stderr
-        key = json.loads(r.stdout)
-        if policy is not None:
-            path = server.data_dir / f"{name}.json"
-            path.write_text(json.dumps(policy))
-            r = coffer(server, "put-user-policy", name, str(path))
-            assert r.returncode == 0, r.stderr
-        client = make_client(server, (key["AccessKeyId"], key["SecretAccessKey"]))
-        client.user_name = name
-        return client
+        return new_user(server, policy, unique("user"))
 
     return make

@@ -19,10 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.functional.conftest import ACCOUNT, make_client, read_profile
+from tests.functional.conftest import ACCOUNT, client, make_client, read_profile
+from tests.functional.dists import build_wheel
+from tests.functional.pypi_clients import Repo, twine_upload
 from tests.functional.server import RunningServer, running_server
-from tests.functional.test_pypi import Repo, build_wheel, twine_upload
-from tests.functional.test_sts import client, creds_of, make_role, trust_policy
+from tests.functional.test_sts import creds_of, make_role, trust_policy
 
 ADMIN_ARN = f"arn:aws:iam::{ACCOUNT}:user/admin"
 TEXT_LINE = re.compile(

@@ -143,7 +143,6 @@ def test_admin_user_management(server: Any) -> None:
     with pytest.raises(client.exceptions.AccessDeniedException):
         client.list_domains()
     assert coffer(server, "delete-user", "carol").returncode == 0
-    time.sleep(1.1)
     from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError) as err:

@@ -22,8 +22,8 @@ from coffer.app.bootstrap import open_data
 from coffer.core.codeartifact import token_format as tokens
 from coffer.settings import Settings
 from tests.functional.conftest import ACCOUNT, make_client
+from tests.functional.pypi_clients import client_env, mint_token
 from tests.functional.server import RunningServer
-from tests.functional.test_pypi import client_env, mint_token
 
 BIN = Path(sys.executable).parent
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -344,7 +344,6 @@ def refused(server: RunningServer, unique: Unique) -> tuple[str, dict[str, tuple
     revoked = ca.get_authorization_token(domain=domain, durationSeconds=900)["authorizationToken"]
     r = run_coffer("admin", "--data-dir", str(server.data_dir), "revoke-token", revoked)
     assert r.returncode == 0, r.stderr
-    time.sleep(1.2)  # servers see a revocation within a second
     return endpoint, {
         "expired": (mint_token(server, domain, expires_in=-10), "authorization token has expired"),
         "garbage": ("not-a-token-at-all", "malformed authorization token"),
@@ -353,7 +352,7 @@ def refused(server: RunningServer, unique: Unique) -> tuple[str, dict[str, tuple
 
 
 def test_twine_shows_why_a_token_is_refused(refused: tuple[str, Any], tmp_path: Path) -> None:
-    from tests.functional.test_pypi import build_wheel
+    from tests.functional.dists import build_wheel
 
     endpoint, cases = refused
     wheel = build_wheel(tmp_path, "coffer-reason-demo", "1.0")

@@ -18,49 +18,20 @@ import httpx
 import pytest
 
 from coffer.core.identity.callers import root_caller
-from tests.functional.conftest import ACCOUNT
+from tests.functional.conftest import ACCOUNT, Creds, admin_creds, client, token_policy
+from tests.functional.dists import build_wheel
+from tests.functional.pypi_clients import Repo, twine_upload
 from tests.functional.server import RunningServer
-from tests.functional.test_pypi import Repo, build_wheel, twine_upload
-from tests.functional.test_sts import (
-    Creds,
-    admin_creds,
-    client,
-    creds_of,
-    make_role,
-    opened_data,
-    require_query_services,
-    trust_policy,
-    unique,
-)
+from tests.functional.test_sts import creds_of, make_role, opened_data, trust_policy, unique
 
 OTHER = "444455556666"
 READ_ONLY = "arn:aws:iam::aws:policy/AWSCodeArtifactReadOnlyAccess"
-CONSUMER_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "codeartifact:GetAuthorizationToken",
-                "codeartifact:GetRepositoryEndpoint",
-                "codeartifact:ReadFromRepository",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Effect": "Allow",
-            "Action": "sts:GetServiceBearerToken",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-        },
-    ],
-}
+CONSUMER_POLICY = token_policy("codeartifact:GetRepositoryEndpoint", "codeartifact:ReadFromRepository")
 
 
 @pytest.fixture(scope="module")
 def owner(server: RunningServer) -> Creds:
     """The admin of the server's own account (the domain owner)."""
-    require_query_services(server, "sts", "iam")
     return admin_creds(server)
 
 
@@ -82,7 +53,6 @@ def other_admin(server: RunningServer, owner: Creds) -> Creds:
         key = o.services.iam.bootstrap_admin(OTHER)
         if key is None:  # made by an earlier module of this session: a fresh key for the existing admin
             key = o.services.iam.create_access_key(root_caller(OTHER, ""), "admin")
-    time.sleep(1.1)  # the server's identity cache lives a second
     return key.access_key_id, key.secret_access_key, None
 
 

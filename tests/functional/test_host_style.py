@@ -37,9 +37,10 @@ from coffer.core.codeartifact.repositories import (
 from coffer.formats.host_style import parse_host
 from coffer.login import parse_pypi_url
 from tests.functional.conftest import ACCOUNT, REGION, make_client
+from tests.functional.dists import build_wheel, upload_form
+from tests.functional.pypi_clients import client_env, pip_install
 from tests.functional.server import RunningServer, running_server
 from tests.functional.test_aws_cli import run_aws
-from tests.functional.test_pypi import _form, build_wheel, client_env
 
 PROJECT = "coffer-hs-demo"
 CHALLENGE_HEADER = "www-authenticate"
@@ -90,7 +91,7 @@ class HsRepo:
             "POST",
             path,
             host,
-            data=_form(wheel),
+            data=upload_form(wheel.name, wheel.read_bytes()),
             files={"content": (wheel.name, wheel.read_bytes(), "application/octet-stream")},
         )
 
@@ -379,12 +380,14 @@ HOSTS = Path("/etc/hosts")
 @contextlib.contextmanager
 def hosts_entry(host: str) -> Iterator[None]:
     """``127.0.0.1 host`` in /etc/hosts for the duration (written in place: in containers it is often a bind
-    mount); skips where it is not writable or not consulted."""
+    mount; under a lock, so that test processes running side by side keep each other's entries); skips where it
+    is not writable or not consulted."""
     if not os.access(HOSTS, os.W_OK):
         pytest.skip(f"{HOSTS} is not writable: cannot make {host} resolve to 127.0.0.1")
     marker = f"# coffer-test {uuid.uuid4().hex}"
     line = f"127.0.0.1 {host} {marker}\n"
     with HOSTS.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # another test process may be taking its own entry out
         f.write(line)
     try:
         try:
@@ -396,6 +399,7 @@ def hosts_entry(host: str) -> Iterator[None]:
         yield
     finally:
         with HOSTS.open("r+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # nobody adds an entry between the read and the write
             kept = [entry for entry in f.readlines() if marker not in entry]
             f.seek(0)
             f.writelines(kept)
@@ -406,32 +410,6 @@ def _pip_env(home: Path, **extra: str) -> dict[str, str]:
     env = client_env(home, PIP_NO_CACHE_DIR="1", **extra)
     del env["PYTHON_KEYRING_BACKEND"]  # client_env turns keyring off; these tests are about the keyring
     return env
-
-
-def _pip_install(python: Path, index: str, target: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    netloc = urlsplit(index).netloc
-    return subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "--keyring-provider",
-            "import",
-            "--index-url",
-            index,
-            "--trusted-host",
-            netloc,
-            "--target",
-            str(target),
-            PROJECT,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 KEYRINGS_CODEARTIFACT = "keyrings.codeartifact~=2.1"
@@ -485,7 +463,7 @@ def test_pip_with_keyrings_codeartifact_installs_from_the_host_style_endpoint(
         r = httpx.post(
             endpoint,
             auth=("aws", token),
-            data=_form(wheel),
+            data=upload_form(wheel.name, wheel.read_bytes()),
             files={"content": (wheel.name, wheel.read_bytes(), "application/octet-stream")},
             timeout=60,
         )
@@ -499,15 +477,17 @@ def test_pip_with_keyrings_codeartifact_installs_from_the_host_style_endpoint(
             AWS_CONFIG_FILE=str(home / "no-aws-config"),
         )
         target = tmp_path / "target"
-        r = _pip_install(python, endpoint + "simple/", target, env)
+        r = pip_install(python, endpoint + "simple/", target, PROJECT, env, trusted_host=True)
         assert r.returncode == 0, r.stdout + r.stderr
         assert (target / "coffer_hs_demo" / "__init__.py").exists()
         # and without the backend's token the index refuses pip: the keyring did the work
-        r = _pip_install(
+        r = pip_install(
             python,
             endpoint + "simple/",
             tmp_path / "t2",
+            PROJECT,
             {**env, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"},
+            trusted_host=True,
         )
         assert r.returncode != 0 and "No matching distribution" in r.stderr
 
@@ -535,6 +515,6 @@ def test_coffer_keyring_with_a_host_style_url_under_another_suffix(hs_repo: HsRe
             AWS_CONFIG_FILE=str(home / "no-aws-config"),
         )
         target_dir = tmp_path / "target"
-        r = _pip_install(Path(sys.executable), index, target_dir, env)
+        r = pip_install(sys.executable, index, target_dir, PROJECT, env, trusted_host=True)
         assert r.returncode == 0, r.stdout + r.stderr
         assert (target_dir / "coffer_hs_demo" / "__init__.py").exists()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import configparser
-import hashlib
 import os
 import re
 import stat
 import subprocess
 import sys
 import tomllib
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +21,12 @@ import pytest
 
 from coffer.login import parse_pypi_url
 from coffer.login.keyring_backend import CofferKeyring
-from tests.functional.conftest import ACCOUNT, REGION
+from tests.functional.conftest import ACCOUNT, REGION, require_pip
+from tests.functional.dists import build_wheel
+from tests.functional.pypi_clients import pip_install
 from tests.functional.server import RunningServer
 
 BIN = str(Path(sys.executable).parent)  # the venv's pip, keyring, twine, uv
-PYPI_PENDING = "the PyPI endpoint is not served yet (404): built by another engineer; this test passes once it is"
-UPLOAD_PENDING = "twine upload is not served yet (404/405): built by another engineer; this test passes once it is"
 # environment that could point the clients elsewhere than the temp dirs and the test server
 _SCRUB = (
     "AWS_ENDPOINT_URL",
@@ -362,9 +359,7 @@ def test_keyring_backend_issues_tokens(backend_env: CofferKeyring, server: Runni
     assert CofferKeyring.priority == 9.9
 
     r = httpx.get(simple_url(repo), auth=("aws", token), timeout=30)
-    if r.status_code == 404:
-        pytest.skip(PYPI_PENDING)
-    assert r.status_code != 401, r.text
+    assert r.status_code == 200, r.text
     assert httpx.get(simple_url(repo), auth=("aws", "not-a-token"), timeout=30).status_code == 401
 
 
@@ -397,34 +392,10 @@ def test_keyring_cli_answers_what_uv_asks(server: RunningServer, home: Home, rep
 # end to end: pip and uv with no token configured, the keyring supplies it (needs the PyPI endpoint)
 
 
-def build_wheel(directory: Path, name: str, version: str) -> Path:
-    dist = name.replace("-", "_")
-    files = {
-        f"{dist}/__init__.py": f'VERSION = "{version}"\n'.encode(),
-        f"{dist}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-    }
-    record_name = f"{dist}-{version}.dist-info/RECORD"
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{record_name},,")
-    files[record_name] = ("\n".join(record) + "\n").encode()
-    wheel = directory / f"{dist}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-    return wheel
-
-
 @pytest.fixture()
 def published(ca: Any, repo: Repo, home: Home, tmp_path: Path) -> str:
-    """Publish a tiny wheel with twine (token from GetAuthorizationToken); skip while the endpoint is not served."""
+    """Publish a tiny wheel with twine (token from GetAuthorizationToken)."""
     token = ca.get_authorization_token(domain=repo.domain)["authorizationToken"]
-    if httpx.get(simple_url(repo), auth=("aws", token), timeout=30).status_code == 404:
-        pytest.skip(PYPI_PENDING)
     name = "coffer-login-probe"
     wheel = build_wheel(tmp_path, name, "1.0.0")
     r = subprocess.run(
@@ -448,8 +419,6 @@ def published(ca: Any, repo: Repo, home: Home, tmp_path: Path) -> str:
         env=home.env,
         timeout=120,
     )
-    if r.returncode != 0 and re.search(r"\b(404 Not Found|405 Method Not Allowed)\b", r.stdout + r.stderr):
-        pytest.skip(UPLOAD_PENDING)
     assert r.returncode == 0, r.stdout + r.stderr
     return name
 
@@ -457,55 +426,18 @@ def published(ca: Any, repo: Repo, home: Home, tmp_path: Path) -> str:
 def test_pip_install_with_keyring_import_and_no_token(
     published: str, server: RunningServer, home: Home, repo: Repo, tmp_path: Path
 ) -> None:
+    require_pip(sys.executable, "23.1", "--keyring-provider")
     env = {
         **home.env,
         "PYTHON_KEYRING_BACKEND": "coffer.login.keyring_backend.CofferKeyring",
         "AWS_ENDPOINT_URL_CODEARTIFACT": server.url,
     }
     target = tmp_path / "site"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "--keyring-provider",
-            "import",
-            "--index-url",
-            simple_url(repo),
-            "--target",
-            str(target),
-            published,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    r = pip_install(sys.executable, simple_url(repo), target, published, env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (target / "coffer_login_probe" / "__init__.py").exists()
     # without the keyring the same command is refused (the index wants a token)
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "--keyring-provider",
-            "disabled",
-            "--index-url",
-            simple_url(repo),
-            "--target",
-            str(tmp_path / "site2"),
-            published,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    r = pip_install(sys.executable, simple_url(repo), tmp_path / "site2", published, env, keyring_provider="disabled")
     assert r.returncode != 0
 
 

@@ -17,6 +17,8 @@ from tests.functional.conftest import make_client
 from tests.functional.server import coffer_command, running_server
 from tests.postgres import postgres_base_url
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture()
 def pg_url() -> Iterator[str]:

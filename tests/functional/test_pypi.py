@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
-import os
 import re
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import zipfile
@@ -27,82 +24,16 @@ from twine.commands.upload import skip_upload
 from twine.package import PackageFile
 
 from coffer.core.codeartifact import token_format as tokens
-from coffer.core.codeartifact.token_format import TokenClaims
-from coffer.store.keyfiles import KeyRingFiles
-from tests.functional.conftest import ACCOUNT, coffer, make_client
+from tests.functional.conftest import ACCOUNT, coffer, make_client, require_pip, token_policy
+from tests.functional.dists import build_sdist, build_wheel, upload_form
+from tests.functional.pypi_clients import UV, Repo, client_env, mint_token, new_repo, run, twine_upload
 from tests.functional.server import RunningServer
 
-BIN = Path(sys.executable).parent
-TWINE = str(BIN / "twine")
-UV = str(BIN / "uv")
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 Unique = Callable[[str], str]
 
 
 # --- tiny real distributions, written by hand --------------------------------------------------------------
-
-
-def _escape(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-
-def core_metadata(name: str, version: str, requires_python: str | None = ">=3.8") -> str:
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {name} for Coffer's tests"]
-    if requires_python:
-        lines.append(f"Requires-Python: {requires_python}")
-    lines.append("Project-URL: Source, https://example.invalid/src")
-    lines.append("Description-Content-Type: text/markdown")
-    return "\n".join(lines) + "\n\n# " + name + "\n"
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def build_wheel(
-    out: Path,
-    name: str,
-    version: str,
-    requires_python: str | None = ">=3.8",
-    metadata_version: str | None = None,
-    payload: bytes | None = None,
-) -> Path:
-    """A pure-Python wheel with one module ``<escaped name>`` holding ``VALUE``; with ``payload``, also that file
-    (``<escaped name>/blob.bin``), and stored rather than deflated (its size on the wire is the payload's)."""
-    dist = _escape(name)
-    info = f"{dist}-{version}.dist-info"
-    files = {
-        **({f"{dist}/blob.bin": payload} if payload is not None else {}),
-        f"{dist}/__init__.py": f'VALUE = "{name} {version}"\n'.encode(),
-        f"{info}/METADATA": core_metadata(name, metadata_version or version, requires_python).encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: coffer-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
-    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
-    path = out / f"{dist}-{version}-py3-none-any.whl"
-    compression = zipfile.ZIP_DEFLATED if payload is None else zipfile.ZIP_STORED
-    with zipfile.ZipFile(path, "w", compression) as zf:
-        for member, data in files.items():
-            zf.writestr(member, data)
-    return path
-
-
-def build_sdist(out: Path, name: str, version: str) -> Path:
-    dist = _escape(name)
-    base = f"{dist}-{version}"
-    files = {
-        f"{base}/PKG-INFO": core_metadata(name, version).encode(),
-        f"{base}/pyproject.toml": b'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n',
-        f"{base}/{dist}/__init__.py": f'VALUE = "{name} {version}"\n'.encode(),
-    }
-    path = out / f"{base}.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for member, data in files.items():
-            ti = tarfile.TarInfo(member)
-            ti.size = len(data)
-            ti.mtime = int(time.time())
-            tf.addfile(ti, io.BytesIO(data))
-    return path
 
 
 @dataclass
@@ -125,70 +56,6 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> Dists:
 
 
 # --- repositories and clients -------------------------------------------------------------------------------
-
-
-@dataclass
-class Repo:
-    domain: str
-    name: str
-    endpoint: str  # ends in '/'
-    token: str
-    server: RunningServer
-
-    @property
-    def index(self) -> str:
-        return self.endpoint + "simple/"
-
-    @property
-    def auth(self) -> tuple[str, str]:
-        return ("aws", self.token)
-
-    def authed_index(self, token: str | None = None) -> str:
-        return self.index.replace("://", f"://aws:{token or self.token}@", 1)
-
-
-def new_repo(ca: Any, server: RunningServer, domain: str, name: str, upstreams: list[str] | None = None) -> Repo:
-    kwargs: dict[str, Any] = {"domain": domain, "repository": name}
-    if upstreams:
-        kwargs["upstreams"] = [{"repositoryName": u} for u in upstreams]
-    ca.create_repository(**kwargs)
-    endpoint = ca.get_repository_endpoint(domain=domain, repository=name, format="pypi")["repositoryEndpoint"]
-    token = ca.get_authorization_token(domain=domain, durationSeconds=3600)["authorizationToken"]
-    return Repo(domain, name, endpoint, token, server)
-
-
-def client_env(home: Path, **extra: str) -> dict[str, str]:
-    """No global configuration, no keyring, no network beyond Coffer."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-        "UV_NO_CONFIG": "1",
-        "UV_PYTHON_DOWNLOADS": "never",
-        "UV_CACHE_DIR": str(home / "uv-cache"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "NO_COLOR": "1",
-    }
-    env.update(extra)
-    return env
-
-
-def twine_upload(repo: Repo, home: Path, *files: Path, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    env = client_env(home, TWINE_USERNAME="aws", TWINE_PASSWORD=repo.token, TWINE_REPOSITORY_URL=repo.endpoint)
-    return subprocess.run(
-        [TWINE, "upload", "--non-interactive", "--disable-progress-bar", *args, *map(str, files)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def run(cmd: list[str], env: dict[str, str], timeout: int = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +101,7 @@ def test_duplicate_upload_fails_and_skip_existing_passes(published: Repo, dists:
         (r.stdout + r.stderr).split()
     ):
         assert r.returncode == 0, r.stdout + r.stderr
-    fields = _form(dists.a_wheel)
+    fields = upload_form(dists.a_wheel.name, dists.a_wheel.read_bytes())
     response = requests.post(
         published.endpoint,
         auth=published.auth,
@@ -251,6 +118,7 @@ def test_pip_install_resolves_from_the_metadata_file(published: Repo, tmp_path: 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     py = str(venv / "bin" / "python")
+    require_pip(py, "23.2", "the PEP 658/714 metadata file and its 'Obtaining dependency information' line")
     env = client_env(tmp_path, PIP_INDEX_URL=published.authed_index())
     r = run([py, "-m", "pip", "install", "-v", "--no-cache-dir", "coffer-demo-a"], env)
     out = r.stdout + r.stderr
@@ -416,24 +284,6 @@ def _challenge(repo: Repo) -> str:
     return f'Bearer realm="{realm}", Basic realm="{realm}"'
 
 
-def mint_token(server: RunningServer, domain: str, *, expires_in: int) -> str:
-    """A token of the server's admin for ``domain``, minted with its active key, expiring ``expires_in`` s from now
-    (negative: expired)."""
-    ring = KeyRingFiles(server.data_dir / "keys")()
-    now = int(time.time())
-    claims = TokenClaims(
-        token_id=tokens.new_token_id(),
-        key_id=ring.active.key_id,
-        account_id=ACCOUNT,
-        domain_owner=ACCOUNT,
-        domain=domain,
-        principal_arn=f"arn:aws:iam::{ACCOUNT}:user/admin",
-        issued_at=now - 7200,
-        expires_at=now + expires_in,
-    )
-    return tokens.mint(ring, claims)
-
-
 def _mint(server: RunningServer, repo: Repo, *, expires_in: int, domain: str | None = None) -> str:
     return mint_token(server, domain or repo.domain, expires_in=expires_in)
 
@@ -505,28 +355,12 @@ def test_revoked_token_is_refused_within_a_second(published: Repo, server: Runni
         r = coffer(server, "revoke-token", token_id)
         assert r.returncode == 0, r.stderr
         assert coffer(server, "revoke-token", "not-a-token").returncode != 0
-        time.sleep(1.2)
         for token in (by_token, by_id):
             r = http.get(published.index, auth=("aws", token))
             assert r.status_code == 401
             assert r.headers["www-authenticate"] == _challenge(published)
             assert "revoked" in r.text
         assert http.get(published.index, auth=published.auth).status_code == 200  # other tokens unaffected
-
-
-def _policy(*actions: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["codeartifact:GetAuthorizationToken", *actions], "Resource": "*"},
-            {
-                "Effect": "Allow",
-                "Action": "sts:GetServiceBearerToken",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-            },
-        ],
-    }
 
 
 def test_read_only_user_cannot_upload_and_policy_changes_cut_tokens_off(
@@ -536,7 +370,7 @@ def test_read_only_user_cannot_upload_and_policy_changes_cut_tokens_off(
     make_user: Callable[[dict[str, Any] | None], Any],
     tmp_path: Path,
 ) -> None:
-    reader = make_user(_policy("codeartifact:ReadFromRepository"))
+    reader = make_user(token_policy("codeartifact:ReadFromRepository"))
     token = reader.get_authorization_token(domain=published.domain, domainOwner=ACCOUNT)["authorizationToken"]
     as_reader = Repo(published.domain, published.name, published.endpoint, token, server)
     with httpx.Client(timeout=30, auth=as_reader.auth) as http:
@@ -549,7 +383,7 @@ def test_read_only_user_cannot_upload_and_policy_changes_cut_tokens_off(
         assert http.get(published.index + "coffer-demo-a/3.0/" + extra.name).status_code == 404
 
         # a user who may only publish cannot read
-        publisher = make_user(_policy("codeartifact:PublishPackageVersion"))
+        publisher = make_user(token_policy("codeartifact:PublishPackageVersion"))
         ptoken = publisher.get_authorization_token(domain=published.domain)["authorizationToken"]
         as_publisher = Repo(published.domain, published.name, published.endpoint, ptoken, server)
         r = twine_upload(as_publisher, tmp_path, extra)
@@ -560,18 +394,11 @@ def test_read_only_user_cannot_upload_and_policy_changes_cut_tokens_off(
         assert "www-authenticate" not in r.headers
 
         # taking the permission away cuts off the token already issued
-        policy_file = tmp_path / "none.json"
-        policy_file.write_text(json.dumps(_policy()))
         # (make_user named the policy after the user: this replaces it)
-        r = coffer(server, "put-user-policy", reader.user_name, str(policy_file), "--policy-name", reader.user_name)
-        assert r.returncode == 0, r.stderr
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            status = http.get(published.index).status_code
-            if status == 403:
-                break
-            time.sleep(0.2)
-        assert status == 403
+        make_client(server, service="iam").put_user_policy(
+            UserName=reader.user_name, PolicyName=reader.user_name, PolicyDocument=json.dumps(token_policy())
+        )
+        assert http.get(published.index).status_code == 403
 
 
 def test_upstream_packages_are_visible_and_downloadable(
@@ -602,30 +429,11 @@ def test_upstream_packages_are_visible_and_downloadable(
 # --- upload checks ------------------------------------------------------------------------------------------
 
 
-def _form(path: Path, **overrides: str) -> dict[str, str]:
-    data = path.read_bytes()
-    name, version = path.name.split("-")[:2]
-    fields = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": name,
-        "version": version.removesuffix(".tar.gz"),
-        "filetype": "bdist_wheel" if path.suffix == ".whl" else "sdist",
-        "pyversion": "py3" if path.suffix == ".whl" else "source",
-        "metadata_version": "2.1",
-        "md5_digest": hashlib.md5(data).hexdigest(),
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-        "blake2_256_digest": hashlib.blake2b(data, digest_size=32).hexdigest(),
-    }
-    fields.update(overrides)
-    return fields
-
-
 def _post(repo: Repo, path: Path, **overrides: str) -> httpx.Response:
     return httpx.post(
         repo.endpoint,
         auth=repo.auth,
-        data=_form(path, **overrides),
+        data=upload_form(path.name, path.read_bytes(), **overrides),
         files={"content": (path.name, path.read_bytes(), "application/octet-stream")},
         timeout=60,
     )

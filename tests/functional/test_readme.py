@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.test_pypi import build_wheel
+from tests.functional.dists import build_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

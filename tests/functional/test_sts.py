@@ -17,54 +17,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from coffer.cli.context import make_settings, opened
 from coffer.core.identity.iam_models import Session
 from coffer.core.identity.sts import new_session_access_key_id, new_session_token
-from tests.functional.conftest import ACCOUNT, REGION, make_client, read_profile
+from tests.functional.conftest import ACCOUNT, REGION, Creds, admin_creds, client, make_client
 from tests.functional.server import RunningServer
 
-Creds = tuple[str, str, str | None]  # access key id, secret, session token
-
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-
-
-def admin_creds(server: RunningServer) -> Creds:
-    access, secret = read_profile(server.credentials_file)
-    return access, secret, None
-
-
-def client(server: RunningServer, service: str, creds: Creds) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=creds[0],
-        aws_secret_access_key=creds[1],
-        aws_session_token=creds[2],
-    )
 
 
 def creds_of(response: dict[str, Any]) -> Creds:
     c = response["Credentials"]
     return c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]
-
-
-def require_query_services(server: RunningServer, *services: str) -> None:
-    """Skip unless the query endpoint answers these services (STS, IAM) with real handlers."""
-    probes: dict[str, tuple[str, dict[str, Any]]] = {"sts": ("get_caller_identity", {}), "iam": ("list_roles", {})}
-    for service in services:
-        operation, kwargs = probes[service]
-        try:
-            getattr(client(server, service, admin_creds(server)), operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code in ("NotImplemented", "InvalidAction") or exc.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
-                pytest.skip(f"{service.upper()} is not served on POST / yet (handlers not wired in app.py): {code}")
-            raise
 
 
 def unique(prefix: str) -> str:
@@ -111,7 +78,6 @@ def opened_data(server: RunningServer) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def admin(server: RunningServer) -> Creds:
-    require_query_services(server, "sts", "iam")
     return admin_creds(server)
 
 

@@ -44,6 +44,7 @@ from coffer.core.codeartifact.token_format import PREFIX as TOKEN_PREFIX
 from coffer.settings import Settings
 from coffer.store.blobs import FileBlobStore
 from tests.functional.conftest import ACCOUNT, make_client
+from tests.functional.dists import upload_form
 from tests.functional.server import RunningServer, running_server
 
 HOURS_AGO = 2 * 3600
@@ -119,20 +120,6 @@ def wheel_bytes(name: str, version: str, payload: bytes = b"") -> tuple[str, byt
         for member, data in files.items():
             zf.writestr(member, data)
     return f"{dist}-{version}-py3-none-any.whl", out.getvalue()
-
-
-def upload_form(filename: str, data: bytes) -> dict[str, str]:
-    name, version = filename.split("-")[:2]
-    return {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": name,
-        "version": version,
-        "filetype": "bdist_wheel",
-        "pyversion": "py3",
-        "metadata_version": "2.1",
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-    }
 
 
 @dataclass

@@ -13,16 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.conftest import REGION, read_profile
+from tests.functional.conftest import admin_creds, client
 from tests.functional.server import RunningServer, running_server
 
 ACCOUNT = "210987654321"
-CACHE_SECONDS = 1.3  # identities are cached for one second
 TOKEN_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -38,26 +36,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield srv
 
 
-def _client(server: RunningServer, service: str, creds: tuple[str, str, str | None]) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=creds[0],
-        aws_secret_access_key=creds[1],
-        aws_session_token=creds[2],
-    )
-
-
 @pytest.fixture(scope="module")
 def admin(server: RunningServer) -> tuple[str, str, str | None]:
-    access, secret = read_profile(server.credentials_file)
-    return access, secret, None
+    return admin_creds(server)
 
 
 @pytest.fixture(scope="module")
 def repo(server: RunningServer, admin: tuple[str, str, str | None]) -> str:
-    ca = _client(server, "codeartifact", admin)
+    ca = client(server, "codeartifact", admin)
     ca.create_domain(domain="acme")
     ca.create_repository(domain="acme", repository="internal")
     return f"{server.url}/pypi/d/acme-{ACCOUNT}/internal/simple/"
@@ -78,7 +64,7 @@ def _delete_user(iam: Any, name: str) -> None:
 
 
 def _token(server: RunningServer, creds: tuple[str, str, str | None]) -> str:
-    token: str = _client(server, "codeartifact", creds).get_authorization_token(domain="acme")["authorizationToken"]
+    token: str = client(server, "codeartifact", creds).get_authorization_token(domain="acme")["authorizationToken"]
     return token
 
 
@@ -89,11 +75,11 @@ def _read(url: str, token: str) -> int:
 def test_a_recreated_user_does_not_inherit_tokens_or_sessions(
     server: RunningServer, admin: tuple[str, str, str | None], repo: str
 ) -> None:
-    iam = _client(server, "iam", admin)
+    iam = client(server, "iam", admin)
     name = f"ghost-{uuid.uuid4().hex[:6]}"
     old_key = _make_user(iam, name)
     old_token = _token(server, old_key)
-    session = _client(server, "sts", old_key).get_session_token()["Credentials"]
+    session = client(server, "sts", old_key).get_session_token()["Credentials"]
     old_session = (session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"])
     session_token = _token(server, old_session)
     assert _read(repo, old_token) == 200 and _read(repo, session_token) == 200
@@ -102,21 +88,19 @@ def test_a_recreated_user_does_not_inherit_tokens_or_sessions(
     _delete_user(iam, name)
     _make_user(iam, name)  # same name, same ARN, same policy: another principal
     assert iam.get_user(UserName=name)["User"]["UserId"] != old_user_id
-    time.sleep(CACHE_SECONDS)
-
     for token in (old_token, session_token):
         response = httpx.get(repo, auth=("aws", token), timeout=10)
         assert response.status_code == 401, response.text
         assert "no longer exists" in response.text
     with pytest.raises(ClientError) as err:  # the old user's session credentials are dead too
-        _client(server, "codeartifact", old_session).list_domains()
+        client(server, "codeartifact", old_session).list_domains()
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] in (401, 403)
 
 
 def test_a_recreated_role_does_not_inherit_sessions_or_tokens(
     server: RunningServer, admin: tuple[str, str, str | None], repo: str
 ) -> None:
-    iam = _client(server, "iam", admin)
+    iam = client(server, "iam", admin)
     role = f"builder-{uuid.uuid4().hex[:6]}"
     trust = json.dumps(
         {
@@ -134,7 +118,7 @@ def test_a_recreated_role_does_not_inherit_sessions_or_tokens(
 
     first_id = make_role()
     arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
-    assumed = _client(server, "sts", admin).assume_role(RoleArn=arn, RoleSessionName="ci")["Credentials"]
+    assumed = client(server, "sts", admin).assume_role(RoleArn=arn, RoleSessionName="ci")["Credentials"]
     session = (assumed["AccessKeyId"], assumed["SecretAccessKey"], assumed["SessionToken"])
     token = _token(server, session)
     assert _read(repo, token) == 200
@@ -142,14 +126,12 @@ def test_a_recreated_role_does_not_inherit_sessions_or_tokens(
     iam.delete_role_policy(RoleName=role, PolicyName="tokens")
     iam.delete_role(RoleName=role)
     assert make_role() != first_id
-    time.sleep(CACHE_SECONDS)
-
     assert _read(repo, token) == 401
     with pytest.raises(ClientError) as err:
-        _client(server, "codeartifact", session).list_domains()
+        client(server, "codeartifact", session).list_domains()
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] in (401, 403)
     # a new session of the new role works: the refusal is the binding, not the name
-    fresh = _client(server, "sts", admin).assume_role(RoleArn=arn, RoleSessionName="ci")["Credentials"]
+    fresh = client(server, "sts", admin).assume_role(RoleArn=arn, RoleSessionName="ci")["Credentials"]
     new_session = (fresh["AccessKeyId"], fresh["SecretAccessKey"], fresh["SessionToken"])
     assert _read(repo, _token(server, new_session)) == 200
 

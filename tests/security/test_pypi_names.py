@@ -26,8 +26,9 @@ import httpx
 import pytest
 
 from tests.functional.conftest import ACCOUNT, make_client
+from tests.functional.dists import build_sdist, build_wheel
+from tests.functional.pypi_clients import UV, Repo, client_env, new_repo, run
 from tests.functional.server import RunningServer, running_server
-from tests.functional.test_pypi import UV, Repo, build_sdist, build_wheel, client_env, new_repo, run
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 REUSE = "has already been used in repository"

@@ -20,7 +20,6 @@ import socket
 import stat
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +43,10 @@ from coffer.formats.multipart import BLOCK as MULTIPART_BLOCK
 from coffer.formats.multipart import FilePart, FormError, FormLimits, boundary_of, read_form
 from coffer.store.blobs import FileBlobStore
 from coffer.store.sql_store import SqlStore, open_store
-from tests.functional.conftest import ACCOUNT, coffer, make_client
+from tests.functional.conftest import ACCOUNT, make_client, new_user, token_policy
+from tests.functional.dists import build_wheel, upload_form
+from tests.functional.pypi_clients import Repo, twine_upload
 from tests.functional.server import RunningServer, running_server
-from tests.functional.test_pypi import Repo, build_wheel, twine_upload
 
 MiB = 1024 * 1024
 CAP = 4 * MiB  # the server's file size limit in these tests
@@ -69,38 +69,6 @@ class Setup:
         return self.server.process.pid
 
 
-def _reader_policy() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["codeartifact:GetAuthorizationToken", "codeartifact:ReadFromRepository"],
-                "Resource": "*",
-            },
-            {
-                "Effect": "Allow",
-                "Action": "sts:GetServiceBearerToken",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-            },
-        ],
-    }
-
-
-def _user(server: RunningServer, policy: dict[str, Any]) -> Any:
-    name = f"user-{uuid.uuid4().hex[:10]}"
-    assert coffer(server, "create-user", name).returncode == 0
-    r = coffer(server, "create-access-key", name)
-    assert r.returncode == 0, r.stderr
-    key = json.loads(r.stdout)
-    path = server.data_dir / f"{name}.json"
-    path.write_text(json.dumps(policy))
-    r = coffer(server, "put-user-policy", name, str(path))
-    assert r.returncode == 0, r.stderr
-    return make_client(server, (key["AccessKeyId"], key["SecretAccessKey"]))
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("limits")
@@ -115,7 +83,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             "repositoryEndpoint"
         ]
         token = admin.get_authorization_token(domain="limits")["authorizationToken"]
-        reader = _user(server, _reader_policy())
+        reader = new_user(server, token_policy("codeartifact:ReadFromRepository"))
         reader_token = reader.get_authorization_token(domain="limits", domainOwner=ACCOUNT)["authorizationToken"]
         yield Setup(server, tmpdir, Repo("limits", "main", endpoint, token, server), reader_token)
 
@@ -310,29 +278,11 @@ def sized(pieces: Callable[[], Iterable[bytes]], chunked: bool = False) -> Body:
     return Body(pieces(), None if chunked else sum(len(p) for p in pieces()))
 
 
-def upload_fields(data: bytes, filename: str, **overrides: str) -> dict[str, str]:
-    name, version = filename.split("-")[:2]
-    fields = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": name,
-        "version": version,
-        "filetype": "bdist_wheel",
-        "pyversion": "py3",
-        "metadata_version": "2.1",
-        "md5_digest": hashlib.md5(data).hexdigest(),
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-        "blake2_256_digest": hashlib.blake2b(data, digest_size=32).hexdigest(),
-    }
-    fields.update(overrides)
-    return fields
-
-
 def upload_body(wheel: Path, *, extra: Iterable[bytes] = (), **overrides: str) -> Callable[[], Iterator[bytes]]:
     data = wheel.read_bytes()
 
     def pieces() -> Iterator[bytes]:
-        for key, value in upload_fields(data, wheel.name, **overrides).items():
+        for key, value in upload_form(wheel.name, data, **overrides).items():
             yield field_part(key, value)
         yield part_head("content", wheel.name) + data + b"\r\n"
         yield closing()
@@ -445,7 +395,7 @@ def test_fields_together_are_capped(setup: Setup) -> None:
 
 def test_a_chunked_file_over_the_limit_is_refused_as_it_arrives(setup: Setup, tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path, "limits-big", "1.0")
-    fields = upload_fields(wheel.read_bytes(), wheel.name)
+    fields = upload_form(wheel.name, wheel.read_bytes())
 
     def pieces() -> Iterator[bytes]:
         for key, value in fields.items():
@@ -476,7 +426,7 @@ def test_a_second_content_file_is_refused(setup: Setup, tmp_path: Path) -> None:
     data = wheel.read_bytes()
 
     def pieces() -> Iterator[bytes]:
-        for key, value in upload_fields(data, wheel.name).items():
+        for key, value in upload_form(wheel.name, data).items():
             yield field_part(key, value)
         yield part_head("content", wheel.name) + data + b"\r\n"
         yield from big_part("content", 2 * MiB, wheel.name)
@@ -504,7 +454,7 @@ def test_a_digest_mismatch_keeps_no_blob(setup: Setup, tmp_path: Path) -> None:
 def test_digests_sent_after_the_file_are_checked_too(setup: Setup, tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path, "limits-late", "1.0")
     data = wheel.read_bytes()
-    fields = upload_fields(data, wheel.name, sha256_digest="1" * 64)
+    fields = upload_form(wheel.name, data, sha256_digest="1" * 64)
 
     def pieces() -> Iterator[bytes]:
         yield part_head("content", wheel.name) + data + b"\r\n"
@@ -538,7 +488,7 @@ def test_uploads_within_the_limits_work(setup: Setup, tmp_path: Path) -> None:
     def pieces() -> Iterator[bytes]:
         yield from many
         yield from description
-        for key, value in upload_fields(data, other.name).items():
+        for key, value in upload_form(other.name, data).items():
             yield field_part(key, value)
         yield from signature
         yield part_head("content", other.name) + data + b"\r\n"
@@ -549,7 +499,7 @@ def test_uploads_within_the_limits_work(setup: Setup, tmp_path: Path) -> None:
     assert "connection" not in reply.headers
     # a file just under the limit is accepted (the metadata check refuses it, not a limit)
     junk = tmp_path / "limits_ok-3.0-py3-none-any.whl"
-    fields = upload_fields(b"x" * (CAP - 1), junk.name)
+    fields = upload_form(junk.name, b"x" * (CAP - 1))
 
     def near_cap() -> Iterator[bytes]:
         for key, value in fields.items():
@@ -563,11 +513,11 @@ def test_uploads_within_the_limits_work(setup: Setup, tmp_path: Path) -> None:
 
 def test_a_principal_allowed_one_package_uploads_it_and_nothing_else(setup: Setup, tmp_path: Path) -> None:
     package_arn = f"arn:aws:codeartifact:us-east-1:{ACCOUNT}:package/limits/main/pypi//limits-mine"
-    policy = _reader_policy()
+    policy = token_policy("codeartifact:ReadFromRepository")
     policy["Statement"].append(
         {"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion", "Resource": package_arn}
     )
-    user = _user(setup.server, policy)
+    user = new_user(setup.server, policy)
     token = user.get_authorization_token(domain="limits", domainOwner=ACCOUNT)["authorizationToken"]
     mine = build_wheel(tmp_path, "limits-mine", "1.0")
     reply = exchange(setup.repo.endpoint, token, sized(upload_body(mine)))
@@ -576,7 +526,7 @@ def test_a_principal_allowed_one_package_uploads_it_and_nothing_else(setup: Setu
     data = theirs.read_bytes()
 
     def pieces() -> Iterator[bytes]:
-        for key, value in upload_fields(data, theirs.name).items():
+        for key, value in upload_form(theirs.name, data).items():
             yield field_part(key, value)
         yield from big_part("content", 64 * MiB, theirs.name)
         yield closing()

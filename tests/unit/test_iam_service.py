@@ -3,10 +3,7 @@ managed policies with versions, attachments, and the AWS managed policies."""
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +25,8 @@ from coffer.core.policy import MalformedPolicyDocumentError
 from coffer.core.shared.errors import AccessDeniedError, CofferError, ExactCodeError, ValidationError
 from coffer.core.shared.pagination import Paginator
 from coffer.core.shared.signing import KeyRing, SigningKey
-from coffer.store.sql_store import SqlStore, open_store
+from coffer.store.sql_store import SqlStore
+from tests.conftest import Ticker
 
 REGION = "us-east-1"
 ACCOUNT = "111122223333"
@@ -52,20 +50,11 @@ def doc(action: str = "codeartifact:List*", resource: str = "*") -> str:
     )
 
 
-class Ticker:
-    def __init__(self) -> None:
-        self._count = itertools.count(1_700_000_000)
-
-    def __call__(self) -> float:
-        return float(next(self._count))
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'coffer.db'}")
-    s.create_account(Account(ACCOUNT, 0.0))
-    yield s
-    s.close()
+def store(store: SqlStore) -> SqlStore:
+    """The shared store (tests/conftest.py) with the account."""
+    store.create_account(Account(ACCOUNT, 0.0))
+    return store
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,28 +24,12 @@ from coffer.core.shared.errors import AccessDeniedError, ConflictError, Resource
 from coffer.core.shared.pagination import Paginator
 from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.blobs import FileBlobStore
-from coffer.store.sql_store import SqlStore, open_store
+from coffer.store.sql_store import SqlStore
+from tests.conftest import Ticker
 
 REGION = "us-east-1"
 OWNER = "111122223333"
 DOMAIN = "dom"
-
-
-class Ticker:
-    """A clock that advances one second per reading: publish order is observable and deterministic."""
-
-    def __init__(self) -> None:
-        self._count = itertools.count(1_700_000_000)
-
-    def __call__(self) -> float:
-        return float(next(self._count))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'coffer.db'}")
-    yield s
-    s.close()
 
 
 @pytest.fixture

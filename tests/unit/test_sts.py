@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +26,7 @@ from coffer.core.shared.clock import FixedClock
 from coffer.core.shared.errors import AccessDeniedError, ExactCodeError, ExpiredTokenError, ValidationError
 from coffer.core.shared.pagination import Paginator
 from coffer.core.shared.signing import KeyRing, SigningKey
-from coffer.store.sql_store import SqlStore, open_store
+from coffer.store.sql_store import SqlStore
 
 REGION = "us-east-1"
 A = "111122223333"
@@ -101,13 +99,6 @@ class World:
     def assume(self, caller: Caller, role: Role, session: str = "s1", **kw: Any) -> Caller:
         out = self.sts.assume_role(caller, role.arn, session, **kw)
         return self.caller(out.credentials.access_key_id)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'coffer.db'}")
-    yield s
-    s.close()
 
 
 @pytest.fixture

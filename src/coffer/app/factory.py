@@ -97,6 +97,7 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         lambda: base_url,
         boot.blobs,
         endpoint_dns_suffix=settings.endpoint_dns_suffix,
+        cache_ttl=settings.cache_ttl,
     )
     codeartifact = AwsEndpoint(
         service=load_service("codeartifact"),

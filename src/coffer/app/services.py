@@ -25,6 +25,7 @@ from coffer.core.ports import Store
 from coffer.core.shared.clock import Clock, system_clock
 from coffer.core.shared.pagination import Paginator
 from coffer.core.shared.signing import KeyRing
+from coffer.settings import DEFAULT_CACHE_TTL
 
 
 class RevocationCache:
@@ -85,22 +86,27 @@ def build_services(
     blobs: BlobStore,
     clock: Clock = system_clock,
     endpoint_dns_suffix: str | None = None,
+    cache_ttl: float = DEFAULT_CACHE_TTL,
 ) -> Services:
-    """``endpoint_dns_suffix``: GetRepositoryEndpoint answers host-style URLs under it (else path style)."""
-    identities = IdentityService(store, clock)
+    """``endpoint_dns_suffix``: GetRepositoryEndpoint answers host-style URLs under it (else path style). The
+    caches live ``cache_ttl`` seconds (``Settings.cache_ttl``, ``COFFER_CACHE_TTL``)."""
+    identities = IdentityService(store, clock, cache_ttl)
     deps = Deps(
         store=store,
         clock=clock,
         region=region,
         authorizer=Authorizer(clock, region),
         paginator=Paginator(key_ring),
+        cache_ttl=cache_ttl,
     )
     return Services(
         identities=identities,
         domains=DomainService(deps),
         repositories=RepositoryService(deps, base_url, endpoint_dns_suffix),
         tags=TagService(deps),
-        tokens=AuthorizationTokenService(deps, identities, key_ring, is_revoked=RevocationCache(store, clock)),
+        tokens=AuthorizationTokenService(
+            deps, identities, key_ring, is_revoked=RevocationCache(store, clock, cache_ttl)
+        ),
         packages=PackageService(deps, blobs),
         sts=StsService(store, identities, deps.authorizer, clock),
         iam=IamService(store, identities, deps.authorizer, clock),
