@@ -567,7 +567,8 @@ def test_the_uvicorn_internals_the_guard_relies_on_are_there() -> None:
 
 
 def test_the_iam_namespace_of_refusals_is_the_models() -> None:
-    from coffer.aws.query import DEFAULT_NAMESPACE, load_query_service
+    from coffer.aws.query_model import load_query_service
+    from coffer.aws.query_xml import DEFAULT_NAMESPACE
     from coffer.http.refusals import IAM_NAMESPACE
 
     assert load_query_service("iam").xml_namespace == IAM_NAMESPACE

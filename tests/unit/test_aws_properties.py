@@ -16,8 +16,11 @@ import botocore.session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coffer.aws.model import OperationSpec, ServiceSpec, Shape, compile_java_pattern, load_service
-from coffer.aws.restjson import _split_header_list, parse_request, serialize_response
+from coffer.aws.java_regex import compile_java_pattern
+from coffer.aws.restjson_model import OperationSpec, ServiceSpec, load_service
+from coffer.aws.restjson_parse import parse_request, split_header_list
+from coffer.aws.restjson_serialize import serialize_response
+from coffer.aws.shapes import Shape
 from coffer.aws.validate import check_structure, validate_input
 from coffer.core.shared.errors import CofferError
 
@@ -204,7 +207,7 @@ def test_our_responses_parse_back_in_botocore(case: tuple[str, dict[str, Any]]) 
 def test_header_lists_split_as_botocore_joins_them(items: list[str]) -> None:
     items = [item.strip(" \t") for item in items]
     joined = ",".join(SERIALIZER._escape_header_list_string(item) for item in items)
-    assert _split_header_list(joined) == items
+    assert split_header_list(joined) == items
 
 
 NOT_OTHER = compile_java_pattern(r"\P{C}*")

@@ -20,22 +20,12 @@ from hypothesis import strategies as st
 from starlette.types import Message, Scope
 
 from coffer.aws.auth import RequestAuthenticator
-from coffer.aws.query import (
-    QueryOperation,
-    QuerySpec,
-    build_query_service,
-    iso8601,
-    load_query_service,
-    operation_for,
-    parse_form,
-    parse_params,
-    query_error,
-    serialize_error,
-    serialize_result,
-    unhandled,
-    validate_params,
-)
-from coffer.aws.query_endpoint import QueryEndpoint, QueryService
+from coffer.aws.endpoint import ServiceEndpoint
+from coffer.aws.protocol import ServiceHandlers
+from coffer.aws.query_form import operation_for, parse_form, parse_params, validate_params
+from coffer.aws.query_model import QueryOperation, QuerySpec, build_query_service, load_query_service, unhandled
+from coffer.aws.query_protocol import QueryProtocol, QueryService
+from coffer.aws.query_xml import iso8601, query_error, serialize_error, serialize_result
 from coffer.core.identity.iam_errors import DeleteConflictError, PackedPolicyTooLargeError
 from coffer.core.policy import MalformedPolicyDocumentError
 from coffer.core.shared import errors as core_errors
@@ -266,7 +256,7 @@ def validation_of(spec: QuerySpec, body: str) -> str:
     op = operation_for(spec, form)
     with pytest.raises(ValidationError) as caught:
         validate_params(op, parse_params(spec, op, form))
-    assert query_error(caught.value, spec.name) == ("ValidationError", 400)
+    assert query_error(caught.value, spec) == ("ValidationError", 400)
     return caught.value.message
 
 
@@ -606,7 +596,7 @@ class _FakeAuth(RequestAuthenticator):
         return "the-caller"
 
 
-def _call(endpoint: QueryEndpoint, body: bytes, service: str = "sts", signature: str = "good") -> tuple[int, bytes]:
+def _call(endpoint: ServiceEndpoint, body: bytes, service: str = "sts", signature: str = "good") -> tuple[int, bytes]:
     auth = (
         f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261129/us-east-1/{service}/aws4_request, "
         f"SignedHeaders=host;x-amz-date, Signature={signature}"
@@ -640,12 +630,23 @@ def _call(endpoint: QueryEndpoint, body: bytes, service: str = "sts", signature:
     return sent[0]["status"], sent[1]["body"]
 
 
-def _endpoint(handlers: Mapping[str, Callable[..., dict[str, Any]]]) -> QueryEndpoint:
-    return QueryEndpoint(
-        {"sts": QueryService(_STS, handlers, "svc"), "iam": (_IAM, {}, None)},
+def _query_endpoint(
+    sts_handlers: Mapping[str, Callable[..., dict[str, Any]]], services: Any = None, inline: list[str] | None = None
+) -> ServiceEndpoint:
+    return ServiceEndpoint(
+        QueryProtocol(
+            {
+                "sts": QueryService(_STS, ServiceHandlers(sts_handlers, services)),
+                "iam": QueryService(_IAM, ServiceHandlers({}, None)),
+            }
+        ),
         _FakeAuth(),
-        inline=["GetCallerIdentity"],
+        inline=inline or [],
     )
+
+
+def _endpoint(handlers: Mapping[str, Callable[..., dict[str, Any]]]) -> ServiceEndpoint:
+    return _query_endpoint(handlers, "svc", inline=["GetCallerIdentity"])
 
 
 def test_endpoint_calls_handler_and_answers_xml(session: Any) -> None:
@@ -699,7 +700,7 @@ def test_endpoint_handler_failures() -> None:
 
 @pytest.mark.parametrize("service", ["sts", "iam"])
 def test_every_model_operation_answers_not_implemented_without_a_handler(session: Any, service: str) -> None:
-    endpoint = QueryEndpoint({"sts": (_STS, {}, None), "iam": (_IAM, {}, None)}, _FakeAuth())
+    endpoint = _query_endpoint({})
     spec = specs(service)
     for name in spec.operations:
         status, body = _call(endpoint, f"Action={name}&Version={spec.api_version}".encode(), service=service)

@@ -9,15 +9,10 @@ from typing import Any
 import botocore.model
 import pytest
 
-from coffer.aws.model import (
-    ServiceSpec,
-    build_service,
-    compile_java_pattern,
-    java_pattern_to_python,
-    load_service,
-    shape_walk,
-)
-from coffer.aws.restjson import parse_request
+from coffer.aws.java_regex import compile_java_pattern, java_pattern_to_python
+from coffer.aws.restjson_model import ServiceSpec, build_service, load_service
+from coffer.aws.restjson_parse import parse_request
+from coffer.aws.shapes import shape_walk
 from coffer.aws.validate import check_structure, validate_input
 from coffer.core.shared.errors import ValidationError
 

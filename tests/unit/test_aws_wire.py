@@ -23,17 +23,12 @@ import botocore.serialize
 import botocore.session
 import pytest
 
-from coffer.aws.errors import error_classes, serialize_error, status_mismatches
-from coffer.aws.model import (
-    MethodNotAllowed,
-    OperationSpec,
-    RouteMatch,
-    Router,
-    ServiceSpec,
-    build_service,
-    load_service,
-)
-from coffer.aws.restjson import WireResponse, parse_request, serialize_response
+from coffer.aws.protocol import WireResponse
+from coffer.aws.restjson_errors import error_classes, serialize_error, status_mismatches
+from coffer.aws.restjson_model import OperationSpec, ServiceSpec, build_service, load_service
+from coffer.aws.restjson_parse import parse_request
+from coffer.aws.restjson_serialize import serialize_response
+from coffer.aws.routing import MethodNotAllowed, RouteMatch, Router
 from coffer.aws.validate import validate_input
 from coffer.core.shared import errors as core_errors
 from coffer.core.shared.errors import CofferError, ValidationError

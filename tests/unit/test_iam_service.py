@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from coffer.aws.handlers.iam import HANDLERS, IamHandlerServices
-from coffer.aws.query import load_query_service, query_error, validate_params
+from coffer.aws.query_form import validate_params
+from coffer.aws.query_model import load_query_service
+from coffer.aws.query_xml import query_error
 from coffer.core.identity.authorizer import Authorizer
 from coffer.core.identity.callers import Caller, root_caller
 from coffer.core.identity.iam_models import AWS_MANAGED, Account, PrincipalType

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from coffer.aws.query import load_query_service, query_error, validate_params
+from coffer.aws.query_form import validate_params
+from coffer.aws.query_model import load_query_service
+from coffer.aws.query_xml import query_error
 from coffer.core.codeartifact.authorization_tokens import AuthorizationTokenService, PrincipalGoneError
 from coffer.core.codeartifact.deps import Deps
 from coffer.core.codeartifact.resources import Domain

@@ -1,8 +1,8 @@
 """The first steps every AWS endpoint takes, whatever its protocol: read the body (size-limited), check the SigV4
 signature against the access key's secret, and say who the caller is.
 
-Both the rest-json endpoint (CodeArtifact) and the query endpoint (STS, IAM) use these; each turns the errors
-raised here into its own dialect.
+The service endpoint (:mod:`coffer.aws.endpoint`) uses these for every protocol; the protocol turns the errors
+raised here into its dialect.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from starlette.types import Receive, Scope
@@ -23,8 +22,6 @@ from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.shared.errors import RequestTooLargeError, UnrecognizedClientError
 
 log = logging.getLogger("coffer.aws")
-
-_MAX_CACHED_SOURCE_IPS = 4096  # (caller, source IP) pairs kept; emptied when full
 
 
 class RequestAuthenticator:
@@ -40,7 +37,6 @@ class RequestAuthenticator:
             raise ValueError("at least one verifier is needed")
         self._identities = identities
         self._verifiers = tuple(verifiers)
-        self._by_source_ip: dict[tuple[int, str], tuple[Caller, Caller]] = {}  # see _with_source_ip
 
     def _record_use(self, access_key_id: str, service: str, region: str) -> None:
         """Record the key's use off the event loop (a small write, once a minute per key)."""
@@ -74,22 +70,8 @@ class RequestAuthenticator:
         caller = resolved.caller
         client = scope.get("client")
         if client:
-            caller = self._with_source_ip(caller, client[0])
+            caller = caller.with_source_ip(client[0])
         return caller
-
-    def _with_source_ip(self, caller: Caller, source_ip: str) -> Caller:
-        """``caller`` with ``source_ip`` set: one object per (caller, IP) for as long as the identity cache hands
-        out that caller, so the per-Caller caches further on (``Authorizer``'s condition keys) hit, and no
-        ``dataclasses.replace`` runs per request. The entry holds ``caller``, so its id cannot be reused."""
-        key = (id(caller), source_ip)
-        entry = self._by_source_ip.get(key)
-        if entry is not None and entry[0] is caller:
-            return entry[1]
-        with_ip = replace(caller, source_ip=source_ip)
-        if len(self._by_source_ip) >= _MAX_CACHED_SOURCE_IPS:
-            self._by_source_ip.clear()
-        self._by_source_ip[key] = (caller, with_ip)
-        return with_ip
 
 
 def _record_quietly(identities: IdentityService, access_key_id: str, service: str, region: str) -> None:

@@ -1,110 +1,90 @@
-"""The ASGI endpoint for one AWS JSON service: authenticate (SigV4), route, parse, validate, call, serialize.
+"""The one ASGI endpoint of the AWS services, whatever their protocol: read, authenticate (SigV4), resolve the
+operation, parse, call the handler, serialize. The protocol (:class:`~coffer.aws.protocol.WireProtocol`) says how
+each step reads and writes its dialect; the handler tables come with it from the composition root.
 
-Every failure becomes an AWS-shaped error here, the one translation point for this dialect.
+Every failure becomes an error of the protocol's dialect here, the one place they are caught. An operation of the
+model without a handler answers ``NotImplemented`` naming the operation.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
-from collections.abc import AsyncIterable, Iterable, Iterator
-from typing import cast
-from urllib.parse import parse_qsl
+from collections.abc import AsyncIterable, Collection, Iterable, Iterator
+from typing import Any, cast
 
 from anyio import to_thread
 from starlette.types import Receive, Scope, Send
 
 from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
-from coffer.aws.errors import serialize_error
-from coffer.aws.handlers.codeartifact import HANDLERS, CodeArtifactServices
-from coffer.aws.model import MethodNotAllowed, ServiceSpec
-from coffer.aws.restjson import Body, WireResponse, parse_request, serialize_response
-from coffer.aws.sigv4 import IncomingRequest, SigV4Verifier, parse_authorization
-from coffer.aws.validate import validate_input
-from coffer.core.identity.key_resolution import IdentityService
-from coffer.core.shared.errors import (
-    CofferError,
-    InternalServerError,
-    NotImplementedOperationError,
-    UnknownOperationError,
-)
+from coffer.aws.protocol import Body, Exchange, WireProtocol, WireResponse
+from coffer.aws.sigv4 import IncomingRequest, parse_authorization
+from coffer.core.shared.errors import CofferError, InternalServerError, NotImplementedOperationError
 from coffer.request_context import note_principal, request_id_for
 
 log = logging.getLogger("coffer.aws")
 
-MAX_JSON_BODY = 1024 * 1024  # JSON requests of CodeArtifact are small; assets will stream separately
 Headers = list[tuple[bytes, bytes]]
 
-# Operations run on the event loop instead of a worker thread: everything they read is cached in memory
-# (identities, domain existence, resource policies; at most one indexed read on a miss), so the thread
-# hand-off would cost more than the work. Measured in bench/ (GetAuthorizationToken throughput).
-INLINE_OPERATIONS = frozenset({"GetAuthorizationToken"})
 
+class ServiceEndpoint:
+    """``protocol`` reads and writes the wire; ``inline`` names operations run on the event loop instead of a
+    worker thread (their work is cheaper than the hand-off)."""
 
-@functools.lru_cache(maxsize=1024)  # pure; clients repeat the same query strings (the verifier caches likewise)
-def _query_pairs(raw_query: str) -> tuple[tuple[str, str], ...]:
-    """The decoded query pairs in order, as a tuple: the cached value is shared, so it must be immutable."""
-    return tuple(parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="replace"))
-
-
-class AwsEndpoint:
     def __init__(
-        self,
-        service: ServiceSpec,
-        verifier: SigV4Verifier,
-        identities: IdentityService,
-        handlers_services: CodeArtifactServices,
+        self, protocol: WireProtocol[Any, Any], authenticator: RequestAuthenticator, inline: Collection[str] = ()
     ) -> None:
-        self._service = service
-        self._auth = RequestAuthenticator(identities, [verifier])
-        self._services = handlers_services
+        self._protocol = protocol
+        self._auth = authenticator
+        self._inline = frozenset(inline)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = request_id_for(scope) or new_request_id()  # the access log's id, when there is one
+        exchange = Exchange(scope, request_id_for(scope) or new_request_id())  # the access log's id, if any
         try:
-            status, headers, body = await self._handle(scope, receive)
-            headers.append(("x-amzn-RequestId", request_id))
+            response = await self._handle(exchange, receive)
         except CofferError as exc:
-            status, headers, body = serialize_error(exc, request_id, self._service)
+            response = self._protocol.serialize_error(exc, exchange)
         except Exception:
             log.exception("internal error in %s %s", scope.get("method"), scope.get("path"))
             internal = InternalServerError("An internal error occurred.")
-            status, headers, body = serialize_error(internal, request_id, self._service)
-        out: Headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        if isinstance(body, bytes):
-            out.append((b"content-length", str(len(body)).encode("ascii")))
-            await send({"type": "http.response.start", "status": status, "headers": out})
-            await send({"type": "http.response.body", "body": body})
-        else:
-            await _send_stream(send, status, out, body)
+            response = self._protocol.serialize_error(internal, exchange)
+        await _send(send, response)
 
-    async def _handle(self, scope: Scope, receive: Receive) -> WireResponse:
+    async def _handle(self, exchange: Exchange, receive: Receive) -> WireResponse:
+        protocol, scope = self._protocol, exchange.scope
         request = IncomingRequest.from_asgi(scope)
-        parsed = parse_authorization(request)  # size limits and structure, before anything is hashed
-        body = await read_body(scope, receive, MAX_JSON_BODY)
+        try:
+            parsed = parse_authorization(request)  # size limits and structure, before anything is hashed
+        except CofferError as exc:
+            await protocol.refusing(exc, exchange, receive)
+            raise
+        body = await read_body(scope, receive, protocol.max_body)
+        wire_request = protocol.accept(exchange, request, parsed, body)
         caller = self._auth.authenticate(scope, request, parsed, body)
         note_principal(scope, caller)
 
-        query = _query_pairs(request.raw_query)
-        match = self._service.route(scope["method"], scope["path"], query)
-        if match is None or isinstance(match, MethodNotAllowed):
-            raise UnknownOperationError(scope["method"], scope["path"])
-        op = match.operation
-        handler = HANDLERS.get(op.name)
+        operation = protocol.operation(wire_request)
+        handlers = protocol.handlers(wire_request)
+        handler = handlers.table.get(operation.name)
         if handler is None:
-            raise NotImplementedOperationError(op.name)
-        plan = op.input
-        # Only operations with header members read headers (GetAuthorizationToken has none).
-        wants_headers = plan is not None and bool(plan.headers or plan.header_maps)
-        headers = {k.lower(): v for k, v in request.headers} if wants_headers else None
-        params = parse_request(op, labels=match.labels, query=query, headers=headers, body=body)
-        validate_input(op, params)
-        if op.name in INLINE_OPERATIONS:
-            result = handler(self._services, caller, params)
+            raise NotImplementedOperationError(operation.name)
+        params = protocol.parse(wire_request, operation)
+        if operation.name in self._inline:
+            result = handler(handlers.services, caller, params)
         else:
-            result = await to_thread.run_sync(handler, self._services, caller, params)
-        return serialize_response(op, result)
+            result = await to_thread.run_sync(handler, handlers.services, caller, params)
+        return protocol.serialize_result(wire_request, operation, result, exchange.request_id)
+
+
+async def _send(send: Send, response: WireResponse) -> None:
+    status, headers, body = response
+    out: Headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    if isinstance(body, bytes):
+        out.append((b"content-length", str(len(body)).encode("ascii")))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+    else:
+        await _send_stream(send, status, out, body)
 
 
 def _next_chunk(iterator: Iterator[bytes]) -> bytes | None:
@@ -136,3 +116,6 @@ async def _send_stream(send: Send, status: int, headers: Headers, body: Body) ->
             result = close()
             if inspect.isawaitable(result):
                 await result
+
+
+__all__ = ["ServiceEndpoint"]

@@ -18,7 +18,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from coffer.aws.model import OperationSpec, Shape
+from coffer.aws.restjson_model import OperationSpec
+from coffer.aws.scalars import type_constraint
+from coffer.aws.shapes import Shape
 from coffer.core.shared.errors import ValidationError
 
 _SCALARS: Final = frozenset(("string", "integer", "long", "float", "double", "boolean", "timestamp", "blob"))
@@ -92,10 +94,6 @@ def _number(value: int | float) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def type_constraint(shape: Shape) -> str:
-    return f"Member must be of type {shape.type}"
 
 
 def scalar_violations(shape: Shape, value: Any) -> list[str]:
@@ -234,7 +232,6 @@ __all__ = [
     "check_structure",
     "render_value",
     "scalar_violations",
-    "type_constraint",
     "validate_input",
     "validation_message",
     "violation",

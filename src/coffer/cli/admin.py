@@ -24,7 +24,8 @@ from coffer.app.bootstrap import (
     rotate_encryption_key,
     write_credentials_profile,
 )
-from coffer.aws.query import load_query_service, validate_params
+from coffer.aws.query_form import validate_params
+from coffer.aws.query_model import load_query_service
 from coffer.cli.context import CofferCliError, Opened, Target, acting_account, data_target, opened
 from coffer.cli.options import ADMIN_ACCOUNT_HELP, data_options_for
 from coffer.core.codeartifact.token_format import PREFIX as TOKEN_PREFIX

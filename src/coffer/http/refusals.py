@@ -4,9 +4,9 @@ The HTTP layer refuses a request before the app sees it, often before the reques
 the first bytes of the request head, which is enough to tell the dialect from the method and target:
 
 - ``/v1/...``: CodeArtifact's REST-JSON (``{"message": ..., "__type": code}`` with ``x-amzn-ErrorType``), as
-  :func:`coffer.aws.errors.serialize_error` writes every other error of that API;
+  :func:`coffer.aws.restjson_errors.serialize_error` writes every other error of that API;
 - ``POST /`` and ``GET /?Action=...``: the AWS Query protocol of STS and IAM (an XML ``ErrorResponse``, in IAM's
-  namespace when the request shows it is for IAM), as :func:`coffer.aws.query.serialize_error` writes it;
+  namespace when the request shows it is for IAM), as :func:`coffer.aws.query_xml.serialize_error` writes it;
 - anything else (``/pypi/...``, ``/health``, an unreadable request line): ``text/plain``.
 
 Every refusal carries ``Connection: close``.
@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from typing import Final
 
 from coffer.aws.auth import new_request_id
-from coffer.aws.errors import serialize_error as restjson_error
-from coffer.aws.query import DEFAULT_NAMESPACE, XML_CONTENT_TYPE
-from coffer.aws.query import serialize_error as query_error
+from coffer.aws.query_xml import DEFAULT_NAMESPACE, XML_CONTENT_TYPE
+from coffer.aws.query_xml import serialize_error as query_error
+from coffer.aws.restjson_errors import serialize_error as restjson_error
 from coffer.core.shared.errors import (
     CofferError,
     RequestHeaderSectionTooLargeError,

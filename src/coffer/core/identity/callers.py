@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
 
-from coffer.core.policy import PolicyDocument, PrincipalKind
+from coffer.core.policy import PolicyDocument, Principal, PrincipalKind
+from coffer.core.policy.context import derived_keys
 from coffer.core.shared.arns import root_arn
+from coffer.core.shared.clock import iso_utc
+
+#: condition keys: lower-case names, tuple values
+Keys = Mapping[str, tuple[str, ...]]
+
+#: source IPs of one caller whose Caller objects are kept (see Caller.with_source_ip); emptied when full
+_MAX_SOURCE_IPS = 256
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,58 @@ class Caller:
     def is_session(self) -> bool:
         """Temporary credentials (a role session or a GetSessionToken session)."""
         return self.session_expires_at is not None
+
+    # Derived values are memoized on the object (callers are frozen; the identity caches hand out the same object
+    # for a key while cached, and with_source_ip the same object per source IP), so a request's checks and the
+    # next requests of the caller share them. ``dataclasses.replace`` makes a new caller without them.
+
+    @cached_property
+    def principal(self) -> Principal:
+        return Principal(arn=self.arn, account_id=self.account_id, kind=self.kind, user_id=self.user_id)
+
+    @cached_property
+    def own_condition_keys(self) -> Keys:
+        """The condition keys this caller sets itself: aws:SourceIp, aws:TokenIssueTime (AWS's "revoke active
+        sessions" denies on it; long-term keys have none), aws:MultiFactorAuthPresent, aws:PrincipalTag/*."""
+        keys: dict[str, tuple[str, ...]] = {}
+        if self.source_ip is not None:
+            keys["aws:sourceip"] = (self.source_ip,)
+        if self.session_issued_at is not None:
+            keys["aws:tokenissuetime"] = (iso_utc(self.session_issued_at),)
+        if self.session_expires_at is not None:
+            keys["aws:multifactorauthpresent"] = ("false",)
+        for key, value in self.principal_tags:
+            keys["aws:principaltag/" + key.lower()] = (value,)
+        return keys
+
+    def condition_keys(self, request_keys: Keys) -> Keys:
+        """The complete condition-key map of this caller's requests: the keys derived from its principal
+        (aws:PrincipalArn, ...), then ``request_keys`` (the time and the server's keys, one shared object while
+        they do not change), then :attr:`own_condition_keys`. Memoized for the last ``request_keys`` object given;
+        the map is shared: never mutate it."""
+        memo: tuple[Keys, Keys] | None = self.__dict__.get("_condition_keys")
+        if memo is not None and memo[0] is request_keys:
+            return memo[1]
+        keys = derived_keys(self.principal)
+        keys.update(request_keys)
+        keys.update(self.own_condition_keys)
+        self.__dict__["_condition_keys"] = (request_keys, keys)  # as cached_property writes; frozen fields untouched
+        return keys
+
+    @cached_property
+    def _by_source_ip(self) -> dict[str, Caller]:
+        return {}
+
+    def with_source_ip(self, source_ip: str) -> Caller:
+        """This caller with ``source_ip`` set: one object per IP for as long as this one is handed out, so what is
+        memoized on it is reused, and no ``dataclasses.replace`` runs per request."""
+        by_ip = self._by_source_ip
+        found = by_ip.get(source_ip)
+        if found is None:
+            if len(by_ip) >= _MAX_SOURCE_IPS:
+                by_ip.clear()
+            found = by_ip[source_ip] = replace(self, source_ip=source_ip)
+        return found
 
 
 @dataclass(frozen=True)

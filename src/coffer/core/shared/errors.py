@@ -1,6 +1,6 @@
 """One typed error tree whose names mirror AWS's error shapes.
 
-Each wire dialect translates these in exactly one place: ``coffer.aws.errors`` into AWS JSON errors,
+Each wire dialect translates these in exactly one place: ``coffer.aws.restjson_errors`` into AWS JSON errors,
 ``coffer.formats`` into 401/403/404 responses for package clients.
 """
 

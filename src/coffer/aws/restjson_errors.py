@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from coffer.aws.model import ServiceSpec
-from coffer.aws.restjson import JSON_CONTENT_TYPE, WireResponse, dump_json, header_pairs, json_members
+from coffer.aws.protocol import WireResponse
+from coffer.aws.restjson_model import ServiceSpec
+from coffer.aws.restjson_serialize import JSON_CONTENT_TYPE, dump_json, header_pairs, json_members
 from coffer.core.shared.errors import CofferError, ThrottlingError
 
 

@@ -1,0 +1,85 @@
+"""The rest-json protocol (CodeArtifact) as the service endpoint uses it: routing by method and uri template,
+parameters from labels, query, headers and the JSON body, JSON responses and errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from coffer.aws.protocol import Exchange, ServiceHandlers, WireProtocol, WireResponse
+from coffer.aws.restjson_errors import serialize_error
+from coffer.aws.restjson_model import ServiceSpec
+from coffer.aws.restjson_parse import parse_request
+from coffer.aws.restjson_serialize import serialize_response
+from coffer.aws.routing import MethodNotAllowed, RouteMatch
+from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization
+from coffer.aws.validate import validate_input
+from coffer.core.shared.errors import CofferError, UnknownOperationError
+
+MAX_JSON_BODY: Final = 1024 * 1024  # JSON requests of CodeArtifact are small; assets will stream separately
+
+
+@functools.lru_cache(maxsize=1024)  # pure; clients repeat the same query strings (the verifier caches likewise)
+def _query_pairs(raw_query: str) -> tuple[tuple[str, str], ...]:
+    """The decoded query pairs in order, as a tuple: the cached value is shared, so it must be immutable."""
+    return tuple(parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class RestJsonRequest:
+    method: str
+    path: str
+    request: IncomingRequest
+    body: bytes
+    query: tuple[tuple[str, str], ...]  # decoded query pairs, in order
+
+
+class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
+    """One rest-json service: its compiled model and its handlers."""
+
+    max_body = MAX_JSON_BODY
+
+    def __init__(self, service: ServiceSpec, handlers: ServiceHandlers) -> None:
+        self._service = service
+        self._handlers = handlers
+
+    def accept(
+        self, exchange: Exchange, request: IncomingRequest, parsed: ParsedAuthorization, body: bytes
+    ) -> RestJsonRequest:
+        scope = exchange.scope
+        return RestJsonRequest(scope["method"], scope["path"], request, body, _query_pairs(request.raw_query))
+
+    def operation(self, request: RestJsonRequest) -> RouteMatch:
+        match = self._service.route(request.method, request.path, request.query)
+        if match is None or isinstance(match, MethodNotAllowed):
+            raise UnknownOperationError(request.method, request.path)
+        return match
+
+    def handlers(self, request: RestJsonRequest) -> ServiceHandlers:
+        return self._handlers
+
+    def parse(self, request: RestJsonRequest, operation: RouteMatch) -> Mapping[str, Any]:
+        op = operation.operation
+        plan = op.input
+        # Only operations with header members read headers (GetAuthorizationToken has none).
+        wants_headers = plan is not None and bool(plan.headers or plan.header_maps)
+        headers = {k.lower(): v for k, v in request.request.headers} if wants_headers else None
+        params = parse_request(op, labels=operation.labels, query=request.query, headers=headers, body=request.body)
+        validate_input(op, params)
+        return params
+
+    def serialize_result(
+        self, request: RestJsonRequest, operation: RouteMatch, result: Any, request_id: str
+    ) -> WireResponse:
+        response = serialize_response(operation.operation, result)
+        response.headers.append(("x-amzn-RequestId", request_id))
+        return response
+
+    def serialize_error(self, error: CofferError, exchange: Exchange) -> WireResponse:
+        return serialize_error(error, exchange.request_id, self._service)
+
+
+__all__ = ["MAX_JSON_BODY", "RestJsonProtocol", "RestJsonRequest"]
