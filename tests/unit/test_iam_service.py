@@ -85,7 +85,7 @@ def wire_error(operation: str, params: dict[str, Any]) -> tuple[str, str]:
     """(code, message) the IAM API answers for ``params`` that the model refuses, before the service runs."""
     with pytest.raises(ValidationError) as err:
         validate_params(load_query_service("iam").operations[operation], params)
-    return query_error(err.value, "iam")[0], err.value.message
+    return query_error(err.value, load_query_service("iam"))[0], err.value.message
 
 
 def user_caller(identities: IdentityService, name: str) -> Caller:

@@ -116,7 +116,7 @@ def wire_error(operation: str, params: dict[str, Any]) -> tuple[str, str]:
     """(code, message) STS answers for ``params`` that the model refuses, before the service runs."""
     with pytest.raises(ValidationError) as err:
         validate_params(load_query_service("sts").operations[operation], params)
-    return query_error(err.value, "sts")[0], err.value.message
+    return query_error(err.value, load_query_service("sts"))[0], err.value.message
 
 
 def error_of(exc: pytest.ExceptionInfo[ExactCodeError]) -> tuple[str, str]:
