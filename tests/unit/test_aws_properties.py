@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import json
 import unicodedata
@@ -17,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coffer.aws.java_regex import compile_java_pattern
-from coffer.aws.restjson_model import OperationSpec, ServiceSpec, load_service
+from coffer.aws.restjson_model import ENCODE_STRING, OperationSpec, ServiceSpec, load_service
 from coffer.aws.restjson_parse import parse_request, split_header_list
-from coffer.aws.restjson_serialize import serialize_response
+from coffer.aws.restjson_serialize import flat_json, serialize_response
 from coffer.aws.shapes import Shape
 from coffer.aws.validate import check_structure, validate_input
 from coffer.core.shared.errors import CofferError
@@ -194,6 +195,49 @@ def test_our_responses_parse_back_in_botocore(case: tuple[str, dict[str, Any]]) 
         parsed[payload] = parsed[payload].read()
         result = {**result, payload: result.get(payload, b"")}
     assert parsed == result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the hand-built flat JSON of outputs such as GetAuthorizationToken's
+
+FLAT = sorted(name for name, op in SERVICE.operations.items() if op.output is not None and op.output.flat is not None)
+# every string json can carry: lone surrogates, control characters, non-ASCII, quotes and backslashes
+ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)
+FLAT_VALUES = st.none() | ANY_TEXT | st.integers(min_value=-(2**70), max_value=2**70)
+
+
+def test_get_authorization_token_takes_the_flat_path() -> None:
+    assert "GetAuthorizationToken" in FLAT
+
+
+@SETTINGS
+@given(st.sampled_from(FLAT).flatmap(lambda name: st.tuples(st.just(name), st.data())))
+def test_flat_outputs_are_json_dumps(case: tuple[str, st.DataObject]) -> None:
+    name, data = case
+    plan = SERVICE.operations[name].output
+    assert plan is not None and plan.flat is not None
+    result: dict[str, Any] = {}
+    for member in plan.body.values():
+        # a str where a timestamp belongs is not flat: the general path serializes it (or refuses it)
+        values = FLAT_VALUES if member.shape.type != "timestamp" else st.none() | st.integers(0, 2**40)
+        result[member.name] = data.draw(values, label=member.name)
+    expected = {key: result[m.name] for key, m in plan.body.items() if result[m.name] is not None}
+    body = flat_json(plan.flat, result)
+    assert body == json.dumps(expected, separators=(",", ":")).encode("ascii")
+    assert serialize_response(SERVICE.operations[name], result).body == body
+
+
+@SETTINGS
+@given(ANY_TEXT, st.integers(min_value=-(2**70), max_value=2**70))
+def test_flat_json_of_any_string_and_int(text: str, number: int) -> None:
+    keys = ("a", "b\u00e9\ud800\x00")  # member wire names are encoded as any string is
+    flat = ((ENCODE_STRING(keys[0]) + ":", "a", True), (ENCODE_STRING(keys[1]) + ":", "b", False))
+    dumps = functools.partial(json.dumps, separators=(",", ":"))
+    assert flat_json(flat, {"a": text, "b": number}) == dumps({keys[0]: text, keys[1]: number}).encode()
+    assert flat_json(flat, {"a": None, "b": number}) == dumps({keys[1]: number}).encode()
+    assert flat_json(flat, {"b": number, "a": text}) == dumps({keys[0]: text, keys[1]: number}).encode()
+    assert flat_json(flat, {"a": text, "b": text}) is None  # a str where it does not belong: the general path
+    assert flat_json(flat, {"a": True, "b": number}) is None  # not exactly a str or an int: the general path
 
 
 # --------------------------------------------------------------------------------------------------------------

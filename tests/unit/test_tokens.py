@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 
 import pytest
@@ -147,3 +148,26 @@ def test_arbitrary_claims_payload_is_refused_cleanly(payload: bytes) -> None:
 def test_malformed_is_reported_as_such() -> None:
     with pytest.raises(MalformedTokenError):
         check("not-a-token")
+
+
+# every string json can carry: lone surrogates, control characters, non-ASCII, quotes and backslashes
+_ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)
+_INTS = st.integers(min_value=-(2**70), max_value=2**70)
+_NOT_QUITE_INTS = st.one_of(_INTS, st.booleans(), st.floats(allow_nan=False, allow_infinity=False))
+
+
+@given(
+    st.lists(_ANY_TEXT, min_size=7, max_size=7),
+    _NOT_QUITE_INTS,
+    _NOT_QUITE_INTS,
+    st.none() | _NOT_QUITE_INTS,
+)
+def test_hand_built_claims_json_is_json_dumps(
+    texts: list[str], issued_at: int, expires_at: int, session_issued_at: int | None
+) -> None:
+    key_id, token_id, account, owner, domain, principal, principal_id = texts
+    claims = TokenClaims(
+        token_id, key_id, account, owner, domain, principal, issued_at, expires_at, session_issued_at, principal_id
+    )
+    expected = json.dumps(claims._to_list(), separators=(",", ":"))
+    assert tokens._claims_json(claims) == expected

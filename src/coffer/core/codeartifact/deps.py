@@ -81,24 +81,15 @@ class Deps:
 
     def authorize_domain(self, caller: Caller, action: str, owner: str, domain: str) -> str:
         """Authorize ``codeartifact:<action>`` on the domain (with its resource policy); returns the ARN."""
-        arn = self.domain_arn(owner, domain)
-        self.authorizer.require(
-            caller,
-            f"codeartifact:{action}",
-            arn,
-            resource_account=owner,
-            resource_policy=self.resource_policy(arn),
-        )
-        return arn
+        return self._authorize(caller, action, owner, self.domain_arn(owner, domain))
 
     def authorize_repository(self, caller: Caller, action: str, owner: str, domain: str, repository: str) -> str:
-        arn = self.repository_arn(owner, domain, repository)
+        """Authorize ``codeartifact:<action>`` on the repository (with its resource policy); returns the ARN."""
+        return self._authorize(caller, action, owner, self.repository_arn(owner, domain, repository))
+
+    def _authorize(self, caller: Caller, action: str, owner: str, arn: str) -> str:
         self.authorizer.require(
-            caller,
-            f"codeartifact:{action}",
-            arn,
-            resource_account=owner,
-            resource_policy=self.resource_policy(arn),
+            caller, f"codeartifact:{action}", arn, resource_account=owner, resource_policy=self.resource_policy(arn)
         )
         return arn
 
