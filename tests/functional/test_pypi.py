@@ -328,6 +328,8 @@ def test_refused_tokens_get_401_with_the_challenge(
             # uploads are refused before the body is looked at
             r = http.post(published.endpoint, headers=headers, files={"content": ("x.whl", b"x")})
             assert r.status_code == 401, label
+            # the unread body means the connection cannot carry another request: the server says so
+            assert r.headers["connection"] == "close", label
 
         # Bearer works as well as Basic
         assert http.get(published.index, headers={"Authorization": f"Bearer {good}"}).status_code == 200

@@ -30,23 +30,25 @@ def realm(domain: str, repository: str) -> str:
     return f"{domain}/{repository}"
 
 
-def unauthorized(realm_name: str, message: str) -> Response:
+def unauthorized(realm_name: str, message: str, *, close: bool = False) -> Response:
     """401 with the challenge CodeArtifact sends; ``message`` (never holding a token) is the body and the reason
     phrase."""
     quoted = realm_name.replace("\\", "\\\\").replace('"', '\\"')
-    return ReasonResponse(
-        message,
-        401,
-        headers={"WWW-Authenticate": f'Bearer realm="{quoted}", Basic realm="{quoted}"', "Cache-Control": "no-store"},
-    )
+    headers = _refusal_headers(close)
+    headers["WWW-Authenticate"] = f'Bearer realm="{quoted}", Basic realm="{quoted}"'
+    return ReasonResponse(message, 401, headers=headers)
+
+
+def _refusal_headers(close: bool) -> dict[str, str]:
+    headers = {"Cache-Control": "no-store"}
+    if close:
+        headers["Connection"] = "close"
+    return headers
 
 
 def refusal(status: int, message: str, *, close: bool = False) -> Response:
     """A refused request: the message is the reason phrase and the body."""
-    headers = {"Cache-Control": "no-store"}
-    if close:
-        headers["Connection"] = "close"
-    return ReasonResponse(message, status, headers=headers)
+    return ReasonResponse(message, status, headers=_refusal_headers(close))
 
 
 def plain(status: int, message: str) -> Response:
@@ -57,7 +59,7 @@ def plain(status: int, message: str) -> Response:
 def to_response(error: CofferError, repo: RepoRef, *, phrase: bool = False, close: bool = False) -> Response:
     """The answer to ``error`` raised while serving a request to ``repo`` (see the module's description)."""
     if isinstance(error, TokenError):
-        return unauthorized(realm(repo.domain, repo.name), error.reason)
+        return unauthorized(realm(repo.domain, repo.name), error.reason, close=close)
     status = error.status if 400 <= error.status < 600 else 500
     if phrase or isinstance(error, AccessDeniedError):
         return refusal(status, error.message, close=close)

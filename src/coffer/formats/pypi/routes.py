@@ -34,7 +34,7 @@ from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.host_style import public_path
 from coffer.formats.pypi import simple
 from coffer.formats.pypi.upload import Uploader
-from coffer.formats.responses import plain, to_response
+from coffer.formats.responses import plain, refusal, to_response
 from coffer.request_context import note_principal
 
 FORMAT = "pypi"
@@ -93,18 +93,22 @@ class PypiEndpoint:
             # One worker-thread hop for the whole read (token, authorization, lookup): most of it is served from
             # the services' one-second caches, and what is not reads the database off the event loop.
             return await run_in_threadpool(self._handle_read, request, location)
+        # A write: any answer before the upload handler reads the body closes the connection, which cannot carry
+        # another request while the unread body is still arriving.
         repo = location.repo
         try:
             auth = await self._auth.authenticate(request.headers, repo.domain_owner, repo.domain)
         except CofferError as exc:
-            return to_response(exc, repo)
+            return to_response(exc, repo, close=True)
         note_principal(request.scope, auth.caller)
         rest: str | None = request.path_params.get("rest")
         if method == "POST":
             if rest in (None, "", "legacy", "legacy/"):
                 return await self._upload(request, repo, auth.caller)
-            return plain(405, "Uploads go to the repository endpoint itself")
-        return PlainTextResponse("Method not allowed\n", status_code=405, headers={"Allow": "GET, HEAD, POST"})
+            return refusal(405, "Uploads go to the repository endpoint itself", close=True)
+        return PlainTextResponse(
+            "Method not allowed\n", status_code=405, headers={"Allow": "GET, HEAD, POST", "Connection": "close"}
+        )
 
     def _handle_read(self, request: Request, location: Location) -> Response:
         repo = location.repo
