@@ -262,6 +262,33 @@ def test_deleting_a_user_removes_memberships_and_attachments(iam: Store) -> None
     assert iam.list_groups_for_user(OWNER, "alice") == []
 
 
+def test_deleting_a_user_role_or_policy_drops_its_tags_in_the_same_transaction(iam: Store) -> None:
+    # Tags are keyed by ARN: left behind, they would be a namesake's from birth.
+    alice = make_user("alice").arn
+    role = make_role("Builder", path="/ci/")
+    policy = make_policy("p")
+    iam.create_role(role)
+    iam.create_managed_policy(policy, DOC)
+    untouched = make_user("bob").arn
+    for arn in (alice, role.arn, policy.arn, untouched):
+        iam.tag_resource(arn, {"team": "infra", "cost": "42"})
+
+    iam.delete_user(OWNER, "alice")
+    iam.delete_role(OWNER, "builder")  # names of roles match in any case
+    iam.delete_managed_policy(policy.arn)
+    for arn in (alice, role.arn, policy.arn):
+        assert iam.get_tags(arn) == {}, arn
+    assert iam.get_tags(untouched) == {"team": "infra", "cost": "42"}
+
+    # a refused delete keeps them
+    iam.create_user(make_user("carol"))
+    iam.put_inline_policy(OWNER, "user", "carol", NamedPolicy("inline", DOC))
+    iam.tag_resource(make_user("carol").arn, {"k": "v"})
+    with pytest.raises(ConflictError):
+        iam.delete_user(OWNER, "carol", cascade=False)
+    assert iam.get_tags(make_user("carol").arn) == {"k": "v"}
+
+
 def _alice_with_everything(iam: Store) -> str:
     """alice with an access key, an inline policy, an attached policy and a group; returns the policy's ARN."""
     iam.create_group(make_group("devs"))

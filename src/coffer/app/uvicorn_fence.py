@@ -272,13 +272,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refused = True
             self._cancel_timers()
             self.pipeline.clear()
-            transport = self.transport
-            self.flow.resume_reading()
-            if transport.can_write_eof():
-                transport.write_eof()
-                self._linger_timer = self.loop.call_later(self.limits.linger, transport.close)
-            else:
-                transport.close()
+            self._end_connection(self.transport)
             return
         super().on_response_complete()
 
@@ -393,6 +387,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.request_log is not None:
             response = self._log_refusal(self.request_log, status, response, head)
         transport.write(response)
+        self._end_connection(transport)
+
+    def _end_connection(self, transport: asyncio.Transport) -> None:
+        """Stop sending, keep reading (and discarding) for a moment so the client reads the answer, not a reset."""
         self.flow.resume_reading()
         if transport.can_write_eof():
             transport.write_eof()

@@ -43,7 +43,7 @@ import sys
 import time
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as _json_string
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import unquote, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -189,6 +189,22 @@ _PROTOCOLS: Final = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0", "2": "HTTP/2"}
 _Entry = tuple[float, str | None, str, str, bytes, str, float, int, int, str | None, str, bool]
 
 
+class _Line(NamedTuple):
+    """The fields of one line, in the order the text format prints them."""
+
+    when: str
+    remote: str | None
+    method: str | None
+    target: str | None
+    protocol: str | None
+    status: int
+    sent: int
+    ms: float
+    principal: str | None
+    request_id: str
+    complete: bool
+
+
 class AccessLogWriter:
     """Formats a request's line (``fmt``: text or json) and hands it to ``sink`` (default: stderr).
 
@@ -229,8 +245,10 @@ class AccessLogWriter:
     ) -> None:
         """One line. ``started``: epoch seconds; ``duration``: seconds; ``target``: from :func:`log_target`."""
         line = self._line(
-            iso_time(started), remote, method, target, protocol, status, sent, duration * 1000.0, principal,
-            request_id, complete,
+            _Line(
+                iso_time(started), remote, method, target, protocol, status, sent, duration * 1000.0, principal,
+                request_id, complete,
+            )
         )  # fmt: skip
         self._emit(line)
 
@@ -287,9 +305,12 @@ class AccessLogWriter:
     def _format(self, entry: _Entry, wall_offset: float) -> bytes:
         started, remote, method, path, query, version, duration, status, sent, principal, request_id, complete = entry
         line = self._line(
-            iso_time(started + wall_offset), remote, method, log_target(path, query.decode("latin-1") if query else ""),
-            _PROTOCOLS.get(version) or f"HTTP/{version}", status, 0 if method == "HEAD" else sent, duration * 1000.0,
-            principal, request_id or new_request_id(), complete,
+            _Line(
+                iso_time(started + wall_offset), remote, method,
+                log_target(path, query.decode("latin-1") if query else ""),
+                _PROTOCOLS.get(version) or f"HTTP/{version}", status, 0 if method == "HEAD" else sent,
+                duration * 1000.0, principal, request_id or new_request_id(), complete,
+            )
         )  # fmt: skip
         return line.encode("utf-8", "backslashreplace")
 
@@ -313,19 +334,8 @@ class AccessLogWriter:
             self.sink(b"".join(chunk))
 
     @staticmethod
-    def _text(
-        when: str,
-        remote: str | None,
-        method: str | None,
-        target: str | None,
-        protocol: str | None,
-        status: int,
-        sent: int,
-        ms: float,
-        principal: str | None,
-        request_id: str,
-        complete: bool,
-    ) -> str:
+    def _text(line: _Line) -> str:
+        when, remote, method, target, protocol, status, sent, ms, principal, request_id, complete = line
         if method and protocol:
             request = f"{method} {target or '-'} {protocol}"
         else:
@@ -340,19 +350,8 @@ class AccessLogWriter:
         )
 
     @staticmethod
-    def _json(
-        when: str,
-        remote: str | None,
-        method: str | None,
-        target: str | None,
-        protocol: str | None,
-        status: int,
-        sent: int,
-        ms: float,
-        principal: str | None,
-        request_id: str,
-        complete: bool,
-    ) -> str:
+    def _json(line: _Line) -> str:
+        when, remote, method, target, protocol, status, sent, ms, principal, request_id, complete = line
         return (
             f'{{"time": "{when}", "remote": {_json_or_null(remote)}, "method": {_json_or_null(method)}, '
             f'"path": {_json_or_null(target)}, "protocol": {_json_or_null(protocol)}, "status": {status}, '

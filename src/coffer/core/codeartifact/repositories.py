@@ -166,16 +166,7 @@ class RepositoryService:
         """ListRepositories: repositories administered by the caller's account."""
         self._d.authorizer.require(caller, "codeartifact:ListRepositories", "*")
         scope = ("ListRepositories", caller.account_id, prefix or "")
-        after = self._d.paginator.decode(scope, next_token, caller)
-        page = self._d.store.list_repositories(
-            administrator_account=caller.account_id,
-            owner=None,
-            domain=None,
-            prefix=prefix,
-            after=after,
-            limit=self._d.page_size(max_results),
-        )
-        return list(page.items), self._d.paginator.encode(scope, page.next_key, caller)
+        return self._page(caller, scope, next_token, max_results, caller.account_id, None, None, prefix)
 
     def list_in_domain(
         self,
@@ -191,6 +182,20 @@ class RepositoryService:
         self._d.authorize_domain(caller, "ListRepositoriesInDomain", owner, domain)
         self._d.require_domain(owner, domain)
         scope = ("ListRepositoriesInDomain", owner, domain, administrator_account or "", prefix or "")
+        return self._page(caller, scope, next_token, max_results, administrator_account, owner, domain, prefix)
+
+    def _page(
+        self,
+        caller: Caller,
+        scope: tuple[str, ...],
+        next_token: str | None,
+        max_results: int | None,
+        administrator_account: str | None,
+        owner: str | None,
+        domain: str | None,
+        prefix: str | None,
+    ) -> tuple[list[Repository], str | None]:
+        """One page of repositories matching the filters; ``scope`` binds the continuation token to them."""
         after = self._d.paginator.decode(scope, next_token, caller)
         page = self._d.store.list_repositories(
             administrator_account=administrator_account,

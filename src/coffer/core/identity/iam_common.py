@@ -138,11 +138,6 @@ class IamBase:
         if tags:
             self._store.tag_resource(arn, tags)
 
-    def _untag_all(self, arn: str) -> None:
-        keys = list(self._store.get_tags(arn))
-        if keys:
-            self._store.untag_resource(arn, keys)
-
     def tags(self, arn: str) -> dict[str, str]:
         """Tags given when the entity was created (read without authorization: callers already read the entity)."""
         return self._store.get_tags(arn)

@@ -177,7 +177,7 @@ class PolicyAdmin(IamBase):
         )
 
     def delete_policy(self, caller: Caller, arn: str) -> None:
-        policy = self._own_policy(caller, "DeletePolicy", arn)
+        self._own_policy(caller, "DeletePolicy", arn)
         if self._store.list_policy_attachments(arn):
             raise DeleteConflictError("Cannot delete a policy attached to entities.")
         if len(self._store.list_policy_versions(arn)) > 1:
@@ -187,7 +187,6 @@ class PolicyAdmin(IamBase):
             )
         with self._store_errors(DeleteConflictError):
             self._store.delete_managed_policy(arn)
-        self._untag_all(policy.arn)
         self._changed()
 
     def create_policy_version(

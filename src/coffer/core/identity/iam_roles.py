@@ -79,12 +79,11 @@ class RoleAdmin(IamBase):
         return updated
 
     def delete_role(self, caller: Caller, name: str) -> None:
-        role = self._role(caller, "DeleteRole", name)
+        self._role(caller, "DeleteRole", name)
         if self._store.list_inline_policies(caller.account_id, "role", name):
             raise DeleteConflictError("Cannot delete entity, must delete policies first.")
         if self._store.list_attached_policies(caller.account_id, "role", name):
             raise DeleteConflictError("Cannot delete entity, must detach all policies first.")
         with self._store_errors(DeleteConflictError):
             self._store.delete_role(caller.account_id, name)
-        self._untag_all(role.arn)
         self._changed()

@@ -77,10 +77,9 @@ class UserAdmin(IamBase):
     def delete_user(self, caller: Caller, name: str, *, cascade: bool = False) -> None:
         """IAM's DeleteUser refuses a user with keys, policies or groups (DeleteConflict); ``cascade`` (the admin
         command) removes them first."""
-        user = self._user(caller, "DeleteUser", name)
+        self._user(caller, "DeleteUser", name)
         with self._store_errors(DeleteConflictError):  # one transaction: the store refuses or removes it all
             self._store.delete_user(caller.account_id, name, cascade=cascade)
-        self._untag_all(user.arn)
         self._changed()
 
     # --- access keys ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from coffer.store.schema import access_key_usage, access_keys, accounts, group_m
 from coffer.store.secrets import key_secret_context
 from coffer.store.sql.base import SqlBase, from_row, row_values, violation
 from coffer.store.sql.principals import delete_attachments, has_attachments, has_inline
+from coffer.store.sql.resource_extras import drop_resource_extras
 
 
 def _user_exists(conn: Connection, account_id: str, name: str) -> bool:
@@ -97,20 +98,21 @@ class SqlAccounts(SqlBase):
         return [_to_user(r) for r in rows]
 
     def delete_user(self, account_id: str, name: str, *, cascade: bool = True) -> None:
-        """Deletes the user in one transaction. ``cascade``: with its access keys (and their last use), inline
-        policies, group memberships and policy attachments; otherwise ConflictError (IAM's DeleteConflict)
+        """Deletes the user and its tags in one transaction. ``cascade``: with its access keys (and their last use),
+        inline policies, group memberships and policy attachments; otherwise ConflictError (IAM's DeleteConflict)
         while any of these remain, checked in that order with the user's row locked."""
         with self._write() as conn:
             # the row lock makes concurrent writers that need the user (attach_policy and add_user_to_group
             # hold it FOR SHARE, new keys and inline policies reference it) wait and then fail
             locked = conn.execute(
-                select(users.c.name).where(users.c.account_id == account_id, users.c.name == name).with_for_update()
+                select(users).where(users.c.account_id == account_id, users.c.name == name).with_for_update()
             ).first()
             if locked is None:
                 raise _no_user(account_id, name)
             if not cascade:
                 _refuse_delete_in_use(conn, account_id, name)
             delete_attachments(conn, account_id, name)
+            drop_resource_extras(conn, from_row(User, locked).arn)  # its tags, so a namesake starts without them
             conn.execute(delete(users).where(users.c.account_id == account_id, users.c.name == name))
 
     def _to_key(self, row: Any) -> AccessKey:

@@ -17,6 +17,7 @@ from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, Vali
 from coffer.store.schema import managed_policies, policy_attachments, policy_versions
 from coffer.store.sql.base import SqlBase
 from coffer.store.sql.principals import name_key, stored_name
+from coffer.store.sql.resource_extras import drop_resource_extras
 
 MAX_POLICY_VERSIONS: Final = 5
 
@@ -159,7 +160,7 @@ class SqlManagedPolicies(SqlBase):
 
     def delete_managed_policy(self, arn: str) -> None:
         """ConflictError while attached or while it has versions besides the default one; the default version
-        goes with it."""
+        goes with it, and its tags."""
         with self._write() as conn:
             row = _policy_row(conn, arn, lock="update")
             attached = conn.execute(select(literal(1)).where(policy_attachments.c.policy_id == row.id).limit(1)).first()
@@ -178,6 +179,7 @@ class SqlManagedPolicies(SqlBase):
                     resource_id=arn,
                     resource_type="policy",
                 )
+            drop_resource_extras(conn, arn)  # its tags
             try:
                 conn.execute(delete(managed_policies).where(managed_policies.c.id == row.id))
             except IntegrityError as exc:  # attached meanwhile (cannot with the lock held)

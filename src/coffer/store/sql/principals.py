@@ -17,7 +17,7 @@ policy to stay take ``FOR SHARE`` on its row, deleters take ``FOR UPDATE`` befor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from coffer.store.schema import (
     users,
 )
 from coffer.store.sql.base import SqlBase, from_row, row_values
+from coffer.store.sql.resource_extras import drop_resource_extras
 
 _PRINCIPAL_TABLES: Final[Mapping[str, Table]] = {"user": users, "group": groups, "role": roles}
 # inline policy table and its principal-name column, per principal type
@@ -43,6 +44,9 @@ _INLINE_TABLES: Final[Mapping[str, tuple[Table, str]]] = {
     "group": (group_policies, "group_name"),
     "role": (role_policies, "role_name"),
 }
+
+
+_T = TypeVar("_T")
 
 
 def name_key(name: str) -> str:
@@ -128,47 +132,51 @@ def _insert_failed(kind: str, name: str, entity_id: str, account_id: str) -> Con
     )
 
 
-def _to_role(row: Any) -> Role:
-    return from_row(Role, row)
+def _create_named(conn: Connection, table: Table, kind: str, entity: Role | Group, entity_id: str) -> None:
+    """Insert a role or group whose name (any case) is free in its account; ``kind``: "Role" or "Group"."""
+    taken = conn.execute(
+        select(table.c.name).where(table.c.account_id == entity.account_id, table.c.name_key == name_key(entity.name))
+    ).first()
+    if taken is not None:
+        raise ConflictError(
+            f"{kind} with name {entity.name} already exists.", resource_id=entity.name, resource_type=kind.lower()
+        )
+    try:
+        conn.execute(insert(table).values(row_values(entity, table, name_key=name_key(entity.name))))
+    except IntegrityError as exc:
+        raise _insert_failed(kind, entity.name, entity_id, entity.account_id) from exc
 
 
-def _to_group(row: Any) -> Group:
-    return from_row(Group, row)
+def _get_named(conn: Connection, table: Table, cls: type[_T], account_id: str, name: str) -> _T | None:
+    row = conn.execute(
+        select(table).where(table.c.account_id == account_id, table.c.name_key == name_key(name))
+    ).one_or_none()
+    return None if row is None else from_row(cls, row)
+
+
+def _list_named(conn: Connection, table: Table, cls: type[_T], account_id: str, path_prefix: str) -> list[_T]:
+    """Ordered by name."""
+    rows = conn.execute(
+        select(table)
+        .where(table.c.account_id == account_id, _path_prefix(table.c.path, path_prefix))
+        .order_by(table.c.name)
+    ).all()
+    return [from_row(cls, r) for r in rows]
 
 
 class SqlPrincipals(SqlBase):
     def create_role(self, role: Role) -> None:
         with self._write() as conn:
-            taken = conn.execute(
-                select(roles.c.name).where(
-                    roles.c.account_id == role.account_id, roles.c.name_key == name_key(role.name)
-                )
-            ).first()
-            if taken is not None:
-                raise ConflictError(
-                    f"Role with name {role.name} already exists.", resource_id=role.name, resource_type="role"
-                )
-            try:
-                conn.execute(insert(roles).values(row_values(role, roles, name_key=name_key(role.name))))
-            except IntegrityError as exc:
-                raise _insert_failed("Role", role.name, role.role_id, role.account_id) from exc
+            _create_named(conn, roles, "Role", role, role.role_id)
 
     def get_role(self, account_id: str, name: str) -> Role | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(roles).where(roles.c.account_id == account_id, roles.c.name_key == name_key(name))
-            ).one_or_none()
-        return None if row is None else _to_role(row)
+            return _get_named(conn, roles, Role, account_id, name)
 
     def list_roles(self, account_id: str, path_prefix: str = "/") -> list[Role]:
         """Ordered by name."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(roles)
-                .where(roles.c.account_id == account_id, _path_prefix(roles.c.path, path_prefix))
-                .order_by(roles.c.name)
-            ).all()
-        return [_to_role(r) for r in rows]
+            return _list_named(conn, roles, Role, account_id, path_prefix)
 
     def update_role(self, role: Role) -> None:
         """Replaces trust policy, description and max session duration (name, id, path and creation stay)."""
@@ -186,10 +194,13 @@ class SqlPrincipals(SqlBase):
                 raise _no_entity("role", role.name)
 
     def delete_role(self, account_id: str, name: str) -> None:
-        """ConflictError while it has inline or attached policies."""
+        """ConflictError while it has inline or attached policies; its tags go with it."""
         with self._write() as conn:
             stored = stored_name(conn, account_id, "role", name, lock="update")
             refuse_delete_in_use(conn, account_id, "role", stored)
+            role = _get_named(conn, roles, Role, account_id, stored)
+            if role is not None:
+                drop_resource_extras(conn, role.arn)
             try:
                 conn.execute(delete(roles).where(roles.c.account_id == account_id, roles.c.name == stored))
             except IntegrityError as exc:  # an inline policy slipped in (cannot with the lock held)
@@ -199,36 +210,16 @@ class SqlPrincipals(SqlBase):
 
     def create_group(self, group: Group) -> None:
         with self._write() as conn:
-            taken = conn.execute(
-                select(groups.c.name).where(
-                    groups.c.account_id == group.account_id, groups.c.name_key == name_key(group.name)
-                )
-            ).first()
-            if taken is not None:
-                raise ConflictError(
-                    f"Group with name {group.name} already exists.", resource_id=group.name, resource_type="group"
-                )
-            try:
-                conn.execute(insert(groups).values(row_values(group, groups, name_key=name_key(group.name))))
-            except IntegrityError as exc:
-                raise _insert_failed("Group", group.name, group.group_id, group.account_id) from exc
+            _create_named(conn, groups, "Group", group, group.group_id)
 
     def get_group(self, account_id: str, name: str) -> Group | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(groups).where(groups.c.account_id == account_id, groups.c.name_key == name_key(name))
-            ).one_or_none()
-        return None if row is None else _to_group(row)
+            return _get_named(conn, groups, Group, account_id, name)
 
     def list_groups(self, account_id: str, path_prefix: str = "/") -> list[Group]:
         """Ordered by name."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(groups)
-                .where(groups.c.account_id == account_id, _path_prefix(groups.c.path, path_prefix))
-                .order_by(groups.c.name)
-            ).all()
-        return [_to_group(r) for r in rows]
+            return _list_named(conn, groups, Group, account_id, path_prefix)
 
     def delete_group(self, account_id: str, name: str) -> None:
         """ConflictError while it has members, inline or attached policies."""
@@ -302,7 +293,7 @@ class SqlPrincipals(SqlBase):
                 .where(gm.c.account_id == account_id, gm.c.user_name == user)
                 .order_by(groups.c.name)
             ).all()
-        return [_to_group(r) for r in rows]
+        return [from_row(Group, r) for r in rows]
 
     def put_inline_policy(
         self, account_id: str, principal_type: PrincipalType, principal_name: str, policy: NamedPolicy
