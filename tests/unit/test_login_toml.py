@@ -106,6 +106,19 @@ url = "http://dot.invalid/"
     assert parsed(edited)["repositories"]["with.dot"] == {"url": "http://dot.invalid/"}
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0c", "\x1c", "\r"])
+def test_line_separators_inside_strings_do_not_split_lines(separator: str) -> None:
+    # TOML's lines end at LF only; the in-place edit must keep such a comment and the value byte for byte
+    # (what follows the separator looks like a table header to a splitter that breaks the line there)
+    text = f'# keep me\n[repositories.other]\nurl = "http://a.invalid/{separator}[repositories.{INDEX_NAME}]"  # me\n'
+    if separator in "\x0c\x1c\r":  # control characters must be escaped in a TOML basic string
+        text = text.replace(separator, "\\u" + f"{ord(separator):04x}")
+    edited = set_table_values(text, ("repositories", INDEX_NAME), {"url": ENDPOINT})
+    assert edited.startswith(text)
+    assert parsed(edited)["repositories"]["other"]["url"].endswith(f"[repositories.{INDEX_NAME}]")
+    assert parsed(edited)["repositories"][INDEX_NAME] == {"url": ENDPOINT}
+
+
 def test_set_table_values_appends_a_table_and_keeps_the_rest_byte_for_byte() -> None:
     text = '# auth\n[http-basic.other]\nusername = "me"\npassword = "secret"\n'
     edited = set_table_values(text, ("http-basic", INDEX_NAME), {"username": "aws", "password": "tok"})

@@ -379,12 +379,15 @@ def _checked(edited: str, expected: dict[str, Any]) -> str:
 
 
 _HEADER_START = re.compile(r"^[ \t]*\[")
+_TOML_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
 def _blocks(text: str) -> list[list[str]]:
     """Split into blocks, each starting at a table header line (the first block is the root table, header "")."""
     blocks: list[list[str]] = [[""]]
-    for line in text.splitlines(keepends=True):
+    # TOML ends lines with LF (or CRLF) only: str.splitlines would also split at U+2028, U+0085 or a form feed
+    # inside a string value
+    for line in _TOML_LINE.findall(text):
         if _HEADER_START.match(line):
             blocks.append([line])
         else:

@@ -127,6 +127,7 @@ class IamStore(Protocol):
     def delete_managed_policy(self, arn: str) -> None:
         """With its tags, in one transaction."""
         ...
+
     def create_policy_version(self, arn: str, document: str, set_as_default: bool, created_at: float) -> PolicyVersion:
         """Next id ("v" + one more than the highest ever used); ConflictError (LimitExceeded) beyond 5 versions."""
         ...
