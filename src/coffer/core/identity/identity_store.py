@@ -33,9 +33,9 @@ class IdentityStore(Protocol):
         ...
 
     def delete_user(self, account_id: str, name: str, *, cascade: bool = True) -> None:
-        """In one transaction, with the user's tags. ``cascade``: deletes the user with its access keys, inline policies, group
-        memberships and policy attachments; otherwise ConflictError (IAM's DeleteConflict: "Cannot delete
-        entity, must ... first.") while the user has any of them (checked in that order)."""
+        """In one transaction, with the user's tags. ``cascade``: deletes the user with its access keys, inline
+        policies, group memberships and policy attachments; otherwise ConflictError (IAM's DeleteConflict: "Cannot
+        delete entity, must ... first.") while the user has any of them (checked in that order)."""
         ...
 
     # access keys (globally unique id)
