@@ -33,10 +33,11 @@ from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.host_style import HostStyleLayer
 from coffer.formats.pypi import PypiEndpoint
 from coffer.formats.reason import ReasonResponse
-from coffer.settings import Settings
+from coffer.settings import Settings, SettingsError
 from coffer.store.blobs import FileBlobStore
 from coffer.store.gc import BackgroundCollector, GcSettings
 from coffer.store.keyfiles import KeyRingFiles
+from coffer.upstreams import HttpUpstreams, UnknownConnectionError, connection_urls
 
 
 async def health(request: Request) -> JSONResponse:
@@ -87,6 +88,16 @@ def unserved_format_routes() -> list[BaseRoute]:
     return routes
 
 
+def external_connections(settings: Settings) -> HttpUpstreams:
+    """The registries each external connection fetches from: the public ones, or where the settings point them.
+    SettingsError for a name that is not one of CodeArtifact's external connections."""
+    try:
+        urls = connection_urls(settings.external_connection_urls)
+    except UnknownConnectionError as exc:
+        raise SettingsError(str(exc)) from None
+    return HttpUpstreams(urls, timeout=settings.upstream_timeout)
+
+
 def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstrapped | None = None) -> Starlette:
     """The whole server. ``boot`` (the opened data directory and store) is opened here unless given."""
     boot = boot or open_data(settings, create=True)
@@ -100,6 +111,9 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         boot.blobs,
         endpoint_dns_suffix=settings.endpoint_dns_suffix,
         cache_ttl=settings.cache_ttl,
+        upstreams=external_connections(settings),
+        upstream_ttl=settings.upstream_ttl,
+        max_fetch_bytes=settings.max_upload_bytes,
     )
     codeartifact = ServiceEndpoint(
         RestJsonProtocol(

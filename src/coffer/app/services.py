@@ -21,11 +21,13 @@ from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.identity.sts import StsService
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.package_store import BlobStore
+from coffer.core.packages.upstream_cache import UpstreamCaches
+from coffer.core.packages.upstreams import UpstreamRegistry
 from coffer.core.ports import Store
 from coffer.core.shared.clock import Clock, system_clock
 from coffer.core.shared.pagination import Paginator
 from coffer.core.shared.signing import KeyRing
-from coffer.settings import DEFAULT_CACHE_TTL
+from coffer.settings import DEFAULT_CACHE_TTL, DEFAULT_UPSTREAM_TTL
 
 
 class RevocationCache:
@@ -87,9 +89,14 @@ def build_services(
     clock: Clock = system_clock,
     endpoint_dns_suffix: str | None = None,
     cache_ttl: float = DEFAULT_CACHE_TTL,
+    upstreams: UpstreamRegistry | None = None,
+    upstream_ttl: float = DEFAULT_UPSTREAM_TTL,
+    max_fetch_bytes: int = 0,
 ) -> Services:
     """``endpoint_dns_suffix``: GetRepositoryEndpoint answers host-style URLs under it (else path style). The
-    caches live ``cache_ttl`` seconds (``Settings.cache_ttl``, ``COFFER_CACHE_TTL``)."""
+    caches live ``cache_ttl`` seconds (``Settings.cache_ttl``, ``COFFER_CACHE_TTL``). ``upstreams``: the
+    registries external connections fetch from (None: nothing is fetched), their project pages fresh for
+    ``upstream_ttl`` seconds."""
     identities = IdentityService(store, clock, cache_ttl)
     deps = Deps(
         store=store,
@@ -107,7 +114,12 @@ def build_services(
         tokens=AuthorizationTokenService(
             deps, identities, key_ring, is_revoked=RevocationCache(store, clock, cache_ttl)
         ),
-        packages=PackageService(deps, blobs),
+        packages=PackageService(
+            deps,
+            blobs,
+            None if upstreams is None else UpstreamCaches(upstreams, clock, upstream_ttl),
+            max_fetch_bytes=max_fetch_bytes,
+        ),
         sts=StsService(store, identities, deps.authorizer, clock),
         iam=IamService(store, identities, deps.authorizer, clock),
         paginator=deps.paginator,

@@ -10,7 +10,17 @@ import click
 from coffer.atomic_files import set_private_umask
 from coffer.cli.context import CofferCliError, CofferSettingsError
 from coffer.cli.options import data_options, setting_option, typed_options
-from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Settings, SettingsError
+from coffer.settings import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_UPSTREAM_TIMEOUT,
+    DEFAULT_UPSTREAM_TTL,
+    LOG_FORMATS,
+    Settings,
+    SettingsError,
+)
+from coffer.upstreams import UnknownConnectionError, connection_urls
 
 
 @click.command()
@@ -46,6 +56,34 @@ from coffer.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, LOG_FO
     show_default=True,
     help="Of the access log: a readable line, or one JSON object per line.",
 )
+@setting_option(
+    "external_connection_urls",
+    "--external-connection-url",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Where an external connection fetches from, e.g. public:pypi=http://127.0.0.1:3141/root/pypi/+simple/ "
+    "(any PEP 503/691 index; credentials in the URL are sent as HTTP Basic). Repeatable; default: the public "
+    "registries. The variable holds the pairs separated by spaces.",
+)
+@setting_option(
+    "upstream_ttl",
+    "--upstream-ttl",
+    type=float,
+    default=DEFAULT_UPSTREAM_TTL,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long an upstream project page is fresh; after that it is served stale while it is fetched again.",
+)
+@setting_option(
+    "upstream_timeout",
+    "--upstream-timeout",
+    type=float,
+    default=DEFAULT_UPSTREAM_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Connect and read timeout of external connections: an uncached request to a down registry fails "
+    "(502/504) within about this long.",
+)
 @click.option(
     "--background",
     is_flag=True,
@@ -76,9 +114,11 @@ def serve_settings(typed: dict[str, Any]) -> Settings:
     if typed.get("endpoint_dns_suffix") == "":
         typed = {**typed, "endpoint_dns_suffix": None}
     try:
-        return Settings.from_env(**typed)
-    except SettingsError as exc:
+        settings = Settings.from_env(**typed)
+        connection_urls(settings.external_connection_urls)
+    except (SettingsError, UnknownConnectionError) as exc:
         raise CofferSettingsError(str(exc)) from exc
+    return settings
 
 
 def _start_in_background(settings: Settings, typed: frozenset[str]) -> None:

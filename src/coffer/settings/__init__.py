@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from coffer.settings.connections import check_connection_urls, format_connection_urls, parse_connection_urls
 from coffer.settings.env import SettingsError, env_flag, env_number
 from coffer.settings.http_limits import HttpLimits, HttpLimitsError
 
@@ -28,6 +29,8 @@ DEFAULT_GC_GRACE: Final = 3600.0  # how old an unreferenced blob must be before 
 MAX_UPLOAD_BYTES: Final = 5 * 1024**3  # CodeArtifact's asset size quota
 DEFAULT_CACHE_TTL: Final = 1.0  # seconds a resolved key, caller or policy is reused before it is read again
 LOG_FORMATS = ("text", "json")
+DEFAULT_UPSTREAM_TTL: Final = 300.0  # seconds an upstream project page is fresh (then served stale while refreshed)
+DEFAULT_UPSTREAM_TIMEOUT: Final = 5.0  # seconds to connect to an upstream, and between two reads of its answer
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+")
@@ -54,6 +57,11 @@ class Settings:
     #: this long to reach a running server)
     cache_ttl: float = DEFAULT_CACHE_TTL
     http_limits: HttpLimits = field(default_factory=HttpLimits)
+    #: where external connections point, ``(("public:pypi", URL), ...)``; the others keep their public registry
+    #: (``coffer.settings.connections.connection_urls``)
+    external_connection_urls: tuple[tuple[str, str], ...] = ()
+    upstream_ttl: float = DEFAULT_UPSTREAM_TTL
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
 
     @classmethod
     def from_env(
@@ -84,7 +92,10 @@ class Settings:
         out: dict[str, str] = {}
         for name in names:
             value = getattr(self, name)
-            if value is not None:
+            if name == "external_connection_urls":
+                if value:
+                    out[ENV_VARS[name]] = format_connection_urls(value)
+            elif value is not None:
                 out[ENV_VARS[name]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return out
 
@@ -99,7 +110,10 @@ class Settings:
             raise SettingsError(f"public URL must start with http:// or https://, got {self.public_url!r}")
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
-        for name in ("gc_interval", "gc_grace", "cache_ttl"):
+        if not math.isfinite(self.upstream_timeout) or self.upstream_timeout <= 0:
+            raise SettingsError(f"upstream timeout must be a positive number of seconds, got {self.upstream_timeout!r}")
+        object.__setattr__(self, "external_connection_urls", check_connection_urls(self.external_connection_urls))
+        for name in ("gc_interval", "gc_grace", "cache_ttl", "upstream_ttl"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise SettingsError(f"{name.replace('_', ' ')} must be a number of seconds (0 or more), got {value!r}")
@@ -145,6 +159,9 @@ ENV_VARS: Final[Mapping[str, str]] = {
     "gc_grace": "COFFER_GC_GRACE",
     "max_upload_bytes": "COFFER_MAX_UPLOAD_BYTES",
     "cache_ttl": "COFFER_CACHE_TTL",
+    "external_connection_urls": "COFFER_EXTERNAL_CONNECTION_URLS",
+    "upstream_ttl": "COFFER_UPSTREAM_TTL",
+    "upstream_timeout": "COFFER_UPSTREAM_TIMEOUT",
 }
 """Settings field -> its environment variable (the HTTP limits' are ``coffer.settings.http_limits.ENV_VARS``)."""
 
@@ -193,6 +210,11 @@ _READERS: Final[Mapping[str, Any]] = {
     "gc_grace": _seconds,
     "max_upload_bytes": _bytes,
     "cache_ttl": _seconds,
+    "upstream_ttl": _seconds,
+    "upstream_timeout": _seconds,
+    "external_connection_urls": lambda env, name: (
+        None if _text(env, name) is None else parse_connection_urls(env[name].split(), name)
+    ),
 }
 
 __all__ = [

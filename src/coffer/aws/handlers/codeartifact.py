@@ -126,6 +126,20 @@ def delete_repository(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
     return {"repository": repository_description(repo)}
 
 
+def associate_external_connection(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
+    repo = s.repositories.associate_external_connection(
+        c, p["domain"], p.get("domainOwner"), p["repository"], p["externalConnection"]
+    )
+    return {"repository": repository_description(repo)}
+
+
+def disassociate_external_connection(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
+    repo = s.repositories.disassociate_external_connection(
+        c, p["domain"], p.get("domainOwner"), p["repository"], p["externalConnection"]
+    )
+    return {"repository": repository_description(repo)}
+
+
 def list_repositories(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
     items, token = s.repositories.list_page(c, p.get("repositoryPrefix"), p.get("maxResults"), p.get("nextToken"))
     return {"repositories": [repository_summary(r) for r in items], "nextToken": token}
@@ -211,6 +225,8 @@ HANDLERS: dict[str, Handler] = {
     "DescribeRepository": describe_repository,
     "UpdateRepository": update_repository,
     "DeleteRepository": delete_repository,
+    "AssociateExternalConnection": associate_external_connection,
+    "DisassociateExternalConnection": disassociate_external_connection,
     "ListRepositories": list_repositories,
     "ListRepositoriesInDomain": list_repositories_in_domain,
     "GetRepositoryEndpoint": get_repository_endpoint,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from coffer.core.codeartifact import permissions
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.codeartifact.resources import Repository, ResourcePolicy
+from coffer.core.codeartifact.external_connections import EXTERNAL_CONNECTIONS
+from coffer.core.codeartifact.resources import ExternalConnection, Repository, ResourcePolicy
 from coffer.core.identity.callers import Caller
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ValidationError
 
@@ -144,6 +146,52 @@ class RepositoryService:
             upstreams=new_upstreams,
             external_connections=current.external_connections,
         )
+        self._d.store.update_repository(updated)
+        self._d.invalidate()
+        return updated
+
+    def associate_external_connection(
+        self, caller: Caller, domain: str, domain_owner: str | None, name: str, connection: str
+    ) -> Repository:
+        """AssociateExternalConnection: one public registry per repository (AWS's limit)."""
+        owner = self._d.owner_of(caller, domain_owner)
+        self._d.authorize_repository(caller, "AssociateExternalConnection", owner, domain, name)
+        current = self._d.require_repository(owner, domain, name)
+        package_format = EXTERNAL_CONNECTIONS.get(connection)
+        if package_format is None:
+            raise ValidationError(
+                f"{connection} is not an external connection; use one of {', '.join(sorted(EXTERNAL_CONNECTIONS))}"
+            )
+        if any(c.name == connection for c in current.external_connections):
+            raise ConflictError(
+                f"Repository {name} already has the external connection {connection}", name, "repository"
+            )
+        if current.external_connections:
+            raise ServiceQuotaExceededError(
+                f"Repository {name} already has the external connection {current.external_connections[0].name}: "
+                "a repository can have one external connection",
+                name,
+                "repository",
+            )
+        added = ExternalConnection(name=connection, package_format=package_format)
+        return self._replace_connections(current, (added,))
+
+    def disassociate_external_connection(
+        self, caller: Caller, domain: str, domain_owner: str | None, name: str, connection: str
+    ) -> Repository:
+        """DisassociateExternalConnection; versions fetched through it stay retained in the repository."""
+        owner = self._d.owner_of(caller, domain_owner)
+        self._d.authorize_repository(caller, "DisassociateExternalConnection", owner, domain, name)
+        current = self._d.require_repository(owner, domain, name)
+        if not any(c.name == connection for c in current.external_connections):
+            raise ResourceNotFoundError(
+                f"Repository {name} has no external connection {connection}", connection, "external-connection"
+            )
+        kept = tuple(c for c in current.external_connections if c.name != connection)
+        return self._replace_connections(current, kept)
+
+    def _replace_connections(self, current: Repository, connections: tuple[ExternalConnection, ...]) -> Repository:
+        updated = dataclasses.replace(current, external_connections=connections)
         self._d.store.update_repository(updated)
         self._d.invalidate()
         return updated

@@ -21,7 +21,7 @@ class Domain:
 class ExternalConnection:
     name: str  # e.g. public:pypi
     package_format: str
-    status: str = "AVAILABLE"
+    status: str = "Available"  # the model's only ExternalConnectionStatus
 
 
 @dataclass(frozen=True)

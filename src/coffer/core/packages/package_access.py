@@ -25,9 +25,12 @@ from coffer.core.packages.package_models import (
 from coffer.core.packages.package_names import normalize_version
 from coffer.core.packages.package_sources import StoredPackages
 from coffer.core.packages.package_store import BlobStore
+from coffer.core.packages.upstream_cache import UpstreamCaches
 from coffer.core.shared.arns import package_arn
 from coffer.core.shared.cache import TtlCache
 from coffer.core.shared.errors import ResourceNotFoundError
+
+DEFAULT_MAX_FETCH_BYTES = 5 * 1024**3  # CodeArtifact's asset size quota
 
 
 def in_repo(ref: PackageRef, repo: RepoRef) -> PackageRef:
@@ -41,9 +44,15 @@ def unique(versions: Iterable[str]) -> list[str]:
 
 
 class PackageAccess:
-    def __init__(self, deps: Deps, blobs: BlobStore) -> None:
+    def __init__(
+        self, deps: Deps, blobs: BlobStore, upstreams: UpstreamCaches | None = None, *, max_fetch_bytes: int = 0
+    ) -> None:
+        """``upstreams``: the external connections' registries (None: nothing is fetched); ``max_fetch_bytes``:
+        the largest file fetched from one (0: the upload limit's default)."""
         self._d = deps
         self._blobs = blobs
+        self._upstreams = upstreams
+        self._max_fetch_bytes = max_fetch_bytes or DEFAULT_MAX_FETCH_BYTES
         # What the index pages show, per (repository, format, namespace, name): pip and uv fetch the same pages
         # over and over. Dropped at once by every write through this process, and after a second for writes
         # made by other processes (the same rule as identities and policies).

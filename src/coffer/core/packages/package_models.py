@@ -51,11 +51,22 @@ class BlobInfo:
 
 
 @dataclass(frozen=True)
+class FetchLocation:
+    """A file a public registry offers: its URL there, and the repository whose external connection lists it."""
+
+    url: str
+    connection: str  # e.g. public:pypi
+    repo: RepoRef
+
+
+@dataclass(frozen=True)
 class Asset:
     name: str  # file name, e.g. mypkg-1.0-py3-none-any.whl
     blob: BlobInfo
     created_at: float
     metadata_sha256: str | None = None  # PEP 658: the extracted core metadata file, itself a blob
+    #: where a file an external connection lists is fetched from (None: its blob is in the store)
+    fetch_from: FetchLocation | None = field(default=None, compare=False)
 
     @property
     def hashes(self) -> dict[str, str]:
@@ -78,6 +89,8 @@ class PackageVersion:
     readme: str = ""
     readme_content_type: str = ""
     origin_repository: RepoRef | None = None  # where it was first published (CodeArtifact's domainEntryPoint)
+    #: the external connection it was fetched through (originType EXTERNAL); None for a published version
+    origin_external: str | None = None
     extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -88,6 +101,12 @@ class ResolvedVersion:
     version: PackageVersion
     assets: tuple[Asset, ...]
     source: RepoRef
+    #: assets merged in from later repositories of the search order, by name -> the repository holding them
+    merged_from: dict[str, RepoRef] = field(default_factory=dict, hash=False, compare=False)
+
+    def source_of(self, asset_name: str) -> RepoRef:
+        """The repository holding the asset of that name."""
+        return self.merged_from.get(asset_name, self.source)
 
 
 #: ``ConflictError.resource_type`` of ``Store.add_asset`` refusing a file name used before with other content

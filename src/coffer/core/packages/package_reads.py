@@ -7,8 +7,9 @@ format reads through the same methods with its own name and version rules (``pac
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from coffer.core.codeartifact.resources import Repository
@@ -25,6 +26,7 @@ from coffer.core.packages.package_models import (
 )
 from coffer.core.packages.package_names import normalize_ref, normalize_version
 from coffer.core.packages.package_sources import PackageSource, search_sources
+from coffer.core.packages.upstreams import UpstreamError
 
 
 class BlobChunks(Iterator[bytes]):
@@ -47,6 +49,16 @@ class BlobChunks(Iterator[bytes]):
         self._file.close()
 
 
+def _merged(shown: ResolvedVersion, assets: Iterable[Asset], holder: RepoRef) -> ResolvedVersion:
+    names = {a.name for a in shown.assets}
+    extra = [a for a in assets if a.name not in names]
+    if not extra:
+        return shown
+    merged_from = dict(shown.merged_from)
+    merged_from.update((a.name, holder) for a in extra)
+    return dataclasses.replace(shown, assets=shown.assets + tuple(extra), merged_from=merged_from)
+
+
 class PackageReads(PackageAccess):
     def authorize_read(self, caller: Caller, repo: RepoRef) -> Repository:
         """``codeartifact:ReadFromRepository`` on the repository (its resource policy applies); returns it.
@@ -54,20 +66,34 @@ class PackageReads(PackageAccess):
         self._authorize_repository(caller, "ReadFromRepository", repo)
         return self._require_repository(repo)
 
+    def _sources(self, repo: RepoRef) -> list[PackageSource]:
+        """``repo``'s search order as sources, external connections included."""
+        return search_sources(self._d, repo, self._upstreams)
+
     def _package_sources(
         self, repo: RepoRef, fmt: str, namespace: str | None, name: str
     ) -> Iterator[tuple[PackageSource, PackageRef]]:
         """The package in each source of the search order that has it. A package whose origin configuration
-        blocks upstreams stops the search where it is found."""
+        blocks upstreams stops the search where it is found. A registry that cannot answer is passed over while
+        another source has the package, and raised (502/504) when none has."""
         base = normalize_ref(PackageRef(repo=repo, format=fmt, namespace=namespace, name=name))
-        for source in search_sources(self._d, repo):
+        found_any = False
+        unavailable: UpstreamError | None = None
+        for source in self._sources(repo):
             ref = in_repo(base, source.repo)
-            package = source.package(ref)
+            try:
+                package = source.package(ref)
+            except UpstreamError as exc:
+                unavailable = unavailable or exc
+                continue
             if package is None:
                 continue
+            found_any = True
             yield source, ref
             if package.upstream == "BLOCK":
                 return
+        if unavailable is not None and not found_any:
+            raise unavailable
 
     def index_packages(self, repo: RepoRef, fmt: str) -> list[Package]:
         """Every package visible from ``repo`` (itself and its upstreams), one per normalized name (the first
@@ -77,7 +103,7 @@ class PackageReads(PackageAccess):
     def _load_index_packages(self, key: tuple[RepoRef, str]) -> list[Package]:
         repo, fmt = key
         found: dict[tuple[str, str], Package] = {}
-        for source in search_sources(self._d, repo):
+        for source in self._sources(repo):
             for package in source.packages(fmt):
                 found.setdefault((package.ref.namespace or "", package.ref.name), package)
         return [found[key] for key in sorted(found)]
@@ -89,18 +115,26 @@ class PackageReads(PackageAccess):
 
     def _load_index_versions(self, key: tuple[RepoRef, str, str | None, str]) -> list[ResolvedVersion]:
         repo, fmt, namespace, name = key
-        seen: set[str] = set()
-        shown: list[ResolvedVersion] = []
+        decided: dict[str, ResolvedVersion | None] = {}  # None: not listed (its first repository says so)
         for source, ref in self._package_sources(repo, fmt, namespace, name):
             for version in source.versions(ref):
-                if version.version in seen:
-                    continue  # a repository earlier in the search order has this version (whatever its status)
-                seen.add(version.version)
-                if version.status in LISTED_STATUSES:
-                    assets = tuple(source.assets(ref, version))
-                    shown.append(ResolvedVersion(version=version, assets=assets, source=ref.repo))
-        shown.sort(key=lambda r: (r.version.published_time, r.version.version))
-        return shown
+                listed = version.status in LISTED_STATUSES
+                if version.version not in decided:
+                    # the first repository of the search order that has the version decides its status
+                    decided[version.version] = (
+                        ResolvedVersion(version=version, assets=tuple(source.assets(ref, version)), source=ref.repo)
+                        if listed
+                        else None
+                    )
+                    continue
+                shown = decided[version.version]
+                if shown is not None and listed:
+                    # files of the same version a later repository has (a registry's other wheels of a version
+                    # retained with one) are offered too; a name already shown keeps its first file
+                    decided[version.version] = _merged(shown, source.assets(ref, version), ref.repo)
+        shown_versions = [v for v in decided.values() if v is not None]
+        shown_versions.sort(key=lambda r: (r.version.published_time, r.version.version))
+        return shown_versions
 
     def find_asset(
         self, repo: RepoRef, fmt: str, namespace: str | None, name: str, version: str, asset_name: str
@@ -126,7 +160,7 @@ class PackageReads(PackageAccess):
             for asset in assets:
                 if asset.name == asset_name:
                     return ResolvedVersion(version=found, assets=assets, source=ref.repo), asset
-            return None
+            # another repository of the search order may hold that file of the version (see the index)
         return None
 
     def open_blob(self, sha256: str) -> tuple[str | None, int]:

@@ -3,8 +3,9 @@ principal a token acts for) and the AWS package operations (``coffer.aws.handler
 
 ``PackageService`` puts its parts together, each a module of its own on ``PackageAccess`` (the shared
 dependencies, caches, authorization and lookups): the read path through upstreams (``package_reads``), the
-publish path (``package_publishing``), the package and version queries of the API (``package_queries``) and the
-batch operations on versions (``version_batches``). Every public method authorizes its caller itself.
+downloads fetched from them (``package_fetching``), the publish path (``package_publishing``), the package and
+version queries of the API (``package_queries``) and the batch operations on versions (``version_batches``).
+Every public method authorizes its caller itself.
 
 Names and versions are normalized on the way in, for every method, by the format's rules (``package_names``), so
 that the endpoints and the API agree on what "the same package" is.
@@ -12,11 +13,12 @@ that the endpoints and the API agree on what "the same package" is.
 
 from __future__ import annotations
 
+from coffer.core.packages.package_fetching import PackageFetching
 from coffer.core.packages.package_publishing import PackagePublishing
 from coffer.core.packages.package_queries import PackageQueries
 from coffer.core.packages.package_reads import PackageReads
 from coffer.core.packages.version_batches import VersionBatches
 
 
-class PackageService(PackageReads, PackagePublishing, PackageQueries, VersionBatches):
-    """Every package operation; constructed with ``PackageService(deps, blobs)``."""
+class PackageService(PackageReads, PackageFetching, PackagePublishing, PackageQueries, VersionBatches):
+    """Every package operation; constructed with ``PackageService(deps, blobs, upstreams)``."""

@@ -1,10 +1,10 @@
 """Where the read path looks for packages: the search order of a repository and its upstreams, and the source
 each repository in it is.
 
-A ``PackageSource`` answers the read path's questions about the packages one repository holds. Today every
-source is a repository of the domain (``StoredPackages``: its rows in the store); an external connection (a public
-registry fetched on a miss) plugs in as another source, placed in the search order where its repository is, and
-the read path (``package_reads``) does not change.
+A ``PackageSource`` answers the read path's questions about the packages one repository holds: a repository of
+the domain (``StoredPackages``: its rows in the store), or the external connection of one
+(``external_sources.ExternalPackages``: what a public registry offers), placed in the search order right after
+the repository holding it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from coffer.core.codeartifact.deps import Deps
+from coffer.core.packages.external_sources import ExternalPackages
 from coffer.core.packages.package_models import Asset, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_store import PackageStore
+from coffer.core.packages.upstream_cache import UpstreamCaches
 
 MAX_SEARCHED_REPOSITORIES = 25  # AWS: upstream repositories searched when requesting a package version
 _SCAN_PAGE = 1000  # page size when a listing is read whole (index pages, upstream merges)
@@ -108,6 +110,17 @@ def search_order(deps: Deps, repo: RepoRef) -> list[RepoRef]:
     return order
 
 
-def search_sources(deps: Deps, repo: RepoRef) -> list[PackageSource]:
-    """The sources of ``repo``'s search order, in that order."""
-    return [StoredPackages(deps.store, r) for r in search_order(deps, repo)]
+def search_sources(deps: Deps, repo: RepoRef, upstreams: UpstreamCaches | None = None) -> list[PackageSource]:
+    """The sources of ``repo``'s search order, in that order: each repository's own packages, then (with
+    ``upstreams``) what its external connection offers."""
+    sources: list[PackageSource] = []
+    for r in search_order(deps, repo):
+        sources.append(StoredPackages(deps.store, r))
+        if upstreams is None:
+            continue
+        found = deps.cached_repository(r.domain_owner, r.domain, r.name)
+        for connection in found.external_connections if found is not None else ():
+            cache = upstreams.cache(connection.name)
+            if cache is not None:
+                sources.append(ExternalPackages(r, connection.name, connection.package_format, cache))
+    return sources

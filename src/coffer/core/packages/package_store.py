@@ -90,6 +90,7 @@ class PackageStore(Protocol):
         self,
         version: PackageVersion,
         asset: Asset,
+        origin_config: tuple[str, str] = ("ALLOW", "ALLOW"),
     ) -> PackageVersion:
         """Atomically: create the package (display name from the version's first publish) and the version (with
         all of ``version``'s fields) when absent, then attach ``asset``. ``ConflictError`` (resource type "asset")

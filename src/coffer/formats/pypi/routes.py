@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from coffer.core.packages.package_models import Asset, RepoRef
+from coffer.core.packages.package_models import RepoRef
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.pypi_dists import METADATA_SUFFIX
 from coffer.core.packages.pypi_names import canonical_version, is_valid_name, normalize_name
@@ -190,11 +190,15 @@ class PypiEndpoint:
         found = self._packages.find_asset(repo, FORMAT, None, name, normalized_version, asset_name)
         if found is None:
             return plain(404, f"No file {asset_name} in version {version} of {name}")
-        asset: Asset = found[1]
+        resolved, asset = found
         if wants_metadata:
-            if asset.metadata_sha256 is None:
+            # fetched on its own from the registry listing it, when the file itself is not here yet
+            metadata_sha256 = self._packages.local_metadata(asset)
+            if metadata_sha256 is None:
                 return plain(404, f"No core metadata file for {asset_name}")
-            return self._send_blob(request, asset.metadata_sha256, filename)
+            return self._send_blob(request, metadata_sha256, filename)
+        # fetched from its registry on first download, and retained (package_fetching)
+        asset = self._packages.local_asset(repo, resolved, asset)
         return self._send_blob(request, asset.blob.sha256, filename)
 
     def _send_blob(self, request: Request, sha256: str, filename: str) -> Response:

@@ -58,7 +58,7 @@ from coffer.core.packages.pypi_dists import (
     parse_filename,
     read_core_metadata,
 )
-from coffer.core.packages.pypi_names import normalize_version
+from coffer.core.packages.pypi_versions import pypi_version
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import CofferError, ConflictError
 from coffer.formats.multipart import MAX_FIELDS_BYTES, FilePart, FormError, FormLimits, boundary_of, read_form
@@ -410,21 +410,5 @@ class Uploader:
         blob = spool.blob.keep()
         metadata_sha256 = self._packages.store_bytes(meta.raw).sha256 if dist.kind == "wheel" else None
         now = self._clock()
-        version = PackageVersion(
-            package=ref,
-            version=normalize_version(meta.version),
-            display_version=meta.version,
-            status="Published",
-            revision="",
-            published_time=now,
-            summary=meta.summary,
-            home_page=meta.home_page,
-            source_code_repository=meta.source_url,
-            licenses=(meta.license,) if meta.license else (),
-            requires_python=meta.requires_python,
-            readme=meta.description,
-            readme_content_type=meta.description_content_type,
-            origin_repository=ref.repo,
-            extra={"display_name": meta.name},
-        )
+        version = pypi_version(ref, meta, when=now, origin_repository=ref.repo)
         return version, Asset(name=dist.filename, blob=blob, created_at=now, metadata_sha256=metadata_sha256)

@@ -82,6 +82,17 @@ def _no_version(ref: PackageRef, version: str) -> ResourceNotFoundError:
     )
 
 
+# the external connection a version was fetched through, kept in the version's ``extra`` column
+_ORIGIN_EXTERNAL = "coffer:origin-external"
+
+
+def _extra_column(version: PackageVersion) -> str:
+    extra = dict(version.extra)
+    if version.origin_external is not None:
+        extra[_ORIGIN_EXTERNAL] = version.origin_external
+    return json.dumps(extra, sort_keys=True)
+
+
 def _to_package(repo: RepoRef, row: Any) -> Package:
     return from_row(
         Package, row, ref=PackageRef(repo=repo, format=row.format, namespace=row.namespace or None, name=row.name)
@@ -92,13 +103,15 @@ def _to_version(ref: PackageRef, row: Any) -> PackageVersion:
     origin = None
     if row.origin_repository is not None:
         origin = RepoRef(domain_owner=row.origin_domain_owner, domain=row.origin_domain, name=row.origin_repository)
+    extra = dict(json.loads(row.extra))
     return from_row(
         PackageVersion,
         row,
         package=_normalized(ref),
         licenses=tuple(json.loads(row.licenses)),
         origin_repository=origin,
-        extra=dict(json.loads(row.extra)),
+        origin_external=extra.pop(_ORIGIN_EXTERNAL, None),
+        extra=extra,
     )
 
 
@@ -107,7 +120,9 @@ def _to_asset(row: Any) -> Asset:
 
 
 class SqlPackages(SqlBase):
-    def add_asset(self, version: PackageVersion, asset: Asset) -> PackageVersion:
+    def add_asset(
+        self, version: PackageVersion, asset: Asset, origin_config: tuple[str, str] = ("ALLOW", "ALLOW")
+    ) -> PackageVersion:
         """The package's display name is ``version.extra["display_name"]`` when given, else its name. The
         package and version rows are upserts (ON CONFLICT), so concurrent first uploads never collide on them;
         the asset's unique key decides between two uploads of one file (ConflictError "asset").
@@ -131,8 +146,8 @@ class SqlPackages(SqlBase):
                 namespace=ref.namespace or "",
                 name=ref.name,
                 display_name=version.extra.get("display_name") or ref.name,
-                publish="ALLOW",
-                upstream="ALLOW",
+                publish=origin_config[0],
+                upstream=origin_config[1],
             )
             pkg = pkg.on_conflict_do_update(
                 index_elements=[packages.c.repository_id, packages.c.format, packages.c.namespace, packages.c.name],
@@ -152,7 +167,7 @@ class SqlPackages(SqlBase):
                     origin_domain_owner=None if origin is None else origin.domain_owner,
                     origin_domain=None if origin is None else origin.domain,
                     origin_repository=None if origin is None else origin.name,
-                    extra=json.dumps(version.extra, sort_keys=True),
+                    extra=_extra_column(version),
                 )
             )
             ver = ver.on_conflict_do_update(

@@ -1,0 +1,96 @@
+"""An external connection as a ``PackageSource``: what a public registry offers, seen from the repository that
+holds the connection.
+
+It sits in the search order right after that repository's own packages (``package_sources.search_sources``), so
+the read path needs nothing else: a project the repository and its upstreams lack is looked up here. Its
+versions are what the registry lists now (``ProjectCache``), each file an ``Asset`` whose ``fetch_from`` says
+where to fetch it; nothing is stored until a file is downloaded (``package_fetching`` then retains the version).
+
+Only names of the connection's format are asked, and only names that are valid for it. The registry's packages
+are never listed whole (``packages`` is empty): the project list of a repository shows what it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from coffer.core.packages.package_models import (
+    Asset,
+    BlobInfo,
+    FetchLocation,
+    Package,
+    PackageRef,
+    PackageVersion,
+    RepoRef,
+)
+from coffer.core.packages.upstream_cache import ProjectCache
+from coffer.core.packages.upstreams import UpstreamProject, UpstreamRelease
+
+EXTERNAL_ORIGIN = ("BLOCK", "ALLOW")  # publish, upstream: the defaults of a package fetched first (AWS)
+
+
+class ExternalPackages:
+    """The packages of format ``fmt`` that ``cache``'s registry offers through ``repo``'s connection."""
+
+    def __init__(self, repo: RepoRef, connection: str, fmt: str, cache: ProjectCache) -> None:
+        self._repo = repo
+        self.connection = connection
+        self._fmt = fmt
+        self._cache = cache
+
+    @property
+    def repo(self) -> RepoRef:
+        return self._repo
+
+    def packages(self, fmt: str) -> Iterator[Package]:
+        return iter(())
+
+    def _project(self, ref: PackageRef) -> UpstreamProject | None:
+        if ref.format != self._fmt or ref.namespace:
+            return None
+        return self._cache.get(ref.name)
+
+    def package(self, ref: PackageRef) -> Package | None:
+        project = self._project(ref)
+        if project is None or not project.files:
+            return None
+        return Package(ref=ref, display_name=project.display_name, publish="BLOCK", upstream="ALLOW")
+
+    def versions(self, ref: PackageRef) -> Iterator[PackageVersion]:
+        project = self._project(ref)
+        if project is None:
+            return iter(())
+        return (self._version(ref, r) for r in project.releases.values())
+
+    def version(self, ref: PackageRef, version: str) -> PackageVersion | None:
+        project = self._project(ref)
+        release = None if project is None else project.releases.get(version)
+        return None if release is None else self._version(ref, release)
+
+    def assets(self, ref: PackageRef, version: PackageVersion) -> list[Asset]:
+        project = self._project(ref)
+        release = None if project is None else project.releases.get(version.version)
+        if release is None:
+            return []
+        return [
+            Asset(
+                name=f.filename,
+                blob=BlobInfo(sha256=f.sha256, size=f.size or 0, md5="", sha1="", sha512=""),
+                created_at=f.upload_time or 0.0,
+                metadata_sha256=f.metadata_sha256,
+                fetch_from=FetchLocation(f.url, self.connection, self._repo),
+            )
+            for f in release.files
+        ]
+
+    def _version(self, ref: PackageRef, release: UpstreamRelease) -> PackageVersion:
+        return PackageVersion(
+            package=ref,
+            version=release.version,
+            display_version=release.version,
+            status="Published",
+            revision="",
+            published_time=release.first_upload,
+            requires_python=release.requires_python,
+            origin_external=self.connection,
+        )

@@ -1,0 +1,174 @@
+"""Downloads through upstreams: bytes fetched once from a public registry, checked, stored, and the version
+retained where CodeArtifact retains it.
+
+When a client downloads a file the repository it asked does not hold itself:
+
+- a file of an internal upstream is already in the blob store; its version is retained in the repository asked;
+- a file an external connection lists (``Asset.fetch_from``) is fetched from the registry into the blob store,
+  once however many clients ask at the same moment (single flight per SHA-256), its SHA-256 (and size, when
+  announced) checked against what the registry listed before anything is stored; bytes that do not match are
+  dropped and the download fails (502). The version is then retained in the repository holding the connection
+  and in the repository asked, not in the repositories between (AWS's rule), with the origin configuration of a
+  package that arrived from upstream first (publish BLOCK, upstream ALLOW) where the package is new.
+
+A retained version survives its upstream going away: the next reads find it in the repository itself.
+Core metadata (PEP 658) is extracted from a fetched wheel and stored like an uploaded one's; a ``.metadata`` file
+the registry offers is fetched on its own (checked the same way) when a client asks for it before the wheel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from coffer.core.packages.external_sources import EXTERNAL_ORIGIN
+from coffer.core.packages.package_access import PackageAccess, in_repo
+from coffer.core.packages.package_models import (
+    Asset,
+    BlobInfo,
+    PackageRef,
+    PackageVersion,
+    RepoRef,
+    ResolvedVersion,
+)
+from coffer.core.packages.package_store import PendingBlob
+from coffer.core.packages.pypi_dists import DistributionError, parse_filename, read_core_metadata
+from coffer.core.packages.pypi_versions import pypi_version
+from coffer.core.packages.upstreams import (
+    UpstreamIndex,
+    UpstreamIntegrityError,
+    UpstreamUnavailableError,
+)
+from coffer.core.shared.errors import ConflictError
+from coffer.core.shared.single_flight import SingleFlight
+
+_log = logging.getLogger("coffer.upstreams")
+
+MAX_METADATA_FETCH_BYTES = 4 * 1024 * 1024  # a .metadata file larger than this is refused
+
+
+@dataclasses.dataclass(frozen=True)
+class _Fetched:
+    blob: BlobInfo
+    metadata_sha256: str | None
+    version: PackageVersion | None  # described by the file's own metadata (None: it has none we can read)
+
+
+class PackageFetching(PackageAccess):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fetches: SingleFlight[str, _Fetched] = SingleFlight()
+        self._metadata_fetches: SingleFlight[str, str] = SingleFlight()
+
+    def local_asset(self, repo: RepoRef, resolved: ResolvedVersion, asset: Asset) -> Asset:
+        """``asset`` (of ``resolved``, as the read path found it for ``repo``) with its bytes in the blob store,
+        fetched if need be, and its version retained (see the module's description). ``UpstreamError`` when a
+        registry cannot deliver it."""
+        location = asset.fetch_from
+        if location is None:
+            holder = resolved.source_of(asset.name)
+            if holder != repo:
+                self._retain(repo, resolved.version, asset)
+            return asset
+        fetched = self._fetches.do(asset.blob.sha256, lambda: self._fetch(asset, resolved.version.package))
+        local = Asset(
+            name=asset.name,
+            blob=fetched.blob,
+            created_at=self._d.clock(),
+            metadata_sha256=fetched.metadata_sha256 or asset.metadata_sha256,
+        )
+        described = fetched.version or resolved.version
+        version = dataclasses.replace(
+            described,
+            package=resolved.version.package,
+            published_time=resolved.version.published_time or self._d.clock(),
+            origin_repository=None,
+            origin_external=location.connection,
+        )
+        self._retain(location.repo, version, local)
+        if repo != location.repo:
+            self._retain(repo, version, local)
+        return local
+
+    def local_metadata(self, asset: Asset) -> str | None:
+        """The SHA-256 of the asset's core metadata file with its bytes in the blob store, fetched from the
+        registry that lists it if need be; None when it has none."""
+        wanted = asset.metadata_sha256
+        if wanted is None or asset.fetch_from is None or self._blobs.exists(wanted):
+            return wanted
+        location = asset.fetch_from
+        return self._metadata_fetches.do(
+            wanted, lambda: self._fetch_metadata(location.connection, location.url, wanted)
+        )
+
+    # --- fetching -------------------------------------------------------------------------------------------
+
+    def _index_of(self, connection: str) -> UpstreamIndex:
+        cache = None if self._upstreams is None else self._upstreams.cache(connection)
+        if cache is None:
+            raise UpstreamUnavailableError(f"The external connection {connection} is not configured on this server")
+        return cache.index
+
+    def _fetch(self, asset: Asset, ref: PackageRef) -> _Fetched:
+        assert asset.fetch_from is not None
+        location = asset.fetch_from
+        expected = asset.blob.sha256
+        with self._blobs.begin() as pending:
+            if self._blobs.exists(expected):  # fetched before (for another repository): read it from here
+                with self._blobs.open(expected) as existing:
+                    for chunk in iter(lambda: existing.read(1024 * 1024), b""):
+                        pending.write(chunk)
+            else:
+                self._index_of(location.connection).download(location.url, pending, self._max_fetch_bytes)
+            info = pending.finish()
+            if info.sha256 != expected:
+                raise UpstreamIntegrityError(
+                    f"{location.connection} sent {asset.name} with SHA-256 {info.sha256}, not the {expected} it "
+                    "lists: the file was not stored"
+                )
+            if asset.blob.size and info.size != asset.blob.size:
+                raise UpstreamIntegrityError(
+                    f"{location.connection} sent {info.size} bytes of {asset.name}, not the {asset.blob.size} it "
+                    "lists: the file was not stored"
+                )
+            version, metadata = self._describe(pending, asset, ref)
+            blob = pending.keep()
+        metadata_sha256 = self._blobs.write_bytes(metadata).sha256 if metadata is not None else None
+        return _Fetched(blob=blob, metadata_sha256=metadata_sha256, version=version)
+
+    def _describe(
+        self, pending: PendingBlob, asset: Asset, ref: PackageRef
+    ) -> tuple[PackageVersion | None, bytes | None]:
+        """The version the fetched file's own metadata describes, and (for a wheel) its METADATA file."""
+        try:
+            dist = parse_filename(asset.name)
+            with pending.open() as file:
+                meta = read_core_metadata(file, dist)
+        except (DistributionError, OSError, ValueError) as exc:
+            _log.warning("no usable core metadata in %s fetched from upstream: %s", asset.name, exc)
+            return None, None
+        version = pypi_version(ref, meta, when=asset.created_at, origin_repository=None)
+        return version, meta.raw if dist.kind == "wheel" else None
+
+    def _fetch_metadata(self, connection: str, url: str, expected: str) -> str:
+        with self._blobs.begin() as pending:
+            self._index_of(connection).download(url + ".metadata", pending, MAX_METADATA_FETCH_BYTES)
+            info = pending.finish()
+            if info.sha256 != expected:
+                raise UpstreamIntegrityError(
+                    f"{connection} sent a core metadata file with SHA-256 {info.sha256}, not the {expected} it lists"
+                )
+            return pending.keep().sha256
+
+    # --- retention ------------------------------------------------------------------------------------------
+
+    def _retain(self, repo: RepoRef, version: PackageVersion, asset: Asset) -> None:
+        """Keep ``version`` with ``asset`` in ``repo`` (idempotent: a file retained already stays as it is)."""
+        package = in_repo(version.package, repo)
+        retained = dataclasses.replace(version, package=package)
+        try:
+            self._d.store.add_asset(retained, asset, origin_config=EXTERNAL_ORIGIN)
+        except ConflictError:
+            return  # retained already (another request won), or a file name this repository used before
+        self._changed()

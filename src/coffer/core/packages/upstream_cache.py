@@ -1,0 +1,171 @@
+"""Project listings of a public registry, kept in memory: fresh, then stale-while-revalidate, fetched once.
+
+- A listing younger than ``ttl`` is served as it is.
+- An older one is still served at once, and one background refresh replaces it. If the registry is down, the
+  stale listing keeps being served (retried at most every ``retry_after`` seconds): an outage never stalls a read
+  of what was seen before.
+- A project never seen is fetched while the request waits, once however many requests ask at the same time
+  (``SingleFlight``); a failure then is the request's (``UpstreamError``: 502 or 504), and is remembered for
+  ``retry_after`` seconds so that a down registry answers fast instead of once per timeout.
+- "No such project" is cached like a listing: private names asked of a public index cost one request per ``ttl``.
+
+Freshness matters for one thing only: which versions the registry offers. Files already fetched are retained in
+the store and served from there whatever happens upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from coffer.core.packages.upstreams import UpstreamError, UpstreamIndex, UpstreamProject, UpstreamRegistry
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.single_flight import SingleFlight
+
+_log = logging.getLogger("coffer.upstreams")
+
+MAX_PROJECTS = 20_000  # listings kept (least recently used dropped first)
+DEFAULT_RETRY_AFTER = 10.0  # seconds between attempts at a registry that failed
+
+
+@dataclass(frozen=True)
+class _Entry:
+    project: UpstreamProject | None  # None: the registry has no such project
+    fetched_at: float
+
+
+def _in_thread(task: Callable[[], None]) -> None:
+    threading.Thread(target=task, name="coffer-upstream-refresh", daemon=True).start()
+
+
+class ProjectCache:
+    def __init__(
+        self,
+        index: UpstreamIndex,
+        clock: Clock,
+        ttl: float,
+        *,
+        retry_after: float = DEFAULT_RETRY_AFTER,
+        wait: float | None = None,
+        spawn: Callable[[Callable[[], None]], None] = _in_thread,
+        max_projects: int = MAX_PROJECTS,
+    ) -> None:
+        """``wait``: how long a request waits for another's fetch of the same project (default: unbounded; the
+        client's own timeouts bound the fetch). ``spawn`` runs a background refresh (a thread by default)."""
+        self.index = index
+        self._clock = clock
+        self._ttl = ttl
+        self._retry_after = retry_after
+        self._wait = wait
+        self._spawn = spawn
+        self._max = max_projects
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._failed: dict[str, tuple[float, UpstreamError]] = {}  # name -> (until, error) for unseen projects
+        self._refresh_not_before: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._flights: SingleFlight[str, UpstreamProject | None] = SingleFlight()
+
+    def get(self, name: str) -> UpstreamProject | None:
+        """The project's listing (``name`` normalized); None if the registry has none. UpstreamError when it was
+        never seen and the registry cannot answer now."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None:
+                self._entries.move_to_end(name)
+        if entry is not None:
+            if now - entry.fetched_at >= self._ttl:
+                self._refresh_later(name, now)
+            return entry.project
+        failed = self._failed.get(name)
+        if failed is not None and now < failed[0]:
+            raise failed[1]
+        return self._flights.do(name, lambda: self._fetch(name), wait=self._wait)
+
+    def cached(self, name: str) -> UpstreamProject | None:
+        """The listing held now, without asking the registry (None: none held, or no such project)."""
+        with self._lock:
+            entry = self._entries.get(name)
+        return None if entry is None else entry.project
+
+    def forget(self, name: str | None = None) -> None:
+        with self._lock:
+            if name is None:
+                self._entries.clear()
+                self._failed.clear()
+            else:
+                self._entries.pop(name, None)
+                self._failed.pop(name, None)
+
+    def _fetch(self, name: str) -> UpstreamProject | None:
+        try:
+            project = self.index.project(name)
+        except UpstreamError as exc:
+            with self._lock:
+                self._failed[name] = (self._clock() + self._retry_after, exc)
+            raise
+        self._store(name, project)
+        return project
+
+    def _store(self, name: str, project: UpstreamProject | None) -> None:
+        with self._lock:
+            self._failed.pop(name, None)
+            self._entries[name] = _Entry(project, self._clock())
+            self._entries.move_to_end(name)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def _refresh_later(self, name: str, now: float) -> None:
+        with self._lock:
+            if now < self._refresh_not_before.get(name, 0.0) or self._flights.running(name):
+                return
+            self._refresh_not_before[name] = now + self._retry_after
+        self._spawn(lambda: self._refresh(name))
+
+    def _refresh(self, name: str) -> None:
+        try:
+            self._flights.do(name, lambda: self._fetch_for_refresh(name))
+        except UpstreamError as exc:  # the stale listing stays; retried after ``retry_after``
+            _log.warning("%s: refreshing %s failed, serving the cached listing: %s", self.index.connection, name, exc)
+        except Exception:  # a background thread has no caller to tell
+            _log.exception("%s: refreshing %s failed", self.index.connection, name)
+
+    def _fetch_for_refresh(self, name: str) -> UpstreamProject | None:
+        project = self.index.project(name)
+        self._store(name, project)
+        with self._lock:
+            self._refresh_not_before.pop(name, None)
+        return project
+
+
+class UpstreamCaches:
+    """A ``ProjectCache`` per external connection that has a client in ``registry``, made on first use."""
+
+    def __init__(self, registry: UpstreamRegistry, clock: Clock, ttl: float, **options: Any) -> None:
+        self.registry = registry
+        self._clock = clock
+        self._ttl = ttl
+        self._options = options
+        self._caches: dict[str, ProjectCache | None] = {}
+        self._lock = threading.Lock()
+
+    def cache(self, connection: str) -> ProjectCache | None:
+        if connection in self._caches:
+            return self._caches[connection]
+        with self._lock:
+            if connection not in self._caches:
+                index = self.registry.index(connection)
+                made = None if index is None else ProjectCache(index, self._clock, self._ttl, **self._options)
+                self._caches[connection] = made
+            return self._caches[connection]
+
+    def forget(self) -> None:
+        """Drop every cached listing (the next read asks the registries again)."""
+        with self._lock:
+            caches = [c for c in self._caches.values() if c is not None]
+        for c in caches:
+            c.forget()
