@@ -296,9 +296,7 @@ def test_fifty_concurrent_first_downloads_cause_one_upstream_fetch(
         assert len(fetched) == 1, fetched
 
 
-def test_bytes_that_do_not_match_the_listed_digest_are_never_stored(
-    tmp_path: Path, setup: Setup
-) -> None:
+def test_bytes_that_do_not_match_the_listed_digest_are_never_stored(tmp_path: Path, setup: Setup) -> None:
     # the upstream replaces a file under the same name after Coffer listed it
     page = httpx.get(setup.app.index + "pubdep/", auth=setup.app.auth, timeout=10)
     assert page.status_code == 200

@@ -29,6 +29,9 @@ SAMPLES = {
     "COFFER_MAX_UPLOAD_BYTES": "1048576",
     "COFFER_CACHE_TTL": "0",
     "COFFER_MAX_CONNECTIONS": "64",
+    "COFFER_EXTERNAL_CONNECTION_URLS": "public:pypi=http://127.0.0.1:3141/root/pypi/+simple/",
+    "COFFER_UPSTREAM_TTL": "30",
+    "COFFER_UPSTREAM_TIMEOUT": "2.5",
 }
 
 
