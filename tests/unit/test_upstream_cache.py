@@ -35,7 +35,7 @@ def _project(name: str, *versions: str) -> UpstreamProject:
             version=v,
             sha256="0" * 64,
             upload_time=float(i),
-        )  # fmt: skip
+        )
         for i, v in enumerate(versions)
     )
     return UpstreamProject(name=name, display_name=name, files=files)
