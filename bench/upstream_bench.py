@@ -1,0 +1,250 @@
+"""Benchmark: public packages through an external connection, Coffer beside devpi-server's PyPI mirror.
+
+    .venv/bin/python bench/upstream_bench.py [--rounds 3]
+
+One command. A real dependency tree (flask, requests, boto3, rich, httpx, pydantic, click, attrs and what they
+need: wheels for this machine) is downloaded once from the package registry into ``bench/.cache/`` and served by
+a local pypiserver (the "public" index; in the bench's own environment, beside devpi-server and devpi-client).
+Then, in each round, on fresh data directories:
+
+- Coffer: ``coffer serve`` with ``COFFER_EXTERNAL_CONNECTION_URLS=public:pypi=<pypiserver>``, a domain, a
+  ``pypi-store`` repository holding the connection and an ``app`` repository with it as upstream (the layout AWS
+  recommends); pip reads ``app`` with a token;
+- devpi-server: ``root/pypi`` turned into a mirror of the same pypiserver (``mirror_url``), read anonymously.
+
+Each round times ``pip install --no-cache-dir`` of the tree into a fresh virtual environment from each server,
+cold (nothing fetched yet: every page and file goes to the upstream once) and then warm (everything cached), the
+servers' order alternating between rounds. Every install is checked (the eight projects are there). The medians
+and the ratios Coffer/devpi are printed and written to ``bench/results/upstream-latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pypi_bench import BenchError, clean_env, installed, run_checked, say, setup_pypiserver
+from rich.table import Table
+from run import _git
+from servers import HOST, Server, _free_port, bench_lock, start
+
+BENCH_DIR = Path(__file__).resolve().parent
+CACHE = BENCH_DIR / ".cache" / "upstream-tree"
+RESULTS = BENCH_DIR / "results"
+TREE = ("flask", "requests", "boto3", "rich", "httpx", "pydantic", "click", "attrs")
+DEVPI_SPEC = ("devpi-server==6.20.3", "devpi-client==7.3.0")
+DOMAIN = "bench"
+
+
+def tree_wheels() -> list[Path]:
+    """The tree's wheels for this Python and platform, downloaded once (the machine's pip configuration is how it
+    reaches the registry)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    stamp = CACHE / "requirements.txt"
+    if stamp.exists() and stamp.read_text() == "\n".join(TREE) and any(CACHE.glob("*.whl")):
+        return sorted(CACHE.glob("*.whl"))
+    t0 = time.perf_counter()
+    run_checked(
+        [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "--dest", str(CACHE), *TREE],
+        "pip download of the tree",
+        timeout=900,
+    )
+    stamp.write_text("\n".join(TREE))
+    wheels = sorted(CACHE.glob("*.whl"))
+    say(f"  downloaded {len(wheels)} wheels in {time.perf_counter() - t0:.1f}s into {CACHE}")
+    return wheels
+
+
+def devpi_venv(tmp: Path) -> Path:
+    venv = tmp / "devpi-venv"
+    run_checked([sys.executable, "-m", "venv", str(venv)], "creating devpi's venv")
+    run_checked(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *DEVPI_SPEC], "pip install devpi", timeout=600
+    )
+    return venv
+
+
+@dataclass
+class Running:
+    name: str
+    index_url: str  # for pip, with credentials for Coffer
+    stop: Any
+
+
+def start_coffer(tmp: Path, upstream: str) -> Running:
+    import boto3
+
+    os.environ["COFFER_EXTERNAL_CONNECTION_URLS"] = f"public:pypi={upstream}"
+    try:
+        server: Server = start("uvicorn", tmp / "coffer-data", None)
+    finally:
+        del os.environ["COFFER_EXTERNAL_CONNECTION_URLS"]
+    access, secret = server.credentials()
+    ca = boto3.client("codeartifact", endpoint_url=server.url, region_name="us-east-1",
+                      aws_access_key_id=access, aws_secret_access_key=secret)  # fmt: skip
+    ca.create_domain(domain=DOMAIN)
+    ca.create_repository(domain=DOMAIN, repository="pypi-store")
+    ca.associate_external_connection(domain=DOMAIN, repository="pypi-store", externalConnection="public:pypi")
+    ca.create_repository(domain=DOMAIN, repository="app", upstreams=[{"repositoryName": "pypi-store"}])
+    endpoint = ca.get_repository_endpoint(domain=DOMAIN, repository="app", format="pypi")["repositoryEndpoint"]
+    token = urllib.parse.quote(ca.get_authorization_token(domain=DOMAIN)["authorizationToken"], safe="")
+    url = endpoint.replace("://", f"://aws:{token}@", 1) + "simple/"
+    return Running("coffer", url, server.stop)
+
+
+def start_devpi(tmp: Path, venv: Path, upstream: str) -> Running:
+    serverdir = tmp / "devpi-data"
+    bin_ = venv / "bin"
+    run_checked([str(bin_ / "devpi-init"), "--serverdir", str(serverdir), "--root-passwd", "root"], "devpi-init")
+    port = _free_port()
+    log = (tmp / "devpi.log").open("wb")
+    process = subprocess.Popen(
+        [str(bin_ / "devpi-server"), "--serverdir", str(serverdir), "--host", HOST, "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(base + "/+api", timeout=2).status_code == 200:
+                break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise BenchError("devpi-server did not start:\n" + (tmp / "devpi.log").read_text(errors="replace"))
+        time.sleep(0.2)
+    client_dir = tmp / "devpi-client"
+    env = {**os.environ, "DEVPI_CLIENTDIR": str(client_dir)}
+    devpi = str(bin_ / "devpi")
+    run_checked([devpi, "use", base], "devpi use", env)
+    run_checked([devpi, "login", "root", "--password", "root"], "devpi login", env)
+    run_checked([devpi, "index", "root/pypi", f"mirror_url={upstream}"], "devpi index", env)
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+    return Running("devpi", f"{base}/root/pypi/+simple/", stop)
+
+
+@dataclass
+class Install:
+    server: str
+    round: int
+    temperature: str  # cold or warm
+    seconds: float
+
+
+def pip_install(running: Running, tmp: Path, rnd: int, temperature: str) -> Install:
+    venv = tmp / f"venv-{running.name}-{rnd}-{temperature}"
+    run_checked([sys.executable, "-m", "venv", "--without-pip", str(venv)], "creating a venv")
+    cmd = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-cache-dir"]
+    cmd += ["--disable-pip-version-check", "--only-binary", ":all:", "--index-url", running.index_url, *TREE]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, env=clean_env(tmp / "home"), capture_output=True, text=True, timeout=900)
+    seconds = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise BenchError(
+            f"pip install from {running.name} ({temperature}) failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}"
+        )
+    missing = set(TREE) - set(installed(venv))
+    if missing:
+        raise BenchError(f"pip install from {running.name}: {sorted(missing)} not installed")
+    return Install(running.name, rnd, temperature, seconds)
+
+
+def summarise(installs: list[Install]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for temperature in ("cold", "warm"):
+        medians = {}
+        for name in ("coffer", "devpi"):
+            times = [i.seconds for i in installs if i.server == name and i.temperature == temperature]
+            medians[name] = statistics.median(times)
+            out[f"{name}_{temperature}_s"] = times
+        out[f"{temperature}_ratio"] = medians["coffer"] / medians["devpi"]
+        out[f"{temperature}_medians"] = medians
+        out[f"{temperature}_round_ratios"] = [
+            c.seconds / d.seconds
+            for c in installs
+            for d in installs
+            if c.server == "coffer" and d.server == "devpi" and c.round == d.round and c.temperature == temperature
+            and d.temperature == temperature
+        ]  # fmt: skip
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with bench_lock(say), tempfile.TemporaryDirectory(prefix="coffer-upstream-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        say("[bold]setting up[/bold]")
+        wheels = tree_wheels()
+        pps_process, pps, _versions = setup_pypiserver(tmp, wheels, None)
+        upstream = pps.pip_index_url
+        venv = devpi_venv(tmp)
+        installs: list[Install] = []
+        try:
+            for rnd in range(args.rounds):
+                order = ("coffer", "devpi") if rnd % 2 == 0 else ("devpi", "coffer")
+                round_dir = tmp / f"round-{rnd}"
+                round_dir.mkdir()
+                servers = {
+                    "coffer": start_coffer(round_dir, upstream),
+                    "devpi": start_devpi(round_dir, venv, upstream),
+                }
+                try:
+                    for temperature in ("cold", "warm"):
+                        for name in order:
+                            done = pip_install(servers[name], round_dir, rnd, temperature)
+                            installs.append(done)
+                            say(f"  round {rnd + 1} {temperature:4} {name:6} {done.seconds:6.2f}s")
+                finally:
+                    for s in servers.values():
+                        s.stop()
+        finally:
+            pps_process.terminate()
+    summary = summarise(installs)
+    table = Table(title=f"pip install of {', '.join(TREE)} ({len(wheels)} wheels) through each server")
+    for column in ("", "Coffer median s", "devpi median s", "Coffer / devpi", "per-round ratios"):
+        table.add_column(column, justify="right")
+    for temperature in ("cold", "warm"):
+        m = summary[f"{temperature}_medians"]
+        ratios = ", ".join(f"{r:.2f}" for r in summary[f"{temperature}_round_ratios"])
+        table.add_row(temperature, f"{m['coffer']:.2f}", f"{m['devpi']:.2f}", f"{summary[f'{temperature}_ratio']:.2f}",
+                      ratios)  # fmt: skip
+    from pypi_bench import console
+
+    console.print(table)
+    RESULTS.mkdir(exist_ok=True)
+    record = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "git": _git("rev-parse", "--short", "HEAD"),
+        "wheels": len(wheels),
+        "installs": [asdict(i) for i in installs],
+        **summary,
+    }
+    (RESULTS / "upstream-latest.json").write_text(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
