@@ -204,7 +204,9 @@ def test_repository_wins_over_upstream_and_upstream_only_versions_show(svc: Pack
     up = make_repo(store, "up")
     down = make_repo(store, "down", ("up",))
     publish(svc, up, "1.0", b"upstream 1.0")
-    publish(svc, down, "1.0", b"downstream 1.0")
+    publish(svc, down, "1.0", b"downstream 1.0")  # published first: upstreams blocked until allowed
+    assert versions_of(svc.index_versions(down, "pypi", None, "my-pkg")) == ["1.0"]
+    svc.put_origin_configuration(ADMIN, ref(down), "ALLOW", "ALLOW")
     publish(svc, up, "2.0", b"upstream 2.0")
     publish(svc, up, "1.0", b"other", name="other-pkg")
 
@@ -231,10 +233,9 @@ def test_upstream_blocked_by_origin_configuration(svc: PackageService, store: Sq
     down = make_repo(store, "down", ("up",))
     publish(svc, up, "2.0")
     publish(svc, down, "1.0")
-    with store.engine.begin() as conn:  # no API sets origin configuration yet
-        from sqlalchemy import text
-
-        conn.execute(text("UPDATE packages SET upstream = 'BLOCK'"))
+    svc.put_origin_configuration(ADMIN, ref(down), "ALLOW", "ALLOW")
+    assert sorted(versions_of(svc.index_versions(down, "pypi", None, "my-pkg"))) == ["1.0", "2.0"]
+    svc.put_origin_configuration(ADMIN, ref(down), "ALLOW", "BLOCK")
     assert versions_of(svc.index_versions(down, "pypi", None, "my-pkg")) == ["1.0"]
 
 
@@ -358,6 +359,7 @@ def test_copy_versions(svc: PackageService, store: SqlStore, blobs: FileBlobStor
     publish(svc, dst, "2.0", b"two in dst")
     publish(svc, src, "4.0", b"four")
     publish(svc, dst, "4.0", b"four")  # the same file, published in dst itself
+    svc.put_origin_configuration(ADMIN, ref(src), "ALLOW", "ALLOW")  # src reaches up's versions
 
     result = svc.copy_versions(ADMIN, ref(src), dst, ["1.0", "2.0", "3.0"], False, False)
     assert set(result.successful) == {"1.0"}

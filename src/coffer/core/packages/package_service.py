@@ -18,5 +18,5 @@ from coffer.core.packages.package_reads import PackageReads
 from coffer.core.packages.version_batches import VersionBatches
 
 
-class PackageService(PackageReads, PackagePublishing, PackageQueries, VersionBatches):
+class PackageService(PackagePublishing, PackageQueries, VersionBatches, PackageReads):
     """Every package operation; constructed with ``PackageService(deps, blobs)``."""
