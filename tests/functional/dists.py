@@ -17,10 +17,13 @@ def _escape(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def core_metadata(name: str, version: str, requires_python: str | None = ">=3.8") -> str:
+def core_metadata(
+    name: str, version: str, requires_python: str | None = ">=3.8", requires_dist: tuple[str, ...] = ()
+) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {name} for Coffer's tests"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
+    lines.extend(f"Requires-Dist: {requirement}" for requirement in requires_dist)
     lines.append("Project-URL: Source, https://example.invalid/src")
     lines.append("Description-Content-Type: text/markdown")
     return "\n".join(lines) + "\n\n# " + name + "\n"
@@ -37,6 +40,7 @@ def build_wheel(
     requires_python: str | None = ">=3.8",
     metadata_version: str | None = None,
     payload: bytes | None = None,
+    requires_dist: tuple[str, ...] = (),
 ) -> Path:
     """A pure-Python wheel with one module ``<escaped name>`` holding ``VALUE``; with ``payload``, also that file
     (``<escaped name>/blob.bin``), and stored rather than deflated (its size on the wire is the payload's)."""
@@ -45,7 +49,7 @@ def build_wheel(
     files = {
         **({f"{dist}/blob.bin": payload} if payload is not None else {}),
         f"{dist}/__init__.py": f'VALUE = "{name} {version}"\n'.encode(),
-        f"{info}/METADATA": core_metadata(name, metadata_version or version, requires_python).encode(),
+        f"{info}/METADATA": core_metadata(name, metadata_version or version, requires_python, requires_dist).encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: coffer-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
