@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from coffer.core.packages.package_models import Asset, BlobInfo, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_store import FETCHED_FIRST, PUBLISHED_FIRST, OriginConfiguration
 from coffer.core.ports import Store
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 from coffer.store import schema
@@ -97,7 +98,7 @@ def test_add_asset_creates_package_and_version(pstore: Store) -> None:
     assert package is not None
     assert package.ref == ref
     assert package.display_name == "My_Pkg"
-    assert (package.publish, package.upstream) == ("ALLOW", "ALLOW")
+    assert (package.publish, package.upstream) == ("ALLOW", "BLOCK")  # published first: PUBLISHED_FIRST
     assert pstore.list_assets(ref, "1.0.0") == [a]
     assert pstore.list_assets(ref, "1.0.0")[0].blob.size > 2**32  # 64-bit sizes
 
@@ -220,6 +221,71 @@ def test_namespace_none_and_empty_are_the_same(pstore: Store) -> None:
     assert pstore.delete_package(pref(namespace="")).ref.namespace is None
     assert pstore.get_package(pref()) is None
     assert pstore.get_package(pref(namespace="ns")) is not None
+
+
+# --- origin configuration ------------------------------------------------------------------------------
+
+
+def origin_of(store: Store, ref: PackageRef) -> tuple[str, str]:
+    package = store.get_package(ref)
+    assert package is not None
+    return package.publish, package.upstream
+
+
+def test_add_asset_gives_a_new_package_the_origin_it_is_told(pstore: Store) -> None:
+    pstore.add_asset(pver("1.0", pref("published")), asset("a"))
+    pstore.add_asset(pver("1.0", pref("fetched")), asset("b"), origin=FETCHED_FIRST)
+    assert origin_of(pstore, pref("published")) == ("ALLOW", "BLOCK")
+    assert origin_of(pstore, pref("fetched")) == ("BLOCK", "ALLOW")
+    # later versions and files never change an existing package's configuration
+    pstore.add_asset(pver("2.0", pref("published")), asset("c"), origin=FETCHED_FIRST)
+    pstore.add_asset(pver("1.0", pref("fetched")), asset("d"), origin=PUBLISHED_FIRST)
+    assert origin_of(pstore, pref("published")) == ("ALLOW", "BLOCK")
+    assert origin_of(pstore, pref("fetched")) == ("BLOCK", "ALLOW")
+
+
+def test_put_origin_configuration_on_a_missing_package_makes_a_record_without_versions(pstore: Store) -> None:
+    ref = pref("future", "ns")
+    made = pstore.put_origin_configuration(ref, OriginConfiguration("BLOCK", "BLOCK"), "Future")
+    assert (made.ref, made.display_name, made.publish, made.upstream) == (ref, "Future", "BLOCK", "BLOCK")
+    assert pstore.get_package(ref) == made
+    assert pstore.list_versions(ref, status=None, after=None, limit=10).items == ()
+    listed = pstore.list_packages(REPO, format=None, namespace=None, prefix=None, after=None, limit=10).items
+    assert listed == (made,)
+    assert pstore.get_package(replace(ref, repo=RepoRef(OWNER, "acme", "other"))) is None
+    # the record keeps its restrictions (and display name) when the first version arrives
+    pstore.add_asset(pver("1.0", ref), asset(), origin=PUBLISHED_FIRST)
+    assert origin_of(pstore, ref) == ("BLOCK", "BLOCK")
+    assert pstore.get_package(ref).display_name == "Future"  # type: ignore[union-attr]
+    # the record can be deleted like any package
+    pstore.delete_package(ref)
+    assert pstore.get_package(ref) is None
+
+
+def test_put_origin_configuration_changes_only_the_restrictions(pstore: Store) -> None:
+    ref = pref("demo")
+    stored = pstore.add_asset(pver("1.0", ref, extra={"display_name": "Demo"}), asset())
+    changed = pstore.put_origin_configuration(ref, OriginConfiguration("ALLOW", "ALLOW"), "ignored")
+    assert (changed.publish, changed.upstream, changed.display_name) == ("ALLOW", "ALLOW", "Demo")
+    assert pstore.get_version(ref, "1.0") == stored
+    assert pstore.put_origin_configuration(ref, FETCHED_FIRST, "x").publish == "BLOCK"
+    assert origin_of(pstore, ref) == ("BLOCK", "ALLOW")
+
+
+def test_put_origin_configuration_in_a_missing_repository(pstore: Store) -> None:
+    with pytest.raises(ResourceNotFoundError):
+        pstore.put_origin_configuration(pref(repo=RepoRef(OWNER, "acme", "ghost")), PUBLISHED_FIRST, "x")
+    with pytest.raises(ResourceNotFoundError):
+        pstore.put_origin_configuration(pref(repo=RepoRef(OWNER, "nodomain", "main")), PUBLISHED_FIRST, "x")
+
+
+def test_concurrent_put_origin_configuration_on_a_missing_package(pstore: Store) -> None:
+    modes = [FETCHED_FIRST, PUBLISHED_FIRST] * 3
+    outcomes = race(6, lambda i: pstore.put_origin_configuration(pref("contested"), modes[i], "contested"))
+    assert outcomes == [None] * 6
+    assert origin_of(pstore, pref("contested")) in {("BLOCK", "ALLOW"), ("ALLOW", "BLOCK")}
+    page = pstore.list_packages(REPO, format=None, namespace=None, prefix=None, after=None, limit=10)
+    assert len(page.items) == 1
 
 
 # --- concurrency --------------------------------------------------------------------------------------

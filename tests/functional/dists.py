@@ -23,7 +23,7 @@ def core_metadata(
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {name} for Coffer's tests"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
-    lines.extend(f"Requires-Dist: {r}" for r in requires_dist)
+    lines.extend(f"Requires-Dist: {requirement}" for requirement in requires_dist)
     lines.append("Project-URL: Source, https://example.invalid/src")
     lines.append("Description-Content-Type: text/markdown")
     return "\n".join(lines) + "\n\n# " + name + "\n"

@@ -100,7 +100,8 @@ def test_describe_and_list_a_published_package(ca: Any, make_repo: Callable[...,
 
     listed = ca.list_packages(domain=repo.domain, repository=repo.name)["packages"]
     assert [(p["format"], p["package"]) for p in listed] == [("pypi", "other-pkg"), ("pypi", "tiny-pkg")]
-    assert listed[1]["originConfiguration"] == {"restrictions": {"publish": "ALLOW", "upstream": "ALLOW"}}
+    # published first: publishing allowed, upstreams blocked (AWS's defaults)
+    assert listed[1]["originConfiguration"] == {"restrictions": {"publish": "ALLOW", "upstream": "BLOCK"}}
     prefixed = ca.list_packages(domain=repo.domain, repository=repo.name, format="pypi", packagePrefix="Tiny_")
     assert [p["package"] for p in prefixed["packages"]] == ["tiny-pkg"]
 
@@ -108,7 +109,7 @@ def test_describe_and_list_a_published_package(ca: Any, make_repo: Callable[...,
     assert pkg == {
         "format": "pypi",
         "name": "tiny-pkg",
-        "originConfiguration": {"restrictions": {"publish": "ALLOW", "upstream": "ALLOW"}},
+        "originConfiguration": {"restrictions": {"publish": "ALLOW", "upstream": "BLOCK"}},
     }
 
     versions = ca.list_package_versions(**coords(repo))

@@ -177,6 +177,14 @@ def test_pip_installs_public_packages_through_the_chain_and_they_are_retained(se
         assert _versions(setup.ca, repo, "pubtop") == {"1.0": "Published"}, repo
         package = setup.ca.describe_package(domain=DOMAIN, repository=repo, format="pypi", package="pubdep")
         assert package["package"]["originConfiguration"]["restrictions"] == {"publish": "BLOCK", "upstream": "ALLOW"}
+        version = setup.ca.describe_package_version(
+            domain=DOMAIN, repository=repo, format="pypi", package="pubdep", packageVersion="2.0"
+        )["packageVersion"]
+        assert version["origin"] == {
+            "domainEntryPoint": {"externalConnectionName": "public:pypi"},
+            "originType": "EXTERNAL",
+        }
+        assert version["summary"] == "pubdep for Coffer's tests"  # read from the fetched wheel's own metadata
 
     # the page lists what the upstream has (not only what was retained), with links to Coffer
     page = httpx.get(setup.app.index + "pubdep/", auth=setup.app.auth, timeout=10)

@@ -204,7 +204,9 @@ def test_repository_wins_over_upstream_and_upstream_only_versions_show(svc: Pack
     up = make_repo(store, "up")
     down = make_repo(store, "down", ("up",))
     publish(svc, up, "1.0", b"upstream 1.0")
-    publish(svc, down, "1.0", b"downstream 1.0")
+    publish(svc, down, "1.0", b"downstream 1.0")  # published first: upstreams blocked until allowed
+    assert versions_of(svc.index_versions(down, "pypi", None, "my-pkg")) == ["1.0"]
+    svc.put_origin_configuration(ADMIN, ref(down), "ALLOW", "ALLOW")
     publish(svc, up, "2.0", b"upstream 2.0")
     publish(svc, up, "1.0", b"other", name="other-pkg")
 
@@ -231,10 +233,9 @@ def test_upstream_blocked_by_origin_configuration(svc: PackageService, store: Sq
     down = make_repo(store, "down", ("up",))
     publish(svc, up, "2.0")
     publish(svc, down, "1.0")
-    with store.engine.begin() as conn:  # no API sets origin configuration yet
-        from sqlalchemy import text
-
-        conn.execute(text("UPDATE packages SET upstream = 'BLOCK'"))
+    svc.put_origin_configuration(ADMIN, ref(down), "ALLOW", "ALLOW")
+    assert sorted(versions_of(svc.index_versions(down, "pypi", None, "my-pkg"))) == ["1.0", "2.0"]
+    svc.put_origin_configuration(ADMIN, ref(down), "ALLOW", "BLOCK")
     assert versions_of(svc.index_versions(down, "pypi", None, "my-pkg")) == ["1.0"]
 
 
@@ -358,6 +359,7 @@ def test_copy_versions(svc: PackageService, store: SqlStore, blobs: FileBlobStor
     publish(svc, dst, "2.0", b"two in dst")
     publish(svc, src, "4.0", b"four")
     publish(svc, dst, "4.0", b"four")  # the same file, published in dst itself
+    svc.put_origin_configuration(ADMIN, ref(src), "ALLOW", "ALLOW")  # src reaches up's versions
 
     result = svc.copy_versions(ADMIN, ref(src), dst, ["1.0", "2.0", "3.0"], False, False)
     assert set(result.successful) == {"1.0"}
@@ -562,3 +564,115 @@ def test_header_values_stay_latin1_safe() -> None:
     encoded = header_text("pkg-1.0-ünï 100%.whl")
     assert encoded == "pkg-1.0-%C3%BCn%C3%AF 100%25.whl"
     encoded.encode("ascii")
+
+
+# --- origin configuration -----------------------------------------------------------------------------------
+
+
+def origin(svc: PackageService, p: PackageRef) -> tuple[str, str]:
+    pkg = svc.describe_package(ADMIN, p)
+    return pkg.publish, pkg.upstream
+
+
+def test_published_first_allows_publishing_and_blocks_upstreams(svc: PackageService, store: SqlStore) -> None:
+    repo = make_repo(store, "r")
+    publish(svc, repo, "1.0")
+    assert origin(svc, ref(repo)) == ("ALLOW", "BLOCK")
+
+
+def test_publish_blocked_by_origin_configuration(svc: PackageService, store: SqlStore) -> None:
+    repo = make_repo(store, "r")
+    publish(svc, repo, "1.0")
+    svc.put_origin_configuration(ADMIN, ref(repo), "BLOCK", "ALLOW")
+    for version in ("1.0", "2.0"):  # neither a new file of a version nor a new version
+        with pytest.raises(ValidationError, match=r"blocked by its package origin configuration \(publish=BLOCK\)"):
+            publish(svc, repo, version, filename=f"my_pkg-{version}.tar.gz")
+
+
+def test_pre_emptive_record(svc: PackageService, store: SqlStore) -> None:
+    repo = make_repo(store, "r")
+    made = svc.put_origin_configuration(ADMIN, ref(repo, "Future.Pkg"), "BLOCK", "BLOCK")
+    assert (made.ref.name, made.display_name, made.publish, made.upstream) == (
+        "future-pkg",
+        "Future.Pkg",
+        "BLOCK",
+        "BLOCK",
+    )
+    assert svc.list_versions(ADMIN, ref(repo, "future-pkg"), None, None, None) == ([], None)
+    assert svc.index_versions(repo, "pypi", None, "future-pkg") == []
+    with pytest.raises(ValidationError):
+        publish(svc, repo, "1.0", name="future-pkg")
+    with pytest.raises(ValidationError):
+        svc.put_origin_configuration(ADMIN, ref(repo), "ALLOW", "MAYBE")
+    with pytest.raises(ResourceNotFoundError):
+        svc.put_origin_configuration(ADMIN, ref(RepoRef(OWNER, DOMAIN, "ghost")), "ALLOW", "ALLOW")
+    with pytest.raises(AccessDeniedError):
+        svc.put_origin_configuration(NOBODY, ref(repo), "ALLOW", "ALLOW")
+
+
+def test_publishing_a_version_a_reachable_upstream_has_is_a_conflict(svc: PackageService, store: SqlStore) -> None:
+    base = make_repo(store, "base")
+    mid = make_repo(store, "mid", ("base",))
+    down = make_repo(store, "down", ("mid",))
+    publish(svc, base, "1.0")
+    publish(svc, base, "2.0")
+    publish(svc, down, "0.1")
+    svc.put_origin_configuration(ADMIN, ref(down), "ALLOW", "ALLOW")
+    held = svc.version_in_upstream(ref(down, "my-pkg"), "2.0")
+    assert held is not None and held[0].repo == base and held[1].version == "2.0"
+    with pytest.raises(ConflictError, match="already exists in upstream repository base") as caught:
+        publish(svc, down, "2.0")
+    assert caught.value.resource_type == "package-version"
+    publish(svc, down, "3.0")  # a version no upstream has
+    publish(svc, down, "0.1", filename="my_pkg-0.1.tar.gz")  # a file joining a version of the repository itself
+    # the search stops where a package blocks its upstreams, as reads do
+    publish(svc, mid, "0.5")  # mid's package: published first, so upstream=BLOCK
+    assert svc.version_in_upstream(ref(down, "my-pkg"), "2.0") is None
+    publish(svc, down, "2.0")
+    # with upstream=BLOCK in the repository itself, upstreams do not count
+    svc.put_origin_configuration(ADMIN, ref(mid), "ALLOW", "BLOCK")
+    svc.put_origin_configuration(ADMIN, ref(down), "ALLOW", "BLOCK")
+    publish(svc, down, "0.5")
+
+
+def test_copy_with_and_without_include_from_upstream(svc: PackageService, store: SqlStore) -> None:
+    up = make_repo(store, "up")
+    src = make_repo(store, "src", ("up",))
+    dst = make_repo(store, "dst")
+    publish(svc, src, "1.0")
+    publish(svc, up, "2.0")
+    assert svc.copy_versions(ADMIN, ref(src), dst, ["2.0"], False, True).failed["2.0"][0] == "NOT_FOUND"  # blocked
+    svc.put_origin_configuration(ADMIN, ref(src), "ALLOW", "ALLOW")
+    without = svc.copy_versions(ADMIN, ref(src), dst, ["1.0", "2.0"], False, False)
+    assert set(without.successful) == {"1.0"} and without.failed["2.0"][0] == "NOT_FOUND"
+    with_up = svc.copy_versions(ADMIN, ref(src), dst, ["1.0", "2.0"], False, True)
+    assert set(with_up.successful) == {"2.0"} and with_up.failed["1.0"][0] == "ALREADY_EXISTS"
+    assert svc.describe_version(ADMIN, ref(dst), "2.0").origin_repository == up
+
+
+def test_dependencies_of_a_wheel_and_an_sdist(svc: PackageService, store: SqlStore, blobs: FileBlobStore) -> None:
+    repo = make_repo(store, "r")
+    meta = b"Metadata-Version: 2.1\nName: My_Pkg\nVersion: 1.0\nRequires-Dist: requests>=2\n"
+    pv = PackageVersion(
+        package=ref(repo), version="1.0", display_version="1.0", status="Published", revision="", published_time=0.0
+    )
+    wheel = Asset(
+        name="my_pkg-1.0-py3-none-any.whl",
+        blob=svc.store_bytes(b"not read"),
+        created_at=0.0,
+        metadata_sha256=svc.store_bytes(meta).sha256,
+    )
+    svc.publish(ADMIN, pv, wheel)
+    version, deps, token = svc.list_dependencies(ADMIN, ref(repo), "1.0", None)
+    assert version.version == "1.0" and token is None
+    assert [(d.package, d.dependency_type, d.version_requirement) for d in deps] == [
+        ("requests", "Requires-Dist", ">=2")
+    ]
+    with pytest.raises(ResourceNotFoundError):
+        svc.list_dependencies(ADMIN, ref(repo), "9.9", None)
+    with pytest.raises(AccessDeniedError):
+        svc.list_dependencies(NOBODY, ref(repo), "1.0", None)
+    # an upstream's version is not the repository's (AWS ignores upstreams here)
+    down = make_repo(store, "down", ("r",))
+    with pytest.raises(ResourceNotFoundError):
+        svc.list_dependencies(ADMIN, ref(down), "1.0", None)

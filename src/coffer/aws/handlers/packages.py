@@ -13,6 +13,7 @@ from urllib.parse import quote
 from coffer.core.identity.callers import Caller
 from coffer.core.packages.package_models import Asset, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_names import normalize_name
+from coffer.core.packages.pypi_dependencies import Dependency
 from coffer.core.packages.version_batches import VersionsResult
 from coffer.core.shared.errors import ResourceNotFoundError
 
@@ -86,7 +87,18 @@ def package_description(pkg: Package) -> Result:
     }
 
 
+def package_dependency(d: Dependency) -> Result:
+    return {
+        "namespace": d.namespace,
+        "package": d.package,
+        "dependencyType": d.dependency_type,
+        "versionRequirement": d.version_requirement or None,
+    }
+
+
 def version_origin(v: PackageVersion) -> Result:
+    if v.origin_external is not None:  # fetched through an external connection
+        return {"domainEntryPoint": {"externalConnectionName": v.origin_external}, "originType": "EXTERNAL"}
     entry = v.origin_repository or v.package.repo
     return {"domainEntryPoint": {"repositoryName": entry.name}, "originType": "INTERNAL"}
 
@@ -209,6 +221,22 @@ def get_package_version_readme(s: CodeArtifactServices, c: Caller, p: Params) ->
     return {**_version_header(ref, version), "readme": version.readme}
 
 
+def put_package_origin_configuration(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
+    restrictions = p["restrictions"]
+    pkg = s.packages.put_origin_configuration(c, _package(c, p), restrictions["publish"], restrictions["upstream"])
+    return {"originConfiguration": origin_configuration(pkg)}
+
+
+def list_package_version_dependencies(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
+    ref = _package(c, p)
+    version, dependencies, token = s.packages.list_dependencies(c, ref, p["packageVersion"], p.get("nextToken"))
+    return {
+        **_version_header(ref, version),
+        "dependencies": [package_dependency(d) for d in dependencies],
+        "nextToken": token,
+    }
+
+
 def update_package_versions_status(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
     result = s.packages.update_status(
         c,
@@ -253,12 +281,14 @@ def copy_package_versions(s: CodeArtifactServices, c: Caller, p: Params) -> Resu
 PACKAGE_HANDLERS: dict[str, Handler] = {
     "ListPackages": list_packages,
     "DescribePackage": describe_package,
+    "PutPackageOriginConfiguration": put_package_origin_configuration,
     "DeletePackage": delete_package,
     "ListPackageVersions": list_package_versions,
     "DescribePackageVersion": describe_package_version,
     "ListPackageVersionAssets": list_package_version_assets,
     "GetPackageVersionAsset": get_package_version_asset,
     "GetPackageVersionReadme": get_package_version_readme,
+    "ListPackageVersionDependencies": list_package_version_dependencies,
     "UpdatePackageVersionsStatus": update_package_versions_status,
     "DeletePackageVersions": delete_package_versions,
     "DisposePackageVersions": dispose_package_versions,

@@ -23,10 +23,9 @@ from coffer.core.packages.package_models import (
     PackageVersion,
     RepoRef,
 )
+from coffer.core.packages.package_store import FETCHED_FIRST
 from coffer.core.packages.upstream_cache import ProjectCache
 from coffer.core.packages.upstreams import UpstreamProject, UpstreamRelease
-
-EXTERNAL_ORIGIN = ("BLOCK", "ALLOW")  # publish, upstream: the defaults of a package fetched first (AWS)
 
 
 class ExternalPackages:
@@ -54,7 +53,9 @@ class ExternalPackages:
         project = self._project(ref)
         if project is None or not project.files:
             return None
-        return Package(ref=ref, display_name=project.display_name, publish="BLOCK", upstream="ALLOW")
+        return Package(
+            ref=ref, display_name=project.display_name, publish=FETCHED_FIRST.publish, upstream=FETCHED_FIRST.upstream
+        )
 
     def versions(self, ref: PackageRef) -> Iterator[PackageVersion]:
         project = self._project(ref)

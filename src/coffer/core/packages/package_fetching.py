@@ -22,7 +22,6 @@ import dataclasses
 import logging
 from typing import Any
 
-from coffer.core.packages.external_sources import EXTERNAL_ORIGIN
 from coffer.core.packages.package_access import PackageAccess, in_repo
 from coffer.core.packages.package_models import (
     Asset,
@@ -32,7 +31,7 @@ from coffer.core.packages.package_models import (
     RepoRef,
     ResolvedVersion,
 )
-from coffer.core.packages.package_store import PendingBlob
+from coffer.core.packages.package_store import FETCHED_FIRST, PendingBlob
 from coffer.core.packages.pypi_dists import DistributionError, parse_filename, read_core_metadata
 from coffer.core.packages.pypi_versions import pypi_version
 from coffer.core.packages.upstreams import (
@@ -168,7 +167,7 @@ class PackageFetching(PackageAccess):
         package = in_repo(version.package, repo)
         retained = dataclasses.replace(version, package=package)
         try:
-            self._d.store.add_asset(retained, asset, origin_config=EXTERNAL_ORIGIN)
+            self._d.store.add_asset(retained, asset, origin=FETCHED_FIRST)
         except ConflictError:
             return  # retained already (another request won), or a file name this repository used before
         self._changed()

@@ -1,4 +1,5 @@
-"""The publish path: who may publish, the blobs an upload writes, and the one transaction that makes a file
+"""The publish path: who may publish, the blobs an upload writes, the package's origin configuration
+(PutPackageOriginConfiguration and the rules it sets on publishing) and the one transaction that makes a file
 visible in a repository."""
 
 from __future__ import annotations
@@ -8,25 +9,47 @@ from collections.abc import Iterable
 
 from coffer.core.codeartifact.resources import Repository
 from coffer.core.identity.callers import Caller
-from coffer.core.packages.package_access import PackageAccess
 from coffer.core.packages.package_models import (
     DOWNLOADABLE_STATUSES,
     Asset,
     BlobInfo,
+    Package,
     PackageRef,
     PackageVersion,
     RepoRef,
     package_label,
 )
 from coffer.core.packages.package_names import normalize_ref, normalize_version
-from coffer.core.packages.package_store import PendingBlob
+from coffer.core.packages.package_reads import PackageReads
+from coffer.core.packages.package_sources import PackageSource
+from coffer.core.packages.package_store import OriginConfiguration, OriginMode, PendingBlob
 from coffer.core.packages.publish_scope import policy_within_space
 from coffer.core.policy import denial_message, evaluate
 from coffer.core.shared.arns import package_arn
 from coffer.core.shared.errors import AccessDeniedError, ConflictError, ValidationError
 
+ORIGIN_MODES: tuple[OriginMode, ...] = ("ALLOW", "BLOCK")
 
-class PackagePublishing(PackageAccess):
+
+def publish_blocked(ref: PackageRef) -> str:
+    """The message of a publish refused by the package's origin configuration (what twine prints)."""
+    return (
+        f"Publishing to package {package_label(ref)} in repository {ref.repo.name} is blocked by its package "
+        "origin configuration (publish=BLOCK); an administrator can allow it with PutPackageOriginConfiguration"
+    )
+
+
+def version_in_upstream_message(ref: PackageRef, version: str, upstream: RepoRef) -> str:
+    """The message of a publish refused because an upstream has the version already."""
+    return (
+        f"Package version {version} of {package_label(ref)} already exists in upstream repository "
+        f"{upstream.name} of repository {ref.repo.name}: its package origin configuration allows upstream "
+        "versions (upstream=ALLOW), so publishing the same version here is refused; publish a new version, or "
+        "set upstream=BLOCK with PutPackageOriginConfiguration"
+    )
+
+
+class PackagePublishing(PackageReads):
     def authorize_publish(self, caller: Caller, package: PackageRef) -> None:
         """``codeartifact:PublishPackageVersion`` on the package ARN, with the repository's resource policy."""
         self._authorize_package(caller, "PublishPackageVersion", normalize_ref(package))
@@ -73,22 +96,74 @@ class PackagePublishing(PackageAccess):
     def store_bytes(self, data: bytes) -> BlobInfo:
         return self._blobs.write_bytes(data)
 
+    def put_origin_configuration(self, caller: Caller, package: PackageRef, publish: str, upstream: str) -> Package:
+        """PutPackageOriginConfiguration: authorized on the package ARN. A package that does not exist is
+        created with no versions, holding the restrictions (pre-emptive blocking); ResourceNotFoundError if the
+        repository does not exist (checked after authorization)."""
+        ref = normalize_ref(package)
+        self._authorize_package(caller, "PutPackageOriginConfiguration", ref)
+        modes: list[OriginMode] = []
+        for field, value in (("publish", publish), ("upstream", upstream)):
+            mode = next((m for m in ORIGIN_MODES if m == value), None)
+            if mode is None:
+                raise ValidationError(
+                    f"1 validation error detected: Value '{value}' at 'restrictions.{field}' failed to satisfy "
+                    f"constraint: Member must satisfy enum value set: [{', '.join(ORIGIN_MODES)}]"
+                )
+            modes.append(mode)
+        self._require_repository(ref.repo)
+        result = self._d.store.put_origin_configuration(ref, OriginConfiguration(*modes), package.name)
+        self._changed()
+        return result
+
+    def version_in_upstream(self, ref: PackageRef, version: str) -> tuple[PackageSource, PackageVersion] | None:
+        """The first source of ``ref.repo``'s upstreams (its search order without the repository itself) that
+        holds ``version`` (normalized) of the package, with the version as found there; None if none does.
+
+        The sources come from the read path's own walk (``PackageReads._package_sources``), so the search stops
+        at an upstream whose package blocks its own upstreams, exactly where a read would, and any kind of
+        source there (a repository of the domain, an external connection) is asked the same way. The caller
+        decides whether ``ref.repo``'s own configuration lets upstreams count at all."""
+        for source, found_ref in self._package_sources(ref.repo, ref.format, ref.namespace, ref.name):
+            if source.repo == ref.repo:
+                continue
+            found = source.version(found_ref, version)
+            if found is not None:
+                return source, found
+        return None
+
+    def _check_origin(self, package: Package | None, version: str, *, new_version: bool) -> None:
+        """The origin rules a publish to ``package`` (None: not created yet, so it gets ``PUBLISHED_FIRST``,
+        which blocks upstreams) must pass: ValidationError if publish=BLOCK; with publish=ALLOW and
+        upstream=ALLOW, ConflictError if ``version`` is ``new_version`` in the repository and a reachable upstream
+        has it already (a file joining a version the repository holds adds no version)."""
+        if package is None:
+            return
+        if package.publish == "BLOCK":
+            raise ValidationError(publish_blocked(package.ref), "OTHER")
+        if new_version and package.upstream == "ALLOW":
+            held = self.version_in_upstream(package.ref, version)
+            if held is not None:
+                source, found = held
+                raise ConflictError(
+                    version_in_upstream_message(package.ref, found.display_version, source.repo),
+                    found.display_version,
+                    "package-version",
+                )
+
     def publish(self, caller: Caller, version: PackageVersion, asset: Asset) -> PackageVersion:
         """Authorize (PublishPackageVersion) and attach ``asset`` to ``version``, creating package and version as
-        needed. ConflictError (resource type "asset") if that file exists already in the version,
-        (``ASSET_NAME_REUSED``) if its name was used in the repository before with other content."""
+        needed (a new package gets ``PUBLISHED_FIRST``). ValidationError if the package's origin configuration
+        blocks publishing; ConflictError (resource type "package-version") if it allows upstreams and a
+        reachable upstream has the version already (``version_in_upstream``), (resource type "asset") if that
+        file exists already in the version, (``ASSET_NAME_REUSED``) if its name was used in the repository
+        before with other content."""
         ref = normalize_ref(version.package)
         self._authorize_package(caller, "PublishPackageVersion", ref)
         self._require_repository(ref.repo)
-        package = self._d.store.get_package(ref)
-        if package is not None and package.publish == "BLOCK":
-            raise ValidationError(
-                f"Publishing to package {package_label(ref)} in repository {ref.repo.name} is blocked by its "
-                "origin configuration",
-                "OTHER",
-            )
         number = normalize_version(ref.format, version.version)
         existing = self._d.store.get_version(ref, number)
+        self._check_origin(self._d.store.get_package(ref), number, new_version=existing is None)
         if existing is not None and existing.status not in DOWNLOADABLE_STATUSES:
             raise ConflictError(
                 f"Package version {existing.display_version} of {package_label(ref)} is {existing.status}: "

@@ -1,6 +1,7 @@
 """The AWS package operations that read or delete packages: ListPackages, DescribePackage, DeletePackage,
-ListPackageVersions, DescribePackageVersion, ListPackageVersionAssets, GetPackageVersionAsset and
-GetPackageVersionReadme. Each reads the repository itself (not its upstreams) and authorizes its caller."""
+ListPackageVersions, DescribePackageVersion, ListPackageVersionAssets, GetPackageVersionAsset,
+GetPackageVersionReadme and ListPackageVersionDependencies. Each reads the repository itself (not its upstreams)
+and authorizes its caller."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from coffer.core.packages.package_models import (
     package_label,
 )
 from coffer.core.packages.package_names import normalize_name, normalize_ref
-from coffer.core.shared.errors import ResourceNotFoundError
+from coffer.core.packages.pypi_dependencies import Dependency, requires_dist
+from coffer.core.packages.pypi_dists import DistributionError, parse_filename, read_core_metadata
+from coffer.core.shared.errors import ResourceNotFoundError, ValidationError
 
 
 def _scope(operation: str, ref: PackageRef, last: str) -> tuple[str, ...]:
@@ -168,3 +171,49 @@ class PackageQueries(PackageAccess):
         ref = normalize_ref(package)
         self._authorize_package(caller, "GetPackageVersionReadme", ref)
         return self._require_version(ref, version)
+
+    def list_dependencies(
+        self, caller: Caller, package: PackageRef, version: str, next_token: str | None
+    ) -> tuple[PackageVersion, list[Dependency], str | None]:
+        """ListPackageVersionDependencies: the direct dependencies of a version of the repository itself
+        (ResourceNotFoundError for a package or version only its upstreams have, as AWS), in the order its
+        metadata names them, pages of the default size (the operation has no maxResults).
+
+        For pypi they are the ``Requires-Dist`` fields of the version's core metadata (``pypi_dependencies``):
+        the METADATA extracted from a wheel at upload (``Asset.metadata_sha256``), else the metadata read from
+        a distribution file itself (an sdist's PKG-INFO). Other formats, and versions without assets
+        (disposed), have none."""
+        ref = normalize_ref(package)
+        self._authorize_package(caller, "ListPackageVersionDependencies", ref)
+        found = self._require_version(ref, version)
+        dependencies = self._dependencies(ref, found)
+        scope = _scope("ListPackageVersionDependencies", ref, found.version)
+        after = self._d.paginator.decode(scope, next_token, caller)
+        start = 0
+        if after is not None:
+            if not after.isdigit():
+                raise ValidationError("The pagination token is invalid")
+            start = int(after)
+        end = start + self._d.page_size(None)
+        more = end < len(dependencies)
+        return found, dependencies[start:end], self._d.paginator.encode(scope, str(end) if more else None, caller)
+
+    def _dependencies(self, ref: PackageRef, version: PackageVersion) -> list[Dependency]:
+        if ref.format != "pypi":
+            return []
+        assets = self._assets(ref, version)
+        for asset in assets:
+            if asset.metadata_sha256 is not None:
+                try:
+                    with self._blobs.open(asset.metadata_sha256) as f:
+                        return requires_dist(f.read())
+                except FileNotFoundError:
+                    continue
+        for asset in assets:
+            try:
+                dist = parse_filename(asset.name)
+                with self._blobs.open(asset.blob.sha256) as f:
+                    return requires_dist(read_core_metadata(f, dist).raw)
+            except (DistributionError, FileNotFoundError):
+                continue
+        return []

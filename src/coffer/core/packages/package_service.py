@@ -20,5 +20,5 @@ from coffer.core.packages.package_reads import PackageReads
 from coffer.core.packages.version_batches import VersionBatches
 
 
-class PackageService(PackageReads, PackageFetching, PackagePublishing, PackageQueries, VersionBatches):
+class PackageService(PackagePublishing, PackageQueries, VersionBatches, PackageFetching, PackageReads):
     """Every package operation; constructed with ``PackageService(deps, blobs, upstreams)``."""

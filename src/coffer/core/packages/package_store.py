@@ -4,10 +4,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import BinaryIO, Protocol
+from dataclasses import dataclass
+from typing import BinaryIO, Literal, Protocol
 
 from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.shared.pagination import Page
+
+OriginMode = Literal["ALLOW", "BLOCK"]
+
+
+@dataclass(frozen=True)
+class OriginConfiguration:
+    """A package's origin restrictions in one repository (CodeArtifact's ``PackageOriginRestrictions``):
+    ``publish``, may versions be published to it directly; ``upstream``, may versions be retained from its
+    upstreams and external connections."""
+
+    publish: OriginMode
+    upstream: OriginMode
+
+
+#: The defaults of a package whose first version was published to the repository (AWS's rule).
+PUBLISHED_FIRST = OriginConfiguration(publish="ALLOW", upstream="BLOCK")
+#: The defaults of a package whose first version arrived from an upstream or an external connection.
+FETCHED_FIRST = OriginConfiguration(publish="BLOCK", upstream="ALLOW")
 
 
 class PendingBlob(Protocol):
@@ -90,12 +109,26 @@ class PackageStore(Protocol):
         self,
         version: PackageVersion,
         asset: Asset,
-        origin_config: tuple[str, str] = ("ALLOW", "ALLOW"),
+        *,
+        origin: OriginConfiguration = PUBLISHED_FIRST,
     ) -> PackageVersion:
         """Atomically: create the package (display name from the version's first publish) and the version (with
         all of ``version``'s fields) when absent, then attach ``asset``. ``ConflictError`` (resource type "asset")
         if the version already has an asset of that name: of two concurrent identical uploads exactly one wins.
-        Returns the version as stored (a new ``revision`` each time)."""
+        Returns the version as stored (a new ``revision`` each time).
+
+        ``origin`` is the origin configuration the package gets *if this call creates it*, i.e. how its first
+        version arrived: ``PUBLISHED_FIRST`` (the default: publish=ALLOW, upstream=BLOCK) for a publish or a
+        copy, ``FETCHED_FIRST`` (publish=BLOCK, upstream=ALLOW) for a version retained from an upstream or an
+        external connection. A package that exists already (with versions, or a record made by
+        ``put_origin_configuration``) keeps its configuration, whatever ``origin`` says."""
+        ...
+
+    def put_origin_configuration(self, ref: PackageRef, origin: OriginConfiguration, display_name: str) -> Package:
+        """Set the package's origin configuration. A package that does not exist is created with no versions
+        (display name ``display_name``), holding ``origin``: CodeArtifact's pre-emptive record, which blocks
+        publishing or upstreams before any version exists. Returns the package as stored;
+        ``ResourceNotFoundError`` if the repository does not exist."""
         ...
 
     def get_package(self, ref: PackageRef) -> Package | None: ...

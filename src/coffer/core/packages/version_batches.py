@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from coffer.core.identity.callers import Caller
-from coffer.core.packages.package_access import PackageAccess, in_repo, unique
+from coffer.core.packages.external_sources import ExternalPackages
+from coffer.core.packages.package_access import in_repo, unique
 from coffer.core.packages.package_models import ASSET_NAME_REUSED, PackageRef, PackageVersion, RepoRef, name_reused
 from coffer.core.packages.package_names import normalize_ref, normalize_version
-from coffer.core.packages.package_sources import search_order
+from coffer.core.packages.package_reads import PackageReads
+from coffer.core.packages.package_sources import PackageSource
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError, ValidationError
 
 SETTABLE_STATUSES = ("Published", "Unlisted", "Archived")  # UpdatePackageVersionsStatus targets
@@ -34,7 +36,7 @@ class VersionsResult:
     failed: dict[str, tuple[str, str]]  # version -> (errorCode, errorMessage)
 
 
-class VersionBatches(PackageAccess):
+class VersionBatches(PackageReads):
     def _check(
         self,
         ref: PackageRef,
@@ -164,7 +166,12 @@ class VersionBatches(PackageAccess):
     ) -> VersionsResult:
         """CopyPackageVersions: needs ``ReadFromRepository`` on the source repository and
         ``CopyPackageVersions`` on the package in the destination (AWS's documented permissions). Assets are
-        shared blobs, so a copy writes rows only. Copies keep status, metadata and origin."""
+        shared blobs, so a copy writes rows only. Copies keep status, metadata and origin.
+
+        Without ``include_from_upstream`` only the source repository's own versions are copied (NOT_FOUND for
+        the others); with it, a version the source repository reaches through its upstreams is copied too,
+        taken from the first source of the search order that has it, the walk stopping where a package blocks
+        its upstreams (``PackageReads._package_sources``, the read path's own rule)."""
         src = normalize_ref(source)
         dst = in_repo(src, destination)
         self._authorize_repository(caller, "ReadFromRepository", src.repo)
@@ -180,22 +187,29 @@ class VersionBatches(PackageAccess):
             raise ValidationError("Specify the versions to copy in versions or versionRevisions")
         self._require_repository(src.repo)
         self._require_repository(destination)
-        sources = [src]
+        sources: list[tuple[PackageSource, PackageRef]] = [(self._stored(src.repo), src)]
         if include_from_upstream:
-            sources = [in_repo(src, r) for r in search_order(self._d, src.repo)]
+            # versions the upstream repositories hold; what a public registry merely lists (not fetched yet) is
+            # held by no repository
+            sources = [
+                (holder, ref)
+                for holder, ref in self._package_sources(src.repo, src.format, src.namespace, src.name)
+                if not isinstance(holder, ExternalPackages)
+            ]
         result = VersionsResult(successful={}, failed={})
         for version in unique(wanted):
             key = normalize_version(src.format, version)
-            origin: tuple[PackageRef, PackageVersion] | None = None
-            for ref in sources:
-                found = self._d.store.get_version(ref, key)
+            origin: tuple[PackageSource, PackageRef, PackageVersion] | None = None
+            for holder, ref in sources:
+                found = holder.version(ref, key)
                 if found is not None:
-                    origin = ref, found
+                    origin = holder, ref, found
                     break
             if origin is None:
-                result.failed[version] = (NOT_FOUND, f"Package version {version} not found in the source")
+                where = "the source repository or its upstreams" if include_from_upstream else "the source repository"
+                result.failed[version] = (NOT_FOUND, f"Package version {version} not found in {where}")
                 continue
-            ref, found = origin
+            holder, ref, found = origin
             wanted_revision = (version_revisions or {}).get(version)
             if wanted_revision is not None and wanted_revision != found.revision:
                 result.failed[version] = (
@@ -206,7 +220,7 @@ class VersionBatches(PackageAccess):
             if found.status == "Disposed":
                 result.failed[version] = (NOT_ALLOWED, "A disposed package version cannot be copied")
                 continue
-            outcome = self._copy_one(ref, found, dst, allow_overwrite)
+            outcome = self._copy_one(holder, ref, found, dst, allow_overwrite)
             if outcome[0] == "ok":
                 result.successful[version] = (outcome[1], found.status)
             else:
@@ -214,14 +228,14 @@ class VersionBatches(PackageAccess):
         return result
 
     def _copy_one(
-        self, src: PackageRef, version: PackageVersion, dst: PackageRef, allow_overwrite: bool
+        self, source: PackageSource, src: PackageRef, version: PackageVersion, dst: PackageRef, allow_overwrite: bool
     ) -> tuple[str, str]:
         """("ok", new revision), or (errorCode, errorMessage).
 
         Every asset goes through ``add_asset``, so the destination's file-name rule holds (a name once used there
         keeps its content: NOT_ALLOWED otherwise). An overwrite that would give a file of the version in the
         destination other content is refused before anything is deleted."""
-        assets = self._d.store.list_assets(src, version.version)
+        assets = source.assets(src, version)
         if not assets:
             return NOT_ALLOWED, f"Package version {version.display_version} has no assets to copy"
         existing = self._d.store.get_version(dst, version.version)

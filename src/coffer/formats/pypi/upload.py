@@ -385,7 +385,8 @@ class Uploader:
                     f"File already exists ('{form.dist.filename}'). "
                     "A file name can be uploaded once per version; upload a new version instead.",
                 )
-            return refusal(400, exc.message)
+            # a version that cannot take the file (its status, an upstream holding it) is a 409, as in the API
+            return refusal(409 if exc.resource_type == "package-version" else 400, exc.message)
         except CofferError as exc:
             return to_response(exc, repo, phrase=True)
         except OSError as exc:

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, delete, insert, 
 from sqlalchemy.exc import IntegrityError
 
 from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_store import PUBLISHED_FIRST, OriginConfiguration
 from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.shared.pagination import Page
 from coffer.store.schema import asset_names, assets, domains, package_versions, packages, repositories
@@ -121,11 +122,12 @@ def _to_asset(row: Any) -> Asset:
 
 class SqlPackages(SqlBase):
     def add_asset(
-        self, version: PackageVersion, asset: Asset, origin_config: tuple[str, str] = ("ALLOW", "ALLOW")
+        self, version: PackageVersion, asset: Asset, *, origin: OriginConfiguration = PUBLISHED_FIRST
     ) -> PackageVersion:
         """The package's display name is ``version.extra["display_name"]`` when given, else its name. The
         package and version rows are upserts (ON CONFLICT), so concurrent first uploads never collide on them;
-        the asset's unique key decides between two uploads of one file (ConflictError "asset").
+        the asset's unique key decides between two uploads of one file (ConflictError "asset"). ``origin`` is
+        written by the insert only: the update of an existing row leaves its ``publish``/``upstream`` alone.
 
         The file name is recorded in ``asset_names`` in the same transaction, for good: a name once used in a
         package of the repository keeps its content, whatever is deleted later (PyPI's rule). A name used before
@@ -134,7 +136,7 @@ class SqlPackages(SqlBase):
         first use of the name makes the insert wait for that transaction, and the read (READ COMMITTED) then
         sees its row; SQLite's write transactions are serialized."""
         ref = version.package
-        origin = version.origin_repository
+        entry = version.origin_repository
         revision = new_revision()
         with self._write() as conn:
             repo_id = lookup_repository_id(conn, ref.repo)
@@ -146,8 +148,8 @@ class SqlPackages(SqlBase):
                 namespace=ref.namespace or "",
                 name=ref.name,
                 display_name=version.extra.get("display_name") or ref.name,
-                publish=origin_config[0],
-                upstream=origin_config[1],
+                publish=origin.publish,
+                upstream=origin.upstream,
             )
             pkg = pkg.on_conflict_do_update(
                 index_elements=[packages.c.repository_id, packages.c.format, packages.c.namespace, packages.c.name],
@@ -164,9 +166,9 @@ class SqlPackages(SqlBase):
                     package_id=package_id,
                     revision=revision,
                     licenses=json.dumps(list(version.licenses)),
-                    origin_domain_owner=None if origin is None else origin.domain_owner,
-                    origin_domain=None if origin is None else origin.domain,
-                    origin_repository=None if origin is None else origin.name,
+                    origin_domain_owner=None if entry is None else entry.domain_owner,
+                    origin_domain=None if entry is None else entry.domain,
+                    origin_repository=None if entry is None else entry.name,
                     extra=_extra_column(version),
                 )
             )
@@ -189,6 +191,32 @@ class SqlPackages(SqlBase):
                 ) from exc
             self._record_asset_name(conn, repo_id, ref, asset)
         return _to_version(ref, row)
+
+    def put_origin_configuration(self, ref: PackageRef, origin: OriginConfiguration, display_name: str) -> Package:
+        """One upsert: the insert makes the pre-emptive record (no versions), the update changes only
+        ``publish``/``upstream`` of an existing package."""
+        with self._write() as conn:
+            repo_id = lookup_repository_id(conn, ref.repo)
+            if repo_id is None:
+                raise no_repository(ref.repo.domain, ref.repo.name)
+            stmt = self._insert(packages).values(
+                repository_id=repo_id,
+                format=ref.format,
+                namespace=ref.namespace or "",
+                name=ref.name,
+                display_name=display_name or ref.name,
+                publish=origin.publish,
+                upstream=origin.upstream,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[packages.c.repository_id, packages.c.format, packages.c.namespace, packages.c.name],
+                set_={"publish": origin.publish, "upstream": origin.upstream},
+            ).returning(*packages.c)
+            try:
+                row = conn.execute(stmt).one()
+            except IntegrityError as exc:  # the repository was deleted meanwhile
+                raise no_repository(ref.repo.domain, ref.repo.name) from exc
+        return _to_package(ref.repo, row)
 
     def _record_asset_name(self, conn: Connection, repo_id: int, ref: PackageRef, asset: Asset) -> None:
         """See ``add_asset``."""
