@@ -19,6 +19,7 @@ from coffer.core.identity.authorizer import Authorizer
 from coffer.core.identity.iam_service import IamService
 from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.identity.sts import StsService
+from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.package_store import BlobStore
 from coffer.core.ports import Store
@@ -73,6 +74,7 @@ class Services:
     tags: TagService
     tokens: AuthorizationTokenService
     packages: PackageService
+    package_groups: PackageGroupService
     sts: StsService
     iam: IamService
     paginator: Paginator
@@ -108,6 +110,7 @@ def build_services(
             deps, identities, key_ring, is_revoked=RevocationCache(store, clock, cache_ttl)
         ),
         packages=PackageService(deps, blobs),
+        package_groups=PackageGroupService(deps),
         sts=StsService(store, identities, deps.authorizer, clock),
         iam=IamService(store, identities, deps.authorizer, clock),
         paginator=deps.paginator,
