@@ -337,3 +337,129 @@ def test_combine_with_allow_specific_repositories() -> None:
     assert combine(rules, "PUBLISH", "internal", "ALLOW", "ALLOW").allowed
     assert combine(rules, "PUBLISH", "other", "ALLOW", "ALLOW").blocked_by == "package-group"
     assert combine(rules, "PUBLISH", "internal", "BLOCK", "ALLOW").blocked_by == "package"
+
+
+# --- the service's enforcement API: origin_rules, cached and invalidated -----------------------------------
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingStore:
+    """Delegates to the real store, counting the group listings (what origin_rules must not repeat)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.listings = 0
+
+    def list_package_groups(self, owner: str, domain: str) -> object:
+        self.listings += 1
+        return self._inner.list_package_groups(owner, domain)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+@pytest.fixture
+def service_env(store: object) -> tuple[object, CountingStore, ManualClock]:
+    import json as _json
+
+    from coffer.core.codeartifact.deps import Deps
+    from coffer.core.codeartifact.resources import Domain, Repository
+    from coffer.core.identity.authorizer import Authorizer
+    from coffer.core.identity.callers import Caller
+    from coffer.core.packages.package_group_service import PackageGroupService
+    from coffer.core.policy import parse_policy
+    from coffer.core.shared.arns import domain_arn, repository_arn, user_arn
+    from coffer.core.shared.pagination import Paginator
+    from coffer.core.shared.signing import KeyRing, SigningKey
+
+    owner, region = "111122223333", "us-east-1"
+    clock = ManualClock()
+    counting = CountingStore(store)
+    ring = KeyRing([SigningKey.generate(0.0)])
+    deps = Deps(
+        store=counting,  # type: ignore[arg-type]
+        clock=clock,
+        region=region,
+        authorizer=Authorizer(clock, region),
+        paginator=Paginator(lambda: ring),
+        cache_ttl=1.0,
+    )
+    store.create_domain(  # type: ignore[attr-defined]
+        Domain(name="acme", owner=owner, arn=domain_arn(region, owner, "acme"), created_time=0.0, encryption_key="k"),
+        {},
+    )
+    for repo in ("internal", "mirror"):
+        store.create_repository(  # type: ignore[attr-defined]
+            Repository("acme", owner, repo, repository_arn(region, owner, "acme", repo), owner, 0.0), {}
+        )
+    admin = Caller(
+        account_id=owner,
+        arn=user_arn(owner, "admin"),
+        user_id="AIDAADMIN",
+        user_name="admin",
+        kind="user",
+        access_key_id="AKIAADMIN",
+        policies=(
+            parse_policy(
+                _json.dumps(
+                    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+                ),
+                "identity",
+            ),
+        ),
+    )
+    return (PackageGroupService(deps), admin), counting, clock
+
+
+def test_origin_rules_are_cached_and_invalidated_by_changes(
+    service_env: tuple[object, CountingStore, ManualClock],
+) -> None:
+    (svc, admin), counting, clock = service_env  # type: ignore[misc]
+    owner = "111122223333"
+    rules = svc.origin_rules(owner, "acme", "pypi", None, "Acme_Core")
+    assert rules.group.pattern == "/*" and rules.allows("PUBLISH", "internal")
+    svc.origin_rules(owner, "acme", "pypi", None, "other")
+    assert counting.listings == 1  # one read for the domain within the TTL
+    svc.create(admin, "acme", None, "/pypi//acme~", None, None)
+    svc.update_origin(
+        admin,
+        "acme",
+        None,
+        "/pypi//acme~",
+        {"PUBLISH": "ALLOW_SPECIFIC_REPOSITORIES", "EXTERNAL_UPSTREAM": "BLOCK"},
+        [("PUBLISH", "internal")],
+        [],
+    )
+    rules = svc.origin_rules(owner, "acme", "pypi", None, "Acme_Core")  # the name is normalized (PEP 503)
+    assert rules.group.pattern == "/pypi//acme~" and rules.association == "STRONG"
+    assert rules.allows("PUBLISH", "internal") and not rules.allows("PUBLISH", "mirror")
+    assert not rules.allows("EXTERNAL_UPSTREAM", "internal")
+    assert rules.allows("INTERNAL_UPSTREAM", "mirror") and rules.decided_by("INTERNAL_UPSTREAM").pattern == "/*"
+    # a change made by another process (straight into the store) shows after the TTL
+    counting._inner.update_package_group_origin(  # type: ignore[attr-defined]
+        owner, "acme", "/pypi//acme~", modes={"PUBLISH": "BLOCK"}, add=[], remove=[]
+    )
+    assert svc.origin_rules(owner, "acme", "pypi", None, "acme-core").allows("PUBLISH", "internal")
+    clock.now += 1.5
+    assert not svc.origin_rules(owner, "acme", "pypi", None, "acme-core").allows("PUBLISH", "internal")
+    # the root, once changed, is stored and governs everything else
+    svc.update_origin(admin, "acme", None, "/*", {"EXTERNAL_UPSTREAM": "BLOCK"}, [], [])
+    assert not svc.origin_rules(owner, "acme", "npm", "space", "ui").allows("EXTERNAL_UPSTREAM", "mirror")
+    # an unknown domain answers the default root (the caller's own checks refuse the domain)
+    assert svc.origin_rules(owner, "nope", "npm", None, "x").allows("PUBLISH", "r")
+
+
+def test_origin_rules_of_a_weak_match_block(service_env: tuple[object, CountingStore, ManualClock]) -> None:
+    (svc, admin), _, _ = service_env  # type: ignore[misc]
+    svc.create(admin, "acme", None, "/npm//react$", None, None)
+    svc.update_origin(admin, "acme", None, "/npm//react$", {"PUBLISH": "ALLOW"}, [], [])
+    weak = svc.origin_rules("111122223333", "acme", "npm", None, "React")
+    assert weak.association == "WEAK" and not weak.allows("PUBLISH", "internal")
+    assert svc.origin_rules("111122223333", "acme", "npm", None, "react").allows("PUBLISH", "internal")
