@@ -135,9 +135,11 @@ def test_deleting_the_domain_removes_its_groups(store: SqlStore) -> None:
     store.create_domain(make_domain("acme"), {})
     group = make_group("/npm/*", allowed={"PUBLISH": ("main",)})
     store.create_package_group(group, {"t": "1"})
-    store.create_package_group(make_group("/*"), {})
+    root_arn = package_group_arn(REGION, OWNER, "acme", "/*")
+    store.tag_resource(root_arn, {"r": "1"})  # the root is tagged while only virtual
     store.delete_domain(OWNER, "acme")
     assert store.get_tags(group.arn) == {}
+    assert store.get_tags(root_arn) == {}
     with store.engine.connect() as conn:
         assert conn.execute(select(schema.package_groups)).all() == []
         assert conn.execute(select(schema.package_group_allowed_repositories)).all() == []

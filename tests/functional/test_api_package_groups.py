@@ -78,6 +78,13 @@ def test_create_describe_update_delete(ca: Any, domain: str) -> None:
     assert publish["mode"] == "INHERIT" and publish["effectiveMode"] == "ALLOW"
     assert publish["inheritedFrom"]["pattern"] == "/*" and publish["repositoriesCount"] == 0
     # described by any spelling of the same pattern
+    tags = ca.list_tags_for_resource(resourceArn=created["arn"])["tags"]
+    assert tags == [{"key": "team", "value": "core"}]
+    ca.tag_resource(resourceArn=created["arn"], tags=[{"key": "more", "value": "x"}])
+    assert len(ca.list_tags_for_resource(resourceArn=created["arn"])["tags"]) == 2
+    root_arn = f"arn:aws:codeartifact:{REGION}:{ACCOUNT}:package-group/{domain}/%2A"
+    ca.tag_resource(resourceArn=root_arn, tags=[{"key": "root", "value": "y"}])
+    assert ca.list_tags_for_resource(resourceArn=root_arn)["tags"] == [{"key": "root", "value": "y"}]
     described = ca.describe_package_group(domain=domain, packageGroup="/pypi//my.lib$")["packageGroup"]
     assert described["arn"] == created["arn"]
     updated = ca.update_package_group(domain=domain, packageGroup="/pypi//my-lib$", description="new")["packageGroup"]
@@ -87,6 +94,9 @@ def test_create_describe_update_delete(ca: Any, domain: str) -> None:
     assert code(err) == "ConflictException"
     deleted = ca.delete_package_group(domain=domain, packageGroup="/pypi//my-lib$")["packageGroup"]
     assert deleted["pattern"] == "/pypi//my-lib$"
+    with pytest.raises(ClientError) as err:
+        ca.list_tags_for_resource(resourceArn=created["arn"])
+    assert code(err) == "ResourceNotFoundException"
     for call in (
         lambda: ca.describe_package_group(domain=domain, packageGroup="/pypi//my-lib$"),
         lambda: ca.delete_package_group(domain=domain, packageGroup="/pypi//my-lib$"),
