@@ -25,6 +25,7 @@ association does to origin controls is in ``package_group_origins``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -164,8 +165,10 @@ def _normalized(fmt: str, value: str) -> str:
     return normalize_name(fmt, value)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_pattern(pattern: str) -> GroupPattern:
-    """Parse and normalize a package group pattern; ValidationException (naming what is wrong) if it is not one."""
+    """Parse and normalize a package group pattern; ValidationException (naming what is wrong) if it is not one.
+    Memoized: matching re-reads the stored patterns of a domain on every publish and fetch."""
     if not 2 <= len(pattern) <= MAX_PATTERN_LENGTH:
         raise _invalid(pattern, f"a pattern is 2 to {MAX_PATTERN_LENGTH} characters long")
     if not pattern.startswith("/"):
