@@ -70,8 +70,10 @@ def test_unknown_path_is_aws_shaped(server: Any) -> None:
 def test_boto3_sees_not_implemented_as_a_client_error(ca: Any) -> None:
     from botocore.exceptions import ClientError
 
-    unbuilt = next(n for n in OPERATIONS if n not in HANDLERS and n == "ListPackageGroups")
+    unbuilt = next(n for n in OPERATIONS if n not in HANDLERS and n == "ListPackageVersionDependencies")
     with pytest.raises(ClientError) as err:
-        ca.list_package_groups(domain="acme")
+        ca.list_package_version_dependencies(
+            domain="acme", repository="main", format="pypi", package="p", packageVersion="1.0"
+        )
     assert err.value.response["Error"]["Code"] == "NotImplementedException"
     assert unbuilt in err.value.response["Error"]["Message"]

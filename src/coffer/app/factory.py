@@ -126,6 +126,7 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
                     tags=services.tags,
                     tokens=services.tokens,
                     packages=services.packages,
+                    package_groups=services.package_groups,
                 ),
             ),
         ),

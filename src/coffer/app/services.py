@@ -19,6 +19,7 @@ from coffer.core.identity.authorizer import Authorizer
 from coffer.core.identity.iam_service import IamService
 from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.identity.sts import StsService
+from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.package_store import BlobStore
 from coffer.core.packages.upstream_cache import UpstreamCaches
@@ -75,6 +76,7 @@ class Services:
     tags: TagService
     tokens: AuthorizationTokenService
     packages: PackageService
+    package_groups: PackageGroupService
     sts: StsService
     iam: IamService
     paginator: Paginator
@@ -106,6 +108,7 @@ def build_services(
         paginator=Paginator(key_ring),
         cache_ttl=cache_ttl,
     )
+    package_groups = PackageGroupService(deps)
     return Services(
         identities=identities,
         domains=DomainService(deps),
@@ -119,7 +122,9 @@ def build_services(
             blobs,
             None if upstreams is None else UpstreamCaches(upstreams, clock, upstream_ttl),
             max_fetch_bytes=max_fetch_bytes,
+            groups=package_groups,
         ),
+        package_groups=package_groups,
         sts=StsService(store, identities, deps.authorizer, clock),
         iam=IamService(store, identities, deps.authorizer, clock),
         paginator=deps.paginator,

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from coffer.core.codeartifact.resource_store import DomainStore, PolicyStore, RepositoryStore, RevocationStore
 from coffer.core.identity.identity_store import IamStore, IdentityStore
+from coffer.core.packages.package_group_store import PackageGroupStore
 from coffer.core.packages.package_store import PackageStore
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.tag_store import TagStore
@@ -27,6 +28,7 @@ class Store(
     PolicyStore,
     TagStore,
     PackageStore,
+    PackageGroupStore,
     RevocationStore,
     IamStore,
     Protocol,

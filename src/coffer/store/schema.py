@@ -19,7 +19,8 @@ role_policies, managed_policies, policy_versions, policy_attachments, access_key
 ``sessions.principal_id`` (the unique id of the principal a key or session was issued to, so a re-created
 user or role of the same name inherits nothing) and ``asset_names`` (every file name a repository has used,
 with its content). Migration 4 alters tables and creates ``asset_names`` from the definition here: freeze it
-in ``m0004_principal_ids`` before that table changes.
+in ``m0004_principal_ids`` before that table changes. Migration 5 (``m0005_package_groups``, frozen) adds
+``package_groups`` and ``package_group_allowed_repositories`` (cascading from domains).
 
 IAM names of roles, groups and managed policies are unique per account case-insensitively: each of those
 tables has a ``name_key`` column (the name lowercased by the store, in Python, so both backends agree) with a
@@ -469,4 +470,35 @@ asset_names = Table(
     Column("first_used_at", _time(), nullable=False),
     PrimaryKeyConstraint("repository_id", "format", "namespace", "package", "name"),
     ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
+)
+
+
+# --- package groups (migration 5) ---------------------------------------------------------------------
+
+package_groups = Table(
+    "package_groups",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("domain_id", Integer(), nullable=False),
+    Column("pattern", _key(), nullable=False),  # normalized
+    Column("arn", _key(), nullable=False),
+    Column("created_time", _time(), nullable=False),
+    Column("description", Text(), nullable=False),
+    Column("contact_info", Text(), nullable=False),
+    Column("publish", Text(), nullable=False),
+    Column("external_upstream", Text(), nullable=False),
+    Column("internal_upstream", Text(), nullable=False),
+    ForeignKeyConstraint(["domain_id"], ["domains.id"], ondelete="CASCADE"),
+    UniqueConstraint("domain_id", "pattern"),
+    sqlite_autoincrement=True,
+)
+
+package_group_allowed_repositories = Table(
+    "package_group_allowed_repositories",
+    metadata,
+    Column("group_id", Integer(), nullable=False),
+    Column("restriction", _key(), nullable=False),  # PUBLISH | EXTERNAL_UPSTREAM | INTERNAL_UPSTREAM
+    Column("repository", _key(), nullable=False),
+    ForeignKeyConstraint(["group_id"], ["package_groups.id"], ondelete="CASCADE"),
+    PrimaryKeyConstraint("group_id", "restriction", "repository"),
 )

@@ -10,6 +10,7 @@ from coffer.store.secrets import SecretCipher
 from coffer.store.sql.accounts import SqlAccounts
 from coffer.store.sql.domains import SqlDomains
 from coffer.store.sql.managed_policies import SqlManagedPolicies
+from coffer.store.sql.package_groups import SqlPackageGroups
 from coffer.store.sql.packages import SqlPackages
 from coffer.store.sql.principals import SqlPrincipals
 from coffer.store.sql.repositories import SqlRepositories
@@ -31,6 +32,7 @@ class SqlStore(
     SqlDomains,
     SqlRepositories,
     SqlPackages,
+    SqlPackageGroups,
     SqlRevocations,
 ):
     """Implements ``coffer.core.ports.Store``."""

@@ -10,6 +10,7 @@ from typing import Any
 from coffer.core.codeartifact import AuthorizationTokenService, DomainService, RepositoryService, TagService
 from coffer.core.codeartifact.resources import Domain, Repository, ResourcePolicy
 from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_service import PackageService
 
 Params = Mapping[str, Any]
@@ -23,6 +24,7 @@ class CodeArtifactServices:
     tags: TagService
     tokens: AuthorizationTokenService
     packages: PackageService
+    package_groups: PackageGroupService
 
 
 Handler = Callable[[CodeArtifactServices, Caller, Params], Result]
@@ -246,3 +248,7 @@ HANDLERS: dict[str, Handler] = {
 from coffer.aws.handlers.packages import PACKAGE_HANDLERS  # noqa: E402
 
 HANDLERS.update(PACKAGE_HANDLERS)
+
+from coffer.aws.handlers.package_groups import PACKAGE_GROUP_HANDLERS  # noqa: E402
+
+HANDLERS.update(PACKAGE_GROUP_HANDLERS)

@@ -87,6 +87,12 @@ class Deps:
         """Authorize ``codeartifact:<action>`` on the repository (with its resource policy); returns the ARN."""
         return self._authorize(caller, action, owner, self.repository_arn(owner, domain, repository))
 
+    def authorize_resource(self, caller: Caller, action: str, owner: str, arn: str) -> str:
+        """Authorize ``codeartifact:<action>`` on any CodeArtifact resource ``arn`` owned by ``owner`` (with its
+        resource policy, if it has one); returns the ARN. For resources without a helper of their own (package
+        groups)."""
+        return self._authorize(caller, action, owner, arn)
+
     def _authorize(self, caller: Caller, action: str, owner: str, arn: str) -> str:
         self.authorizer.require(
             caller, f"codeartifact:{action}", arn, resource_account=owner, resource_policy=self.resource_policy(arn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 
 def domain_arn(region: str, owner: str, domain: str) -> str:
     return f"arn:aws:codeartifact:{region}:{owner}:domain/{domain}"
@@ -15,6 +17,12 @@ def package_arn(
     region: str, owner: str, domain: str, repository: str, fmt: str, namespace: str | None, package: str
 ) -> str:
     return f"arn:aws:codeartifact:{region}:{owner}:package/{domain}/{repository}/{fmt}/{namespace or ''}/{package}"
+
+
+def package_group_arn(region: str, owner: str, domain: str, pattern: str) -> str:
+    """``package-group/${DomainName}${EncodedPackageGroupPattern}`` (IAM's resource type): the pattern, which starts
+    with ``/``, percent-encoded except for ``/`` and the unreserved characters (the root ``/*`` is ``/%2A``)."""
+    return f"arn:aws:codeartifact:{region}:{owner}:package-group/{domain}{quote(pattern, safe='/')}"
 
 
 def kms_key_arn(region: str, owner: str, key_id: str) -> str:

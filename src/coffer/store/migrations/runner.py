@@ -21,7 +21,13 @@ from typing import Final
 from sqlalchemy import Column, Connection, Double, Engine, Integer, MetaData, Table, func, select, text
 
 from coffer.store.engine import create_engine_for, writer
-from coffer.store.migrations import m0001_initial, m0002_packages, m0003_iam, m0004_principal_ids
+from coffer.store.migrations import (
+    m0001_initial,
+    m0002_packages,
+    m0003_iam,
+    m0004_principal_ids,
+    m0005_package_groups,
+)
 
 Migration = Callable[[Connection], None]
 
@@ -41,6 +47,7 @@ MIGRATIONS: Final[Sequence[Migration]] = (
     m0002_packages.migrate,
     m0003_iam.migrate,
     m0004_principal_ids.migrate,
+    m0005_package_groups.migrate,
 )
 """Migration N is ``MIGRATIONS[N - 1]``."""
 

@@ -11,9 +11,19 @@ from sqlalchemy.exc import IntegrityError
 from coffer.core.codeartifact.resources import Domain
 from coffer.core.shared.errors import ConflictError, ResourceNotFoundError
 from coffer.core.shared.pagination import Page
-from coffer.store.schema import assets, domains, package_versions, packages, repositories
+from coffer.store.schema import assets, domains, package_groups, package_versions, packages, repositories
 from coffer.store.sql.base import check_limit, from_row, row_values
 from coffer.store.sql.resource_extras import SqlResourceExtras, drop_resource_extras
+
+
+def drop_domain_package_groups(conn: Connection, domain_id: int, domain_arn: str) -> None:
+    """Part of deleting a domain: its package groups with their tags (their allowed lists cascade), and the tags of
+    its root group ``/*`` even if the root was never stored."""
+    groups = select(package_groups.c.arn).where(package_groups.c.domain_id == domain_id)
+    root = domain_arn.replace(":domain/", ":package-group/", 1) + "/%2A"
+    for arn in {root, *conn.execute(groups).scalars().all()}:
+        drop_resource_extras(conn, arn)
+    conn.execute(delete(package_groups).where(package_groups.c.domain_id == domain_id))
 
 
 def no_domain(owner: str, name: str) -> ResourceNotFoundError:
@@ -110,6 +120,7 @@ class SqlDomains(SqlResourceExtras):
             if row.repository_count:
                 raise contains
             try:
+                drop_domain_package_groups(conn, int(row.id), row.arn)
                 conn.execute(delete(domains).where(domains.c.id == row.id))
             except IntegrityError as exc:  # a repository was created meanwhile
                 raise contains from exc
