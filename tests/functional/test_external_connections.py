@@ -333,3 +333,50 @@ def test_the_real_pypi_through_the_default_connection(tmp_path: Path) -> None:
         r = pip_install(sys.executable, app.authed_index(), tmp_path / "t", "six", env, keyring_provider="disabled")
         assert r.returncode == 0, r.stdout + r.stderr
         assert (tmp_path / "t" / "six.py").is_file()
+
+
+# --- package groups on publish and fetch -------------------------------------------------------------------------
+
+
+def _group_origin(ca: Any, pattern: str, restrictions: dict[str, str], allow: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+    ca.update_package_group_origin_configuration(
+        domain=DOMAIN,
+        packageGroup=pattern,
+        restrictions=restrictions,
+        addAllowedRepositories=[{"originRestrictionType": t, "repositoryName": r} for t, r in allow],
+    )
+
+
+def test_package_groups_block_names_on_fetch_and_publish(setup: Setup) -> None:
+    ca, home = setup.ca, setup.tmp / "home"
+    ca.create_package_group(domain=DOMAIN, packageGroup="/pypi//pub~")
+
+    # no public pub* package may come in through any repository
+    _group_origin(ca, "/pypi//pub~", {"EXTERNAL_UPSTREAM": "BLOCK"})
+    page = httpx.get(setup.app.index + "pubdep/", auth=setup.app.auth, timeout=10)
+    assert page.status_code == 404
+    assert _pip(setup, setup.app, "pubdep").returncode != 0
+    assert setup.upstream.requests_for("pubdep-2.0-py3-none-any.whl") == 0
+
+    # ... except into the repository allowed to ingest them
+    _group_origin(ca, "/pypi//pub~", {"EXTERNAL_UPSTREAM": "ALLOW_SPECIFIC_REPOSITORIES"},
+                  [("EXTERNAL_UPSTREAM", "pypi-store")])  # fmt: skip
+    assert _pip(setup, setup.app, "pubdep==2.0", target="t2").returncode == 0
+    assert _versions(ca, "pypi-store", "pubdep") == {"2.0": "Published"}
+
+    # app may not retain them from its internal upstream: what pypi-store holds stays out of app's view
+    _group_origin(ca, "/pypi//pub~", {"INTERNAL_UPSTREAM": "BLOCK"})
+    page = httpx.get(setup.app.index + "pubtop/", auth=setup.app.auth, timeout=10)
+    assert page.status_code == 404, page.text
+    store_page = httpx.get(setup.store.index + "pubtop/", auth=setup.store.auth, timeout=10)
+    assert store_page.status_code == 200  # pypi-store fetches it itself (no internal upstream involved)
+
+    # publishing a name the group blocks is refused, naming the group
+    _group_origin(ca, "/pypi//pub~", {"PUBLISH": "BLOCK"})
+    wheels = setup.tmp / "mine"
+    wheels.mkdir()
+    refused = twine_upload(setup.app, home, build_wheel(wheels, "pubnew", "1.0"))
+    assert refused.returncode != 0
+    assert "package group /pypi//pub~ sets PUBLISH to BLOCK" in " ".join((refused.stdout + refused.stderr).split())
+    # other names are not in the group
+    assert twine_upload(setup.app, home, build_wheel(wheels, "other-name", "1.0")).returncode == 0

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from coffer.core.codeartifact.deps import Deps
 from coffer.core.codeartifact.resources import Repository
 from coffer.core.identity.callers import Caller
+from coffer.core.packages.package_group_origins import EffectiveOriginRules
+from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_models import (
     Asset,
     Package,
@@ -45,13 +47,21 @@ def unique(versions: Iterable[str]) -> list[str]:
 
 class PackageAccess:
     def __init__(
-        self, deps: Deps, blobs: BlobStore, upstreams: UpstreamCaches | None = None, *, max_fetch_bytes: int = 0
+        self,
+        deps: Deps,
+        blobs: BlobStore,
+        upstreams: UpstreamCaches | None = None,
+        *,
+        max_fetch_bytes: int = 0,
+        groups: PackageGroupService | None = None,
     ) -> None:
         """``upstreams``: the external connections' registries (None: nothing is fetched); ``max_fetch_bytes``:
-        the largest file fetched from one (0: the upload limit's default)."""
+        the largest file fetched from one (0: the upload limit's default); ``groups``: the domains' package
+        groups, whose origin controls publishing and fetching obey (None: none apply)."""
         self._d = deps
         self._blobs = blobs
         self._upstreams = upstreams
+        self._groups = groups
         self._max_fetch_bytes = max_fetch_bytes or DEFAULT_MAX_FETCH_BYTES
         # What the index pages show, per (repository, format, namespace, name): pip and uv fetch the same pages
         # over and over. Dropped at once by every write through this process, and after a second for writes
@@ -60,6 +70,13 @@ class PackageAccess:
             deps.clock, deps.cache_ttl
         )
         self._packages_index: TtlCache[tuple[RepoRef, str], list[Package]] = TtlCache(deps.clock, deps.cache_ttl)
+
+    def _group_rules(self, ref: PackageRef) -> EffectiveOriginRules | None:
+        """The package group origin controls for the package (its domain's most specific group), if groups apply."""
+        if self._groups is None:
+            return None
+        r = ref.repo
+        return self._groups.origin_rules(r.domain_owner, r.domain, ref.format, ref.namespace, ref.name)
 
     def _changed(self) -> None:
         self._index.invalidate()

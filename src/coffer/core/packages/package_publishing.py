@@ -132,6 +132,25 @@ class PackagePublishing(PackageReads):
                 return source, found
         return None
 
+    def _check_group_publish(self, ref: PackageRef) -> None:
+        """ValidationError unless the package group controls let the package be published to its repository
+        (both these and the package's own configuration must allow it: BLOCK wins, as on AWS)."""
+        rules = self._group_rules(ref)
+        if rules is None or rules.allows("PUBLISH", ref.repo.name):
+            return
+        group = rules.decided_by("PUBLISH")
+        if rules.association == "WEAK":
+            why = f"its name matches package group {group.pattern} only as a variation of it (case or -._)"
+        else:
+            mode = rules.restrictions["PUBLISH"].effective_mode
+            why = f"package group {group.pattern} sets PUBLISH to {mode}"
+        raise ValidationError(
+            f"Publishing to package {package_label(ref)} in repository {ref.repo.name} is blocked by its package "
+            f"group origin configuration: {why}; an administrator can change it with "
+            "UpdatePackageGroupOriginConfiguration",
+            "OTHER",
+        )
+
     def _check_origin(self, package: Package | None, version: str, *, new_version: bool) -> None:
         """The origin rules a publish to ``package`` (None: not created yet, so it gets ``PUBLISHED_FIRST``,
         which blocks upstreams) must pass: ValidationError if publish=BLOCK; with publish=ALLOW and
@@ -164,6 +183,7 @@ class PackagePublishing(PackageReads):
         number = normalize_version(ref.format, version.version)
         existing = self._d.store.get_version(ref, number)
         self._check_origin(self._d.store.get_package(ref), number, new_version=existing is None)
+        self._check_group_publish(ref)
         if existing is not None and existing.status not in DOWNLOADABLE_STATUSES:
             raise ConflictError(
                 f"Package version {existing.display_version} of {package_label(ref)} is {existing.status}: "

@@ -14,7 +14,9 @@ from typing import BinaryIO
 
 from coffer.core.codeartifact.resources import Repository
 from coffer.core.identity.callers import Caller
+from coffer.core.packages.external_sources import ExternalPackages
 from coffer.core.packages.package_access import PackageAccess, in_repo
+from coffer.core.packages.package_group_origins import EffectiveOriginRules
 from coffer.core.packages.package_models import (
     DOWNLOADABLE_STATUSES,
     LISTED_STATUSES,
@@ -49,6 +51,15 @@ class BlobChunks(Iterator[bytes]):
         self._file.close()
 
 
+def _group_allows(rules: EffectiveOriginRules, holder: RepoRef, asked: RepoRef, *, external: bool) -> bool:
+    """Whether the package group controls let ``asked`` take a package from ``holder`` (an upstream repository,
+    or with ``external`` the external connection of ``holder``): EXTERNAL_UPSTREAM for the repository ingesting
+    from the public registry, INTERNAL_UPSTREAM for the repository asked retaining from another of the domain."""
+    if external and not rules.allows("EXTERNAL_UPSTREAM", holder.name):
+        return False
+    return holder == asked or rules.allows("INTERNAL_UPSTREAM", asked.name)
+
+
 def _merged(shown: ResolvedVersion, assets: Iterable[Asset], holder: RepoRef) -> ResolvedVersion:
     names = {a.name for a in shown.assets}
     extra = [a for a in assets if a.name not in names]
@@ -79,8 +90,14 @@ class PackageReads(PackageAccess):
         base = normalize_ref(PackageRef(repo=repo, format=fmt, namespace=namespace, name=name))
         found_any = False
         unavailable: UpstreamError | None = None
+        rules: EffectiveOriginRules | None = None
         for source in self._sources(repo):
             ref = in_repo(base, source.repo)
+            external = isinstance(source, ExternalPackages)
+            if external or source.repo != repo:
+                rules = rules or self._group_rules(base)
+                if rules is not None and not _group_allows(rules, source.repo, repo, external=external):
+                    continue
             try:
                 package = source.package(ref)
             except UpstreamError as exc:
