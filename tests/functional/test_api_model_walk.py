@@ -3,6 +3,8 @@ operation is not implemented, always AWS-shaped (never an HTML page or a bare 40
 
 from __future__ import annotations
 
+import hashlib
+
 from typing import Any
 
 import botocore.session
@@ -70,10 +72,12 @@ def test_unknown_path_is_aws_shaped(server: Any) -> None:
 def test_boto3_sees_not_implemented_as_a_client_error(ca: Any) -> None:
     from botocore.exceptions import ClientError
 
-    unbuilt = next(n for n in OPERATIONS if n not in HANDLERS and n == "ListPackageVersionDependencies")
+    unbuilt = next(n for n in OPERATIONS if n not in HANDLERS and n == "PublishPackageVersion")
+    content = b"generic bytes"
     with pytest.raises(ClientError) as err:
-        ca.list_package_version_dependencies(
-            domain="acme", repository="main", format="pypi", package="p", packageVersion="1.0"
-        )
+        ca.publish_package_version(
+            domain="acme", repository="main", format="generic", namespace="n", package="p", packageVersion="1.0",
+            assetContent=content, assetName="a.bin", assetSHA256=hashlib.sha256(content).hexdigest(),
+        )  # fmt: skip
     assert err.value.response["Error"]["Code"] == "NotImplementedException"
     assert unbuilt in err.value.response["Error"]["Message"]
