@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pypi_bench import BenchError, clean_env, installed, run_checked, say, setup_pypiserver
+from pypi_bench import BenchError, clean_env, installed, run_checked, say, setup_pypiserver, tree_cpu
 from rich.table import Table
 from run import _git
 from servers import HOST, Server, _free_port, bench_lock, start
@@ -82,6 +82,7 @@ class Running:
     name: str
     index_url: str  # for pip, with credentials for Coffer
     stop: Any
+    cpu: Any  # () -> CPU seconds the server (and its children) used so far
 
 
 def start_coffer(tmp: Path, upstream: str) -> Running:
@@ -102,7 +103,7 @@ def start_coffer(tmp: Path, upstream: str) -> Running:
     endpoint = ca.get_repository_endpoint(domain=DOMAIN, repository="app", format="pypi")["repositoryEndpoint"]
     token = urllib.parse.quote(ca.get_authorization_token(domain=DOMAIN)["authorizationToken"], safe="")
     url = endpoint.replace("://", f"://aws:{token}@", 1) + "simple/"
-    return Running("coffer", url, server.stop)
+    return Running("coffer", url, server.stop, server.cpu_seconds)
 
 
 def start_devpi(tmp: Path, venv: Path, upstream: str) -> Running:
@@ -141,7 +142,7 @@ def start_devpi(tmp: Path, venv: Path, upstream: str) -> Running:
             process.kill()
         log.close()
 
-    return Running("devpi", f"{base}/root/pypi/+simple/", stop)
+    return Running("devpi", f"{base}/root/pypi/+simple/", stop, lambda: tree_cpu(process.pid))
 
 
 @dataclass
@@ -150,6 +151,7 @@ class Install:
     round: int
     temperature: str  # cold or warm
     seconds: float
+    server_cpu_seconds: float
 
 
 def pip_install(running: Running, tmp: Path, rnd: int, temperature: str) -> Install:
@@ -157,9 +159,11 @@ def pip_install(running: Running, tmp: Path, rnd: int, temperature: str) -> Inst
     run_checked([sys.executable, "-m", "venv", "--without-pip", str(venv)], "creating a venv")
     cmd = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-cache-dir"]
     cmd += ["--disable-pip-version-check", "--only-binary", ":all:", "--index-url", running.index_url, *TREE]
+    cpu0 = running.cpu()
     t0 = time.perf_counter()
     r = subprocess.run(cmd, env=clean_env(tmp / "home"), capture_output=True, text=True, timeout=900)
     seconds = time.perf_counter() - t0
+    cpu = running.cpu() - cpu0
     if r.returncode != 0:
         raise BenchError(
             f"pip install from {running.name} ({temperature}) failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}"
@@ -167,7 +171,7 @@ def pip_install(running: Running, tmp: Path, rnd: int, temperature: str) -> Inst
     missing = set(TREE) - set(installed(venv))
     if missing:
         raise BenchError(f"pip install from {running.name}: {sorted(missing)} not installed")
-    return Install(running.name, rnd, temperature, seconds)
+    return Install(running.name, rnd, temperature, seconds, cpu)
 
 
 def summarise(installs: list[Install]) -> dict[str, Any]:
@@ -178,6 +182,9 @@ def summarise(installs: list[Install]) -> dict[str, Any]:
             times = [i.seconds for i in installs if i.server == name and i.temperature == temperature]
             medians[name] = statistics.median(times)
             out[f"{name}_{temperature}_s"] = times
+            out[f"{name}_{temperature}_server_cpu_s"] = statistics.median(
+                i.server_cpu_seconds for i in installs if i.server == name and i.temperature == temperature
+            )
         out[f"{temperature}_ratio"] = medians["coffer"] / medians["devpi"]
         out[f"{temperature}_medians"] = medians
         out[f"{temperature}_round_ratios"] = [
@@ -216,7 +223,8 @@ def main() -> int:
                         for name in order:
                             done = pip_install(servers[name], round_dir, rnd, temperature)
                             installs.append(done)
-                            say(f"  round {rnd + 1} {temperature:4} {name:6} {done.seconds:6.2f}s")
+                            say(f"  round {rnd + 1} {temperature:4} {name:6} {done.seconds:6.2f}s "
+                                f"(server CPU {done.server_cpu_seconds:.2f}s)")  # fmt: skip
                 finally:
                     for s in servers.values():
                         s.stop()
@@ -224,13 +232,17 @@ def main() -> int:
             pps_process.terminate()
     summary = summarise(installs)
     table = Table(title=f"pip install of {', '.join(TREE)} ({len(wheels)} wheels) through each server")
-    for column in ("", "Coffer median s", "devpi median s", "Coffer / devpi", "per-round ratios"):
+    columns = ("", "Coffer median s", "devpi median s", "Coffer / devpi", "per-round ratios", "server CPU s C / d")
+    for column in columns:
         table.add_column(column, justify="right")
     for temperature in ("cold", "warm"):
         m = summary[f"{temperature}_medians"]
         ratios = ", ".join(f"{r:.2f}" for r in summary[f"{temperature}_round_ratios"])
+        cpu = (
+            f"{summary[f'coffer_{temperature}_server_cpu_s']:.2f} / {summary[f'devpi_{temperature}_server_cpu_s']:.2f}"
+        )
         table.add_row(temperature, f"{m['coffer']:.2f}", f"{m['devpi']:.2f}", f"{summary[f'{temperature}_ratio']:.2f}",
-                      ratios)  # fmt: skip
+                      ratios, cpu)  # fmt: skip
     from pypi_bench import console
 
     console.print(table)
