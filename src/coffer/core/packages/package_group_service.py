@@ -192,9 +192,7 @@ class PackageGroupService:
         description: str | None,
         tags: Mapping[str, str] | None = None,
     ) -> GroupView:
-        owner = self._d.owner_of(caller, domain_owner)
-        parsed = parse_pattern(pattern).text
-        arn = self._authorize_group(caller, "CreatePackageGroup", owner, domain, parsed)
+        owner, parsed, arn = self._open(caller, "CreatePackageGroup", domain, domain_owner, pattern)
         found = self._d.require_domain(owner, domain)
         if len(tags or {}) > MAX_TAGS:
             raise ValidationError(f"A package group can have at most {MAX_TAGS} tags")
@@ -219,10 +217,16 @@ class PackageGroupService:
         groups = self._all_groups(found)
         return self._view(self._find(groups, domain, parsed), groups)
 
-    def describe(self, caller: Caller, domain: str, domain_owner: str | None, pattern: str) -> GroupView:
+    def _open(
+        self, caller: Caller, action: str, domain: str, domain_owner: str | None, pattern: str
+    ) -> tuple[str, str, str]:
+        """(domain owner, the pattern as parsed, the group's ARN) once ``caller`` may do ``action`` on the group."""
         owner = self._d.owner_of(caller, domain_owner)
         parsed = parse_pattern(pattern).text
-        self._authorize_group(caller, "DescribePackageGroup", owner, domain, parsed)
+        return owner, parsed, self._authorize_group(caller, action, owner, domain, parsed)
+
+    def describe(self, caller: Caller, domain: str, domain_owner: str | None, pattern: str) -> GroupView:
+        owner, parsed, _ = self._open(caller, "DescribePackageGroup", domain, domain_owner, pattern)
         groups = self._all_groups(self._d.require_domain(owner, domain))
         return self._view(self._find(groups, domain, parsed), groups)
 
@@ -235,9 +239,7 @@ class PackageGroupService:
         contact_info: str | None,
         description: str | None,
     ) -> GroupView:
-        owner = self._d.owner_of(caller, domain_owner)
-        parsed = parse_pattern(pattern).text
-        self._authorize_group(caller, "UpdatePackageGroup", owner, domain, parsed)
+        owner, parsed, _ = self._open(caller, "UpdatePackageGroup", domain, domain_owner, pattern)
         found = self._d.require_domain(owner, domain)
         self._stored(owner, found, parsed)
         self._d.store.update_package_group(owner, domain, parsed, description=description, contact_info=contact_info)
@@ -247,9 +249,7 @@ class PackageGroupService:
 
     def delete(self, caller: Caller, domain: str, domain_owner: str | None, pattern: str) -> GroupView:
         """The deleted group as it was (its sub-groups now have its parent as theirs)."""
-        owner = self._d.owner_of(caller, domain_owner)
-        parsed = parse_pattern(pattern).text
-        self._authorize_group(caller, "DeletePackageGroup", owner, domain, parsed)
+        owner, parsed, _ = self._open(caller, "DeletePackageGroup", domain, domain_owner, pattern)
         found = self._d.require_domain(owner, domain)
         if parsed == ROOT_PATTERN:
             raise ValidationError(f"The root package group {ROOT_PATTERN} cannot be deleted")
@@ -290,9 +290,7 @@ class PackageGroupService:
         next_token: str | None,
     ) -> tuple[list[GroupView], str | None]:
         """ListSubPackageGroups: the direct children (the groups whose parent this group is)."""
-        owner = self._d.owner_of(caller, domain_owner)
-        parsed = parse_pattern(pattern).text
-        self._authorize_group(caller, "ListSubPackageGroups", owner, domain, parsed)
+        owner, parsed, _ = self._open(caller, "ListSubPackageGroups", domain, domain_owner, pattern)
         groups = self._all_groups(self._d.require_domain(owner, domain))
         self._find(groups, domain, parsed)
         children = [g.pattern for g in children_of(groups, parsed)]
@@ -374,10 +372,8 @@ class PackageGroupService:
         next_token: str | None,
     ) -> tuple[list[str], str | None]:
         """ListAllowedRepositoriesForGroup: the group's allowed-repository list of one restriction type."""
-        owner = self._d.owner_of(caller, domain_owner)
-        parsed = parse_pattern(pattern).text
+        owner, parsed, _ = self._open(caller, "ListAllowedRepositoriesForGroup", domain, domain_owner, pattern)
         kind = _restriction_type(restriction)
-        self._authorize_group(caller, "ListAllowedRepositoriesForGroup", owner, domain, parsed)
         groups = self._all_groups(self._d.require_domain(owner, domain))
         names = sorted(self._find(groups, domain, parsed).allowed_repositories(kind))
         scope: Scope = ("ListAllowedRepositoriesForGroup", owner, domain, parsed, kind)
@@ -397,9 +393,7 @@ class PackageGroupService:
         (restriction type, repository name)). Returns the group and the list changes requested, by restriction
         type, ``ADDED`` and ``REMOVED``. A repository added must exist in the domain; a list may be kept whatever
         the mode (it applies while the mode is ALLOW_SPECIFIC_REPOSITORIES)."""
-        owner = self._d.owner_of(caller, domain_owner)
-        parsed = parse_pattern(pattern).text
-        self._authorize_group(caller, "UpdatePackageGroupOriginConfiguration", owner, domain, parsed)
+        owner, parsed, _ = self._open(caller, "UpdatePackageGroupOriginConfiguration", domain, domain_owner, pattern)
         modes = {_restriction_type(k): _restriction_mode(v) for k, v in (restrictions or {}).items()}
         adds = [(_restriction_type(t), r) for t, r in add]
         removes = [(_restriction_type(t), r) for t, r in remove]
