@@ -4,7 +4,6 @@ operation is not implemented, always AWS-shaped (never an HTML page or a bare 40
 from __future__ import annotations
 
 import hashlib
-
 from typing import Any
 
 import botocore.session
