@@ -95,6 +95,7 @@ def _public_packages(out: Path) -> Path:
     build_sdist(out, "pubdep", "2.0")
     build_wheel(out, "pubtop", "1.0", requires_dist=("pubdep>=2",))
     build_wheel(out, "squatted", "9.0")  # a public name a team also publishes internally
+    build_wheel(out, "mixed", "1.0")  # a public wheel of a version a team publishes as an sdist
     return out
 
 
@@ -242,6 +243,24 @@ def test_dependency_confusion_is_refused_both_ways(setup: Setup) -> None:
     assert refused.returncode != 0
     assert "origin configuration" in refused.stdout + refused.stderr
     assert "7.0" not in _versions(setup.ca, "app", "pubdep")
+
+
+def test_a_published_version_never_takes_files_from_the_registry(setup: Setup) -> None:
+    home = setup.tmp / "home"
+    sdists = setup.tmp / "sdists"
+    sdists.mkdir()
+    assert twine_upload(setup.app, home, build_sdist(sdists, "mixed", "1.0")).returncode == 0
+    # even with upstreams allowed for the package, version 1.0 is the team's: its sdist, not the public wheel
+    setup.ca.put_package_origin_configuration(
+        domain=DOMAIN, repository="app", format="pypi", package="mixed",
+        restrictions={"publish": "ALLOW", "upstream": "ALLOW"},
+    )  # fmt: skip
+    page = httpx.get(setup.app.index + "mixed/", auth=setup.app.auth, timeout=10)
+    assert page.status_code == 200
+    assert "mixed-1.0.tar.gz" in page.text and "mixed-1.0-py3-none-any.whl" not in page.text
+    wheel = httpx.get(setup.app.index + "mixed/1.0/mixed-1.0-py3-none-any.whl", auth=setup.app.auth, timeout=10)
+    assert wheel.status_code == 404
+    assert setup.upstream.requests_for("mixed-1.0-py3-none-any.whl") == 0
 
 
 def test_the_upstream_down_fails_fast_and_cached_content_is_still_served(setup: Setup) -> None:

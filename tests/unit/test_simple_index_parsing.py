@@ -7,7 +7,7 @@ import json
 import pytest
 
 from coffer.core.packages.upstreams import UpstreamUnavailableError
-from coffer.upstreams.pypi_simple import parse_html_page, parse_json_page
+from coffer.upstreams.pypi_simple import SimpleIndex, parse_html_page, parse_json_page
 
 SHA = "a" * 64
 META = "b" * 64
@@ -71,3 +71,33 @@ def test_html_pages_read_fragments_and_data_attributes() -> None:
 def test_malformed_json_is_an_upstream_failure(body: bytes) -> None:
     with pytest.raises(UpstreamUnavailableError, match="requests"):
         parse_json_page("requests", PAGE, body)
+
+
+def test_bad_links_and_digests_are_left_out_not_fatal() -> None:
+    body = json.dumps(
+        {
+            "files": [
+                {"filename": "a-1.0.tar.gz", "url": "https://[::1/a-1.0.tar.gz", "hashes": {"sha256": SHA}},
+                {"filename": "a-1.1.tar.gz", "url": "a-1.1.tar.gz", "hashes": {"sha256": "z" * 64}},
+                {"filename": "a-1.2.tar.gz", "url": "ftp://mirror/a-1.2.tar.gz", "hashes": {"sha256": SHA}},
+                {"filename": "a-1.3.tar.gz", "url": "a-1.3.tar.gz", "hashes": {"sha256": SHA},
+                 "core-metadata": {"sha256": "not-hex" * 9 + "x"}},
+            ]
+        }
+    ).encode()  # fmt: skip
+    project = parse_json_page("a", PAGE, body)
+    assert [f.filename for f in project.files] == ["a-1.3.tar.gz"]
+    assert project.files[0].metadata_sha256 is None
+    html = f'<a href="https://[::1/a-1.0.tar.gz#sha256={SHA}">x</a><a href="a-1.4.tar.gz#sha256={SHA}">y</a>'
+    assert [f.filename for f in parse_html_page("a", PAGE, html.encode()).files] == ["a-1.4.tar.gz"]
+
+
+def test_credentials_go_to_the_index_origin_only() -> None:
+    index = SimpleIndex("public:pypi", "https://user:secret@mirror.example/simple/", timeout=1)
+    try:
+        assert index._auth_for("https://mirror.example/packages/a.whl") is not None
+        assert index._auth_for("http://mirror.example/packages/a.whl") is None  # never in clear
+        assert index._auth_for("https://mirror.example:8443/a.whl") is None
+        assert index._auth_for("https://files.example/a.whl") is None
+    finally:
+        index.close()

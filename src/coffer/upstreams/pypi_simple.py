@@ -37,6 +37,7 @@ MAX_PAGE_BYTES = 64 * 1024 * 1024  # PyPI's largest project pages are a few MB
 _JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = f"{_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 _CHUNK = 1024 * 1024
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _without_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
@@ -57,25 +58,38 @@ def _upload_time(text: object) -> float | None:
         return None
 
 
+def _sha256(value: object) -> str | None:
+    """A SHA-256 hex digest, lowercased; None for anything else."""
+    if isinstance(value, str) and len(value) == 64 and all(c in _HEX for c in value):
+        return value.lower()
+    return None
+
+
 def _metadata_digest(value: object) -> str | None:
     if isinstance(value, dict):
-        digest = value.get("sha256")
-        return digest.lower() if isinstance(digest, str) and len(digest) == 64 else None
+        return _sha256(value.get("sha256"))
     if isinstance(value, str) and value.startswith("sha256="):
-        digest = value[len("sha256=") :]
-        return digest.lower() if len(digest) == 64 else None
+        return _sha256(value[len("sha256=") :])
     return None
 
 
 def _file(filename: str, url: str, sha256: object, **fields: Any) -> UpstreamFile | None:
-    if not isinstance(sha256, str) or len(sha256) != 64:
+    digest = _sha256(sha256)
+    if digest is None or urlsplit(url).scheme not in ("http", "https"):
         return None
     try:
         dist = parse_filename(filename)
     except DistributionError:
         return None
-    return UpstreamFile(filename=filename, url=url, version=normalize_version(dist.version), sha256=sha256.lower(),
-                        **fields)  # fmt: skip
+    return UpstreamFile(filename=filename, url=url, version=normalize_version(dist.version), sha256=digest, **fields)
+
+
+def _join(page_url: str, href: str) -> str | None:
+    """``href`` made absolute against the page, without its fragment; None for an address that does not parse."""
+    try:
+        return urldefrag(urljoin(page_url, href))[0]
+    except ValueError:
+        return None
 
 
 class _Links(HTMLParser):
@@ -118,9 +132,12 @@ def parse_json_page(name: str, page_url: str, body: bytes) -> UpstreamProject:
         size = entry.get("size")
         requires = entry.get("requires-python")
         metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
+        url = _join(page_url, href)
+        if url is None:
+            continue
         found = _file(
             filename,
-            urldefrag(urljoin(page_url, href))[0],
+            url,
             hashes.get("sha256"),
             size=size if isinstance(size, int) and size >= 0 else None,
             requires_python=requires if isinstance(requires, str) and requires else None,
@@ -145,7 +162,10 @@ def parse_html_page(name: str, page_url: str, body: bytes) -> UpstreamProject:
         href = attrs.get("href")
         if not href or "data-yanked" in attrs:
             continue
-        url, fragment = urldefrag(urljoin(page_url, href))
+        try:
+            url, fragment = urldefrag(urljoin(page_url, href))
+        except ValueError:
+            continue
         algo, _, digest = fragment.partition("=")
         filename = urlsplit(url).path.rsplit("/", 1)[-1] or text
         requires = attrs.get("data-requires-python")
@@ -168,7 +188,8 @@ class SimpleIndex:
     def __init__(self, connection: str, url: str, *, timeout: float, max_connections: int = 32) -> None:
         self._connection = connection
         self._base, auth = _without_credentials(url if url.endswith("/") else url + "/")
-        self._host = urlsplit(self._base).netloc
+        base = urlsplit(self._base)
+        self._origin = (base.scheme, base.netloc)
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -185,7 +206,10 @@ class SimpleIndex:
         self._client.close()
 
     def _auth_for(self, url: str) -> httpx.BasicAuth | None:
-        return self._auth if self._auth is not None and urlsplit(url).netloc == self._host else None
+        # credentials go to the index's own origin only (scheme, host and port): never in clear to a plain-HTTP
+        # link on the same host, never to a file host elsewhere
+        parts = urlsplit(url)
+        return self._auth if self._auth is not None and (parts.scheme, parts.netloc) == self._origin else None
 
     def project(self, name: str) -> UpstreamProject | None:
         url = f"{self._base}{name}/"
@@ -214,7 +238,7 @@ class SimpleIndex:
             raise UpstreamUnavailableError(f"{self._connection} lists {what} at a URL that is not http(s)")
         try:
             return _Guarded(self._client.stream("GET", url, headers=headers, auth=self._auth_for(url)), self, what)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._error(exc, what) from None
 
     def _check(self, response: httpx.Response, what: str) -> None:
@@ -237,7 +261,7 @@ class SimpleIndex:
         except httpx.HTTPError as exc:
             raise self._error(exc, what) from None
 
-    def _error(self, exc: httpx.HTTPError, what: str) -> UpstreamError:
+    def _error(self, exc: httpx.HTTPError | httpx.InvalidURL, what: str) -> UpstreamError:
         if isinstance(exc, httpx.TimeoutException):
             return UpstreamTimeoutError(f"{self._connection} did not answer in time for {what} (upstream timeout)")
         reason = type(exc).__name__
@@ -259,7 +283,7 @@ class _Guarded:
     def __enter__(self) -> httpx.Response:
         try:
             response: httpx.Response = self._stream.__enter__()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._index._error(exc, self._what) from None
         return response
 

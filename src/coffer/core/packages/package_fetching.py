@@ -32,7 +32,8 @@ from coffer.core.packages.package_models import (
     ResolvedVersion,
 )
 from coffer.core.packages.package_store import FETCHED_FIRST, PendingBlob
-from coffer.core.packages.pypi_dists import DistributionError, parse_filename, read_core_metadata
+from coffer.core.packages.pypi_dists import parse_filename, read_core_metadata
+from coffer.core.packages.pypi_names import normalize_name, normalize_version
 from coffer.core.packages.pypi_versions import pypi_version
 from coffer.core.packages.upstreams import (
     UpstreamIndex,
@@ -75,7 +76,9 @@ class PackageFetching(PackageAccess):
             name=asset.name,
             blob=fetched.blob,
             created_at=self._d.clock(),
-            metadata_sha256=fetched.metadata_sha256 or asset.metadata_sha256,
+            # the registry's metadata file only if it is here (fetched on its own before): never advertise a blob
+            # that is absent
+            metadata_sha256=fetched.metadata_sha256 or self._present(asset.metadata_sha256),
         )
         described = fetched.version or resolved.version
         version = dataclasses.replace(
@@ -89,6 +92,9 @@ class PackageFetching(PackageAccess):
         if repo != location.repo:
             self._retain(repo, version, local)
         return local
+
+    def _present(self, sha256: str | None) -> str | None:
+        return sha256 if sha256 is not None and self._blobs.exists(sha256) else None
 
     def local_metadata(self, asset: Asset) -> str | None:
         """The SHA-256 of the asset's core metadata file with its bytes in the blob store, fetched from the
@@ -144,8 +150,15 @@ class PackageFetching(PackageAccess):
             dist = parse_filename(asset.name)
             with pending.open() as file:
                 meta = read_core_metadata(file, dist)
-        except (DistributionError, OSError, ValueError) as exc:
+        except Exception as exc:  # any archive or metadata trouble: the file is still what the registry listed
             _log.warning("no usable core metadata in %s fetched from upstream: %s", asset.name, exc)
+            return None, None
+        if normalize_name(meta.name) != ref.name or normalize_version(meta.version) != normalize_version(dist.version):
+            # metadata that contradicts the file name the registry listed is not believed: the version is kept
+            # under the listed name and number, without that metadata
+            _log.warning(
+                "the core metadata of %s fetched from upstream names %s %s", asset.name, meta.name, meta.version
+            )
             return None, None
         version = pypi_version(ref, meta, when=asset.created_at, origin_repository=None)
         return version, meta.raw if dist.kind == "wheel" else None

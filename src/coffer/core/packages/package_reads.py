@@ -23,6 +23,7 @@ from coffer.core.packages.package_models import (
     Asset,
     Package,
     PackageRef,
+    PackageVersion,
     RepoRef,
     ResolvedVersion,
 )
@@ -58,6 +59,13 @@ def _group_allows(rules: EffectiveOriginRules, holder: RepoRef, asked: RepoRef, 
     if external and not rules.allows("EXTERNAL_UPSTREAM", holder.name):
         return False
     return holder == asked or rules.allows("INTERNAL_UPSTREAM", asked.name)
+
+
+def _same_registry(shown: PackageVersion, later: PackageVersion) -> bool:
+    """Whether files of ``later`` may join ``shown``: only a version fetched through an external connection (some
+    of its files retained, the rest still listed by the same registry). A version published in a repository
+    never takes files from elsewhere: a public wheel must not join a private sdist of the same number."""
+    return shown.origin_external is not None and shown.origin_external == later.origin_external
 
 
 def _merged(shown: ResolvedVersion, assets: Iterable[Asset], holder: RepoRef) -> ResolvedVersion:
@@ -145,7 +153,7 @@ class PackageReads(PackageAccess):
                     )
                     continue
                 shown = decided[version.version]
-                if shown is not None and listed:
+                if shown is not None and listed and _same_registry(shown.version, version):
                     # files of the same version a later repository has (a registry's other wheels of a version
                     # retained with one) are offered too; a name already shown keeps its first file
                     decided[version.version] = _merged(shown, source.assets(ref, version), ref.repo)
@@ -166,18 +174,25 @@ class PackageReads(PackageAccess):
                     if asset.name == asset_name:
                         return shown, asset
                 break
+        first: PackageVersion | None = None
         for source, ref in self._package_sources(repo, fmt, namespace, name):
             found = source.version(ref, wanted)
             if found is None:
                 continue
-            # The first repository that has the version decides, also when its status forbids downloads.
-            if found.status not in DOWNLOADABLE_STATUSES:
-                return None
+            if first is None:
+                # The first repository that has the version decides, also when its status forbids downloads.
+                if found.status not in DOWNLOADABLE_STATUSES:
+                    return None
+                first = found
+            elif not _same_registry(first, found) or found.status not in DOWNLOADABLE_STATUSES:
+                return None  # a published version has exactly its own files
             assets = tuple(source.assets(ref, found))
             for asset in assets:
                 if asset.name == asset_name:
                     return ResolvedVersion(version=found, assets=assets, source=ref.repo), asset
-            # another repository of the search order may hold that file of the version (see the index)
+            if first.origin_external is None:
+                return None
+            # the registry the version was fetched from may list that file of it (see the index)
         return None
 
     def open_blob(self, sha256: str) -> tuple[str | None, int]:

@@ -19,6 +19,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,7 @@ class _Entry:
     fetched_at: float
 
 
-def _in_thread(task: Callable[[], None]) -> None:
-    threading.Thread(target=task, name="coffer-upstream-refresh", daemon=True).start()
+REFRESH_THREADS = 4  # background refreshes of one registry at a time (more wait their turn)
 
 
 class ProjectCache:
@@ -51,16 +51,20 @@ class ProjectCache:
         *,
         retry_after: float = DEFAULT_RETRY_AFTER,
         wait: float | None = None,
-        spawn: Callable[[Callable[[], None]], None] = _in_thread,
+        spawn: Callable[[Callable[[], None]], object] | None = None,
         max_projects: int = MAX_PROJECTS,
     ) -> None:
         """``wait``: how long a request waits for another's fetch of the same project (default: unbounded; the
-        client's own timeouts bound the fetch). ``spawn`` runs a background refresh (a thread by default)."""
+        client's own timeouts bound the fetch). ``spawn`` runs a background refresh (by default on a pool of
+        ``REFRESH_THREADS`` threads, so a burst of stale pages does not start a thread each)."""
         self.index = index
         self._clock = clock
         self._ttl = ttl
         self._retry_after = retry_after
         self._wait = wait
+        if spawn is None:
+            pool = ThreadPoolExecutor(REFRESH_THREADS, thread_name_prefix="coffer-upstream-refresh")
+            spawn = pool.submit
         self._spawn = spawn
         self._max = max_projects
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -83,7 +87,8 @@ class ProjectCache:
             return entry.project
         failed = self._failed.get(name)
         if failed is not None and now < failed[0]:
-            raise failed[1]
+            # a fresh error each time: re-raising one object would chain every request's frames onto it
+            raise type(failed[1])(failed[1].message)
         return self._flights.do(name, lambda: self._fetch(name), wait=self._wait)
 
     def cached(self, name: str) -> UpstreamProject | None:
@@ -106,7 +111,10 @@ class ProjectCache:
             project = self.index.project(name)
         except UpstreamError as exc:
             with self._lock:
-                self._failed[name] = (self._clock() + self._retry_after, exc)
+                now = self._clock()
+                if len(self._failed) >= self._max:  # names asked during a long outage: keep only live entries
+                    self._failed = {k: v for k, v in self._failed.items() if v[0] > now}
+                self._failed[name] = (now + self._retry_after, type(exc)(exc.message))
             raise
         self._store(name, project)
         return project
