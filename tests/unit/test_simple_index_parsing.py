@@ -101,3 +101,19 @@ def test_credentials_go_to_the_index_origin_only() -> None:
         assert index._auth_for("https://files.example/a.whl") is None
     finally:
         index.close()
+
+
+def test_a_listing_cannot_point_fetches_into_the_local_network() -> None:
+    public = SimpleIndex("public:pypi", "https://pypi.example/simple/", timeout=1)
+    local = SimpleIndex("public:pypi", "http://127.0.0.1:3141/simple/", timeout=1)
+    try:
+        assert public._may_fetch("https://files.example/a.whl")
+        assert public._may_fetch("https://pypi.example/packages/a.whl")
+        for inside in ("http://169.254.169.254/latest/meta-data", "http://127.0.0.1:5432/a.whl",
+                       "http://10.0.0.7/a.whl", "http://[::1]/a.whl", "http://localhost/a.whl"):  # fmt: skip
+            assert not public._may_fetch(inside), inside
+        assert local._may_fetch("http://127.0.0.1:3141/packages/a.whl")  # the index's own host
+        assert not local._may_fetch("http://169.254.169.254/a.whl")
+    finally:
+        public.close()
+        local.close()

@@ -7,12 +7,16 @@
   SHA-256, with a name that is not a valid distribution file name, or yanked (PEP 592), are left out.
 - Timeouts: ``timeout`` seconds to connect, and between two reads. A page is read to at most
   ``MAX_PAGE_BYTES``, a file to the ``max_bytes`` given; larger answers are refused, not truncated.
+- Files are fetched from the index's host or from public addresses only (not loopback, private or link-local
+  ones, unless the index itself is on that host).
 - Credentials in the index URL (``https://user:secret@host/simple/``) are sent as HTTP Basic authentication to
   that host only; no message carries them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -190,6 +194,7 @@ class SimpleIndex:
         self._base, auth = _without_credentials(url if url.endswith("/") else url + "/")
         base = urlsplit(self._base)
         self._origin = (base.scheme, base.netloc)
+        self._hostname = base.hostname or ""
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -221,8 +226,26 @@ class SimpleIndex:
             page_url = str(response.url)
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == _JSON or content_type.endswith("+json") or content_type == "application/json":
-            return parse_json_page(name, page_url, body)
-        return parse_html_page(name, page_url, body)
+            project = parse_json_page(name, page_url, body)
+        else:
+            project = parse_html_page(name, page_url, body)
+        kept = tuple(f for f in project.files if self._may_fetch(f.url))
+        return project if len(kept) == len(project.files) else dataclasses.replace(project, files=kept)
+
+    def _may_fetch(self, url: str) -> bool:
+        """A listed file is fetched from the index's own host, or from a host that is not a loopback, private or
+        link-local address: a listing cannot make Coffer fetch from inside its own network (169.254.169.254, a
+        database port on localhost) unless the index itself is there."""
+        host = urlsplit(url).hostname or ""
+        if host == self._hostname:
+            return True
+        if host == "localhost" or host.endswith(".localhost"):
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return True  # a DNS name: what it resolves to is the network's business
+        return not (address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified)
 
     def download(self, url: str, sink: PendingBlob, max_bytes: int) -> None:
         filename = urlsplit(url).path.rsplit("/", 1)[-1]
