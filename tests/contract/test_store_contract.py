@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -359,6 +360,25 @@ def test_create_and_get_repository(store: Store) -> None:
     assert store.get_repository(OTHER, "acme", "main") is None
 
 
+def test_external_connections_change_only_from_what_was_read(store: Store) -> None:
+    store.create_domain(make_domain("acme"), {})
+    store.create_repository(make_repo("acme", "store", description="d"), {})
+    store.set_external_connections(OWNER, "acme", "store", (PYPI,), expected=[])
+    assert store.get_repository(OWNER, "acme", "store") == make_repo("acme", "store", description="d",
+                                                                     connections=(PYPI,))  # fmt: skip
+    # a change computed from a stale read is refused: two concurrent associations never both land
+    with pytest.raises(ConflictError):
+        store.set_external_connections(OWNER, "acme", "store", (NPM,), expected=[])
+    # UpdateRepository (description, upstreams) leaves the connections alone, whatever its read said
+    store.update_repository(make_repo("acme", "store", description="new"))
+    assert store.get_repository(OWNER, "acme", "store") == make_repo("acme", "store", description="new",
+                                                                     connections=(PYPI,))  # fmt: skip
+    store.set_external_connections(OWNER, "acme", "store", (), expected=["public:pypi"])
+    assert store.get_repository(OWNER, "acme", "store") == make_repo("acme", "store", description="new")
+    with pytest.raises(ResourceNotFoundError):
+        store.set_external_connections(OWNER, "acme", "nope", (PYPI,), expected=[])
+
+
 def test_create_repository_errors(store: Store) -> None:
     with pytest.raises(ResourceNotFoundError) as err:
         store.create_repository(make_repo("acme", "r1"), {})
@@ -399,11 +419,12 @@ def test_update_repository(store: Store) -> None:
     for name in ("u1", "u2", "u3"):
         store.create_repository(make_repo("acme", name), {})
     store.create_repository(make_repo("acme", "main", upstreams=("u1", "u2"), connections=(PYPI,)), {})
-    updated = make_repo("acme", "main", upstreams=("u3", "u1"), description="new", connections=(NPM,))
-    store.update_repository(updated)
+    updated = make_repo("acme", "main", upstreams=("u3", "u1"), description="new", connections=(PYPI,))
+    # the connections stay whatever the record given says (they change through set_external_connections)
+    store.update_repository(dataclasses.replace(updated, external_connections=(NPM,)))
     assert store.get_repository(OWNER, "acme", "main") == updated
     store.update_repository(make_repo("acme", "main"))
-    assert store.get_repository(OWNER, "acme", "main") == make_repo("acme", "main")
+    assert store.get_repository(OWNER, "acme", "main") == make_repo("acme", "main", connections=(PYPI,))
     # a failed update changes nothing
     store.update_repository(updated)
     with pytest.raises(ResourceNotFoundError) as err:

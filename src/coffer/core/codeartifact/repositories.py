@@ -191,10 +191,12 @@ class RepositoryService:
         return self._replace_connections(current, kept)
 
     def _replace_connections(self, current: Repository, connections: tuple[ExternalConnection, ...]) -> Repository:
-        updated = dataclasses.replace(current, external_connections=connections)
-        self._d.store.update_repository(updated)
+        expected = [c.name for c in current.external_connections]
+        self._d.store.set_external_connections(
+            current.domain_owner, current.domain_name, current.name, connections, expected=expected
+        )
         self._d.invalidate()
-        return updated
+        return dataclasses.replace(current, external_connections=connections)
 
     def delete(self, caller: Caller, domain: str, domain_owner: str | None, name: str) -> Repository:
         owner = self._d.owner_of(caller, domain_owner)

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from coffer.core.codeartifact.resources import Domain, Repository, ResourcePolicy
+from coffer.core.codeartifact.resources import Domain, ExternalConnection, Repository, ResourcePolicy
 from coffer.core.shared.pagination import Page
 
 
@@ -42,7 +42,14 @@ class RepositoryStore(Protocol):
     def get_repository(self, owner: str, domain: str, name: str) -> Repository | None: ...
 
     def update_repository(self, repository: Repository) -> None:
-        """Replaces description, upstreams and external connections (same upstream rules as create)."""
+        """Replaces description and upstreams (same upstream rules as create); external connections stay."""
+        ...
+
+    def set_external_connections(
+        self, owner: str, domain: str, name: str, connections: Sequence[ExternalConnection], *, expected: Sequence[str]
+    ) -> None:
+        """Replaces the repository's external connections if its current ones are named ``expected`` (in order);
+        ConflictError if they changed meanwhile."""
         ...
 
     def delete_repository(self, owner: str, domain: str, name: str) -> Repository:

@@ -108,13 +108,11 @@ def _resolve_upstreams(conn: Connection, domain_id: int, repository: Repository)
     return [found[n] for n in repository.upstreams]
 
 
-def _write_links(
+def _write_upstreams(
     conn: Connection, repo_id: int, domain_id: int, upstream_ids: Sequence[int], repository: Repository
 ) -> None:
-    """(Re)writes the upstream and external-connection rows of a repository."""
-    ec = repository_external_connections
+    """(Re)writes the upstream rows of a repository."""
     conn.execute(delete(repository_upstreams).where(repository_upstreams.c.repository_id == repo_id))
-    conn.execute(delete(ec).where(ec.c.repository_id == repo_id))
     if upstream_ids:
         rows = [
             {"repository_id": repo_id, "position": i, "domain_id": domain_id, "upstream_id": uid}
@@ -124,20 +122,21 @@ def _write_links(
             conn.execute(insert(repository_upstreams), rows)
         except IntegrityError as exc:  # an upstream was deleted meanwhile
             raise _missing_upstream(repository.domain_name, ", ".join(repository.upstreams)) from exc
-    if repository.external_connections:
+
+
+def _write_connections(conn: Connection, repo_id: int, connections: Sequence[ExternalConnection]) -> None:
+    """(Re)writes the external-connection rows of a repository."""
+    ec = repository_external_connections
+    conn.execute(delete(ec).where(ec.c.repository_id == repo_id))
+    if connections:
         conn.execute(
             insert(ec),
             [
-                {
-                    "repository_id": repo_id,
-                    "position": i,
-                    "name": c.name,
-                    "package_format": c.package_format,
-                    "status": c.status,
-                }
-                for i, c in enumerate(repository.external_connections)
+                {"repository_id": repo_id, "position": i, "name": c.name, "package_format": c.package_format,
+                 "status": c.status}
+                for i, c in enumerate(connections)
             ],
-        )
+        )  # fmt: skip
 
 
 class SqlRepositories(SqlResourceExtras):
@@ -163,7 +162,8 @@ class SqlRepositories(SqlResourceExtras):
                     resource_id=repository.name,
                     resource_type="repository",
                 ) from exc
-            _write_links(conn, int(repo_id), domain_id, upstream_ids, repository)
+            _write_upstreams(conn, int(repo_id), domain_id, upstream_ids, repository)
+            _write_connections(conn, int(repo_id), repository.external_connections)
             self._replace_tags(conn, repository.arn, tags)
 
     def get_repository(self, owner: str, domain: str, name: str) -> Repository | None:
@@ -177,7 +177,8 @@ class SqlRepositories(SqlResourceExtras):
         return loaded[0] if loaded else None
 
     def update_repository(self, repository: Repository) -> None:
-        """Also ResourceNotFoundError if the repository (or its domain) does not exist."""
+        """Description and upstreams (external connections: ``set_external_connections``). Also
+        ResourceNotFoundError if the repository (or its domain) does not exist."""
         _check_names(repository)
         with self._write() as conn:
             domain_id = lookup_domain_id(conn, repository.domain_owner, repository.domain_name)
@@ -194,7 +195,42 @@ class SqlRepositories(SqlResourceExtras):
             if repo_id is None:
                 raise no_repository(repository.domain_name, repository.name)
             upstream_ids = _resolve_upstreams(conn, domain_id, repository)
-            _write_links(conn, int(repo_id), domain_id, upstream_ids, repository)
+            _write_upstreams(conn, int(repo_id), domain_id, upstream_ids, repository)
+
+    def set_external_connections(
+        self,
+        owner: str,
+        domain: str,
+        name: str,
+        connections: Sequence[ExternalConnection],
+        *,
+        expected: Sequence[str],
+    ) -> None:
+        """Replaces the repository's external connections, if its current ones are named ``expected`` (checked
+        with the repository's row locked): ConflictError otherwise, so two concurrent changes never both land."""
+        with self._write() as conn:
+            domain_id = lookup_domain_id(conn, owner, domain)
+            if domain_id is None:
+                raise no_domain(owner, domain)
+            repo_id = conn.execute(
+                update(repositories)
+                .where(repositories.c.domain_id == domain_id, repositories.c.name == name)
+                .values(description=repositories.c.description)  # locks the row on PostgreSQL
+                .returning(repositories.c.id)
+            ).scalar_one_or_none()
+            if repo_id is None:
+                raise no_repository(domain, name)
+            ec = repository_external_connections
+            current = (
+                conn.execute(select(ec.c.name).where(ec.c.repository_id == repo_id).order_by(ec.c.position))
+                .scalars()
+                .all()
+            )
+            if list(current) != list(expected):
+                raise ConflictError(
+                    f"The external connections of repository {name} changed meanwhile; try again", name, "repository"
+                )
+            _write_connections(conn, int(repo_id), connections)
 
     def delete_repository(self, owner: str, domain: str, name: str) -> Repository:
         with self._write() as conn:
