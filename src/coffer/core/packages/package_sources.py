@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from coffer.core.codeartifact.deps import Deps
+from coffer.core.codeartifact.resources import Repository
 from coffer.core.packages.external_sources import ExternalPackages
 from coffer.core.packages.package_models import Asset, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_store import PackageStore
@@ -91,13 +92,13 @@ class StoredPackages:
         return self._store.list_assets(ref, version.version)
 
 
-def search_order(deps: Deps, repo: RepoRef) -> list[RepoRef]:
+def _searched(deps: Deps, repo: RepoRef) -> Iterator[Repository]:
     """The repository then its upstreams as CodeArtifact searches them: depth-first in upstream order, each
     repository once, at most ``MAX_SEARCHED_REPOSITORIES``."""
-    order: list[RepoRef] = []
     seen: set[str] = set()
     stack = [repo.name]
-    while stack and len(order) < MAX_SEARCHED_REPOSITORIES:
+    count = 0
+    while stack and count < MAX_SEARCHED_REPOSITORIES:
         name = stack.pop()
         if name in seen:
             continue
@@ -105,21 +106,26 @@ def search_order(deps: Deps, repo: RepoRef) -> list[RepoRef]:
         found = deps.cached_repository(repo.domain_owner, repo.domain, name)
         if found is None:
             continue
-        order.append(RepoRef(repo.domain_owner, repo.domain, name))
+        count += 1
+        yield found
         stack.extend(reversed(found.upstreams))
-    return order
+
+
+def search_order(deps: Deps, repo: RepoRef) -> list[RepoRef]:
+    """The repositories ``repo`` searches, in CodeArtifact's order (see ``_searched``)."""
+    return [RepoRef(repo.domain_owner, repo.domain, r.name) for r in _searched(deps, repo)]
 
 
 def search_sources(deps: Deps, repo: RepoRef, upstreams: UpstreamCaches | None = None) -> list[PackageSource]:
     """The sources of ``repo``'s search order, in that order: each repository's own packages, then (with
     ``upstreams``) what its external connection offers."""
     sources: list[PackageSource] = []
-    for r in search_order(deps, repo):
+    for found in _searched(deps, repo):
+        r = RepoRef(repo.domain_owner, repo.domain, found.name)
         sources.append(StoredPackages(deps.store, r))
         if upstreams is None:
             continue
-        found = deps.cached_repository(r.domain_owner, r.domain, r.name)
-        for connection in found.external_connections if found is not None else ():
+        for connection in found.external_connections:
             cache = upstreams.cache(connection.name)
             if cache is not None:
                 sources.append(ExternalPackages(r, connection.name, connection.package_format, cache))

@@ -21,7 +21,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from coffer.core.packages.upstreams import UpstreamError, UpstreamIndex, UpstreamProject, UpstreamRegistry
 from coffer.core.shared.clock import Clock
@@ -91,21 +90,6 @@ class ProjectCache:
             raise type(failed[1])(failed[1].message)
         return self._flights.do(name, lambda: self._fetch(name), wait=self._wait)
 
-    def cached(self, name: str) -> UpstreamProject | None:
-        """The listing held now, without asking the registry (None: none held, or no such project)."""
-        with self._lock:
-            entry = self._entries.get(name)
-        return None if entry is None else entry.project
-
-    def forget(self, name: str | None = None) -> None:
-        with self._lock:
-            if name is None:
-                self._entries.clear()
-                self._failed.clear()
-            else:
-                self._entries.pop(name, None)
-                self._failed.pop(name, None)
-
     def _fetch(self, name: str) -> UpstreamProject | None:
         try:
             project = self.index.project(name)
@@ -153,11 +137,10 @@ class ProjectCache:
 class UpstreamCaches:
     """A ``ProjectCache`` per external connection that has a client in ``registry``, made on first use."""
 
-    def __init__(self, registry: UpstreamRegistry, clock: Clock, ttl: float, **options: Any) -> None:
+    def __init__(self, registry: UpstreamRegistry, clock: Clock, ttl: float) -> None:
         self.registry = registry
         self._clock = clock
         self._ttl = ttl
-        self._options = options
         self._caches: dict[str, ProjectCache | None] = {}
         self._lock = threading.Lock()
 
@@ -167,13 +150,6 @@ class UpstreamCaches:
         with self._lock:
             if connection not in self._caches:
                 index = self.registry.index(connection)
-                made = None if index is None else ProjectCache(index, self._clock, self._ttl, **self._options)
+                made = None if index is None else ProjectCache(index, self._clock, self._ttl)
                 self._caches[connection] = made
             return self._caches[connection]
-
-    def forget(self) -> None:
-        """Drop every cached listing (the next read asks the registries again)."""
-        with self._lock:
-            caches = [c for c in self._caches.values() if c is not None]
-        for c in caches:
-            c.forget()

@@ -142,18 +142,12 @@ class SqlPackages(SqlBase):
             repo_id = lookup_repository_id(conn, ref.repo)
             if repo_id is None:
                 raise no_repository(ref.repo.domain, ref.repo.name)
-            pkg = self._insert(packages).values(
-                repository_id=repo_id,
-                format=ref.format,
-                namespace=ref.namespace or "",
-                name=ref.name,
-                display_name=version.extra.get("display_name") or ref.name,
-                publish=origin.publish,
-                upstream=origin.upstream,
-            )
-            pkg = pkg.on_conflict_do_update(
-                index_elements=[packages.c.repository_id, packages.c.format, packages.c.namespace, packages.c.name],
-                set_={"display_name": packages.c.display_name},  # unchanged; the update returns the row's id
+            pkg = self._package_upsert(
+                repo_id,
+                ref,
+                version.extra.get("display_name") or ref.name,
+                origin,
+                {"display_name": packages.c.display_name},  # unchanged; the update returns the row's id
             ).returning(packages.c.id)
             try:
                 package_id = int(conn.execute(pkg).scalar_one())
@@ -199,24 +193,32 @@ class SqlPackages(SqlBase):
             repo_id = lookup_repository_id(conn, ref.repo)
             if repo_id is None:
                 raise no_repository(ref.repo.domain, ref.repo.name)
-            stmt = self._insert(packages).values(
-                repository_id=repo_id,
-                format=ref.format,
-                namespace=ref.namespace or "",
-                name=ref.name,
-                display_name=display_name or ref.name,
-                publish=origin.publish,
-                upstream=origin.upstream,
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[packages.c.repository_id, packages.c.format, packages.c.namespace, packages.c.name],
-                set_={"publish": origin.publish, "upstream": origin.upstream},
+            stmt = self._package_upsert(
+                repo_id, ref, display_name or ref.name, origin, {"publish": origin.publish, "upstream": origin.upstream}
             ).returning(*packages.c)
             try:
                 row = conn.execute(stmt).one()
             except IntegrityError as exc:  # the repository was deleted meanwhile
                 raise no_repository(ref.repo.domain, ref.repo.name) from exc
         return _to_package(ref.repo, row)
+
+    def _package_upsert(
+        self, repo_id: int, ref: PackageRef, display_name: str, origin: OriginConfiguration, on_conflict: dict[str, Any]
+    ) -> Any:
+        """INSERT of the package's row (with ``origin`` for a new package), updating ``on_conflict`` when it exists."""
+        stmt = self._insert(packages).values(
+            repository_id=repo_id,
+            format=ref.format,
+            namespace=ref.namespace or "",
+            name=ref.name,
+            display_name=display_name,
+            publish=origin.publish,
+            upstream=origin.upstream,
+        )
+        return stmt.on_conflict_do_update(
+            index_elements=[packages.c.repository_id, packages.c.format, packages.c.namespace, packages.c.name],
+            set_=on_conflict,
+        )
 
     def _record_asset_name(self, conn: Connection, repo_id: int, ref: PackageRef, asset: Asset) -> None:
         """See ``add_asset``."""
