@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from coffer.core.identity.callers import Caller
-from coffer.core.packages.package_models import Asset, Package, PackageRef, PackageVersion, RepoRef
+from coffer.core.packages.package_models import Asset, Dependency, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_names import normalize_name
-from coffer.core.packages.pypi_dependencies import Dependency
 from coffer.core.packages.version_batches import VersionsResult
 from coffer.core.shared.errors import ResourceNotFoundError
 

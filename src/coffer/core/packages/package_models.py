@@ -109,6 +109,16 @@ class ResolvedVersion:
         return self.merged_from.get(asset_name, self.source)
 
 
+@dataclass(frozen=True)
+class Dependency:
+    """CodeArtifact's ``PackageDependency``: one direct dependency of a version, as its metadata names it."""
+
+    package: str
+    dependency_type: str
+    version_requirement: str
+    namespace: str | None = None  # npm: the scope without '@'; none for pypi
+
+
 #: ``ConflictError.resource_type`` of ``Store.add_asset`` refusing a file name used before with other content
 ASSET_NAME_REUSED = "asset-name"
 

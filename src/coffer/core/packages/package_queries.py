@@ -11,6 +11,7 @@ from coffer.core.packages.package_models import (
     DOWNLOADABLE_STATUSES,
     LISTED_STATUSES,
     Asset,
+    Dependency,
     Package,
     PackageRef,
     PackageVersion,
@@ -18,7 +19,7 @@ from coffer.core.packages.package_models import (
     package_label,
 )
 from coffer.core.packages.package_names import normalize_name, normalize_ref
-from coffer.core.packages.pypi_dependencies import Dependency, requires_dist
+from coffer.core.packages.pypi_dependencies import requires_dist
 from coffer.core.packages.pypi_dists import DistributionError, parse_filename, read_core_metadata
 from coffer.core.shared.errors import ResourceNotFoundError, ValidationError
 

@@ -16,23 +16,13 @@ parsed at all gives no dependencies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from coffer.core.packages.package_models import Dependency
+
 REQUIRES_DIST = "Requires-Dist"
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """CodeArtifact's ``PackageDependency``."""
-
-    package: str
-    dependency_type: str
-    version_requirement: str
-    namespace: str | None = None  # none for pypi
 
 
 def requirement_dependency(text: str) -> Dependency | None:

@@ -11,7 +11,8 @@ single-flight fetches, retention and the origin rules (``upstream_cache``, ``ext
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from coffer.core.packages.package_store import PendingBlob
@@ -47,12 +48,21 @@ class UpstreamFile:
 
     filename: str
     url: str  # absolute, at the registry
-    version: str  # normalized, from the file name
-    sha256: str  # the registry's announced digest (files without one are not listed)
+    version: str  # normalized, from the file name (pypi) or the packument (npm)
+    #: the registry's announced SHA-256 (hex); "" when it announces another digest only (npm: ``sha512``/``sha1``).
+    #: A file with no digest at all is not listed.
+    sha256: str
     size: int | None = None
     requires_python: str | None = None
     metadata_sha256: str | None = None  # PEP 658/714: the registry serves ``url + ".metadata"`` with this digest
     upload_time: float | None = None
+    sha512: str = ""  # hex (npm: decoded from ``dist.integrity``)
+    sha1: str = ""  # hex (npm: ``dist.shasum``, for tarballs that have no integrity)
+
+    @property
+    def key(self) -> str:
+        """What identifies the file's bytes: its strongest announced digest."""
+        return self.sha256 or self.sha512 or self.sha1
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,11 @@ class UpstreamProject:
     name: str
     display_name: str
     files: tuple[UpstreamFile, ...]
+    #: the registry's tags (npm's dist-tags: tag -> version)
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: per version (normalized), the format's fields a version keeps in ``PackageVersion.extra`` (npm: the
+    #: manifest under ``npm_manifest.MANIFEST_KEY``, a deprecation under ``DEPRECATED_KEY``)
+    version_extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False, compare=False)
 
     @functools.cached_property
     def releases(self) -> dict[str, UpstreamRelease]:
