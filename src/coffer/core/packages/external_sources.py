@@ -84,6 +84,10 @@ class ExternalPackages:
             for f in release.files
         ]
 
+    def tags(self, ref: PackageRef) -> dict[str, str]:
+        project = self._project(ref)
+        return {} if project is None else dict(project.tags)
+
     def _version(self, ref: PackageRef, release: UpstreamRelease) -> PackageVersion:
         return PackageVersion(
             package=ref,

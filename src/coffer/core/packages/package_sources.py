@@ -47,6 +47,10 @@ class PackageSource(Protocol):
         """The version's assets (none for a disposed version)."""
         ...
 
+    def tags(self, ref: PackageRef) -> dict[str, str]:
+        """The package's tags (npm's dist-tags: tag -> normalized version); empty for formats without tags."""
+        ...
+
 
 class StoredPackages:
     """A repository of the domain: its packages as the store holds them."""
@@ -90,6 +94,9 @@ class StoredPackages:
         if version.status == "Disposed":
             return []
         return self._store.list_assets(ref, version.version)
+
+    def tags(self, ref: PackageRef) -> dict[str, str]:
+        return self._store.get_tags(ref)
 
 
 def _searched(deps: Deps, repo: RepoRef) -> Iterator[Repository]:

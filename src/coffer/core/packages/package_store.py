@@ -171,6 +171,24 @@ class PackageStore(Protocol):
         """Remove the package with all its versions and assets."""
         ...
 
+    def get_tags(self, ref: PackageRef) -> dict[str, str]:
+        """The package's tags (npm's dist-tags: tag -> normalized version); empty if it has none or is absent."""
+        ...
+
+    def set_tag(self, ref: PackageRef, tag: str, version: str) -> None:
+        """Point ``tag`` at ``version`` (normalized), replacing where it pointed. ``ResourceNotFoundError`` if the
+        version is not in the repository."""
+        ...
+
+    def delete_tag(self, ref: PackageRef, tag: str) -> bool:
+        """Remove the tag; False if the package had no such tag."""
+        ...
+
+    def update_version_extra(self, ref: PackageRef, version: str, changes: Mapping[str, str | None]) -> PackageVersion:
+        """Set (or with None remove) keys of the version's ``extra``, atomically, with a new revision (npm's
+        deprecation message). ``ResourceNotFoundError`` if the version is absent."""
+        ...
+
     def blobs_in_use(self, sha256s: Iterable[str]) -> set[str]:
         """Which of ``sha256s`` some asset of any repository still uses, as its file or its extracted metadata
         (garbage collection keeps those blobs). Any number of digests; unknown ones are simply not returned."""
