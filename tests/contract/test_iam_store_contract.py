@@ -718,7 +718,7 @@ def assert_frozen_prefix(frozen: MetaData) -> None:
 
 
 def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> None:
-    assert LATEST_VERSION == 5
+    assert LATEST_VERSION == 6
     engine = create_engine_for(db_url)
     try:
         # a database as Coffer 2 made it: migrations 1 and 2
@@ -753,7 +753,7 @@ def test_version_2_is_frozen_and_a_version_2_database_upgrades(db_url: str) -> N
         assert apply_migrations(engine) == LATEST_VERSION - 2
         assert apply_migrations(engine) == 0
         with engine.connect() as conn:
-            assert list(conn.execute(select(schema_version.c.version)).scalars()) == [1, 2, 3, 4, 5]
+            assert list(conn.execute(select(schema_version.c.version)).scalars()) == list(range(1, LATEST_VERSION + 1))
         # migration 4 only adds columns to version-2 tables, and an index on assets.metadata_sha256
         after = shape(engine, v2_tables)
         assert {t: s[1:3] for t, s in after.items()} == {t: s[1:3] for t, s in v2_shape.items()}  # type: ignore[index]

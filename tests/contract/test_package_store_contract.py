@@ -793,3 +793,52 @@ def test_domain_asset_size_counts_each_content_once(pstore: Store) -> None:
     pstore.add_asset(pver("3.0"), c)
     assert pstore.get_domain(OWNER, "acme").asset_size_bytes == 0  # type: ignore[union-attr]
     assert size() == c.blob.size
+
+
+# --- tags (npm dist-tags) and version extra -----------------------------------------------------------------
+
+
+def test_tags_point_at_versions_of_the_repository(pstore: Store) -> None:
+    ref = pref("ui", namespace="acme", fmt="npm")
+    pstore.add_asset(pver(ref=ref, version="1.0.0"), asset("ui-1.0.0.tgz"))
+    pstore.add_asset(pver(ref=ref, version="2.0.0"), asset("ui-2.0.0.tgz"))
+    assert pstore.get_package_tags(ref) == {}
+    pstore.set_package_tag(ref, "latest", "1.0.0")
+    pstore.set_package_tag(ref, "beta", "2.0.0")
+    pstore.set_package_tag(ref, "latest", "2.0.0")  # moved, not added
+    assert pstore.get_package_tags(ref) == {"beta": "2.0.0", "latest": "2.0.0"}
+    with pytest.raises(ResourceNotFoundError):
+        pstore.set_package_tag(ref, "next", "9.9.9")
+    with pytest.raises(ResourceNotFoundError):
+        pstore.set_package_tag(pref("absent", fmt="npm"), "latest", "1.0.0")
+    assert pstore.delete_package_tag(ref, "beta") is True
+    assert pstore.delete_package_tag(ref, "beta") is False
+    assert pstore.get_package_tags(ref) == {"latest": "2.0.0"}
+    # another package of the same name without the scope has tags of its own
+    assert pstore.get_package_tags(pref("ui", fmt="npm")) == {}
+    pstore.delete_package(ref)
+    assert pstore.get_package_tags(ref) == {}
+
+
+def test_update_version_extra_sets_and_removes_keys_with_a_new_revision(pstore: Store) -> None:
+    ref = pref("left-pad", fmt="npm")
+    first = pstore.add_asset(
+        replace(pver(ref=ref, version="1.0.0"), extra={"npm:manifest": "{}"}), asset("left-pad-1.0.0.tgz")
+    )
+    updated = pstore.update_version_extra(ref, "1.0.0", {"npm:deprecated": "use 2"})
+    assert updated.extra == {"npm:manifest": "{}", "npm:deprecated": "use 2"}
+    assert updated.revision != first.revision
+    stored = pstore.get_version(ref, "1.0.0")
+    assert stored is not None and stored.extra == updated.extra
+    cleared = pstore.update_version_extra(ref, "1.0.0", {"npm:deprecated": None})
+    assert cleared.extra == {"npm:manifest": "{}"}
+    with pytest.raises(ResourceNotFoundError):
+        pstore.update_version_extra(ref, "3.0.0", {"npm:deprecated": "x"})
+
+
+def test_concurrent_extra_updates_all_land(pstore: Store) -> None:
+    ref = pref("many", fmt="npm")
+    pstore.add_asset(pver(ref=ref, version="1.0.0"), asset("many-1.0.0.tgz"))
+    assert race(8, lambda i: pstore.update_version_extra(ref, "1.0.0", {f"k{i}": str(i)})) == [None] * 8
+    stored = pstore.get_version(ref, "1.0.0")
+    assert stored is not None and {f"k{i}" for i in range(8)} <= set(stored.extra)

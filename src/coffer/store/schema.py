@@ -20,7 +20,8 @@ role_policies, managed_policies, policy_versions, policy_attachments, access_key
 user or role of the same name inherits nothing) and ``asset_names`` (every file name a repository has used,
 with its content). Migration 4 alters tables and creates ``asset_names`` from the definition here: freeze it
 in ``m0004_principal_ids`` before that table changes. Migration 5 (``m0005_package_groups``, frozen) adds
-``package_groups`` and ``package_group_allowed_repositories`` (cascading from domains).
+``package_groups`` and ``package_group_allowed_repositories`` (cascading from domains). Migration 6
+(``m0006_package_tags``, frozen) adds ``package_tags`` (npm's dist-tags, cascading from packages).
 
 IAM names of roles, groups and managed policies are unique per account case-insensitively: each of those
 tables has a ``name_key`` column (the name lowercased by the store, in Python, so both backends agree) with a
@@ -501,4 +502,19 @@ package_group_allowed_repositories = Table(
     Column("repository", _key(), nullable=False),
     ForeignKeyConstraint(["group_id"], ["package_groups.id"], ondelete="CASCADE"),
     PrimaryKeyConstraint("group_id", "restriction", "repository"),
+)
+
+
+# --- package tags (migration 6) -----------------------------------------------------------------------
+
+# npm's dist-tags: a name pointing at one version of the package (``latest``, ``beta``); the version is not a
+# foreign key, so a tag survives its version's deletion and the reader drops it (the packument never shows it).
+package_tags = Table(
+    "package_tags",
+    metadata,
+    Column("package_id", Integer(), nullable=False),
+    Column("tag", _key(), nullable=False),
+    Column("version", _key(), nullable=False),  # normalized
+    ForeignKeyConstraint(["package_id"], ["packages.id"], ondelete="CASCADE"),
+    PrimaryKeyConstraint("package_id", "tag"),
 )

@@ -96,7 +96,7 @@ class StoredPackages:
         return self._store.list_assets(ref, version.version)
 
     def tags(self, ref: PackageRef) -> dict[str, str]:
-        return self._store.get_tags(ref)
+        return self._store.get_package_tags(ref)
 
 
 def _searched(deps: Deps, repo: RepoRef) -> Iterator[Repository]:

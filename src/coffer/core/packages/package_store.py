@@ -171,16 +171,16 @@ class PackageStore(Protocol):
         """Remove the package with all its versions and assets."""
         ...
 
-    def get_tags(self, ref: PackageRef) -> dict[str, str]:
+    def get_package_tags(self, ref: PackageRef) -> dict[str, str]:
         """The package's tags (npm's dist-tags: tag -> normalized version); empty if it has none or is absent."""
         ...
 
-    def set_tag(self, ref: PackageRef, tag: str, version: str) -> None:
+    def set_package_tag(self, ref: PackageRef, tag: str, version: str) -> None:
         """Point ``tag`` at ``version`` (normalized), replacing where it pointed. ``ResourceNotFoundError`` if the
         version is not in the repository."""
         ...
 
-    def delete_tag(self, ref: PackageRef, tag: str) -> bool:
+    def delete_package_tag(self, ref: PackageRef, tag: str) -> bool:
         """Remove the tag; False if the package had no such tag."""
         ...
 

@@ -27,6 +27,7 @@ from coffer.store.migrations import (
     m0003_iam,
     m0004_principal_ids,
     m0005_package_groups,
+    m0006_package_tags,
 )
 
 Migration = Callable[[Connection], None]
@@ -48,6 +49,7 @@ MIGRATIONS: Final[Sequence[Migration]] = (
     m0003_iam.migrate,
     m0004_principal_ids.migrate,
     m0005_package_groups.migrate,
+    m0006_package_tags.migrate,
 )
 """Migration N is ``MIGRATIONS[N - 1]``."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -14,7 +14,7 @@ from coffer.core.packages.package_models import Asset, BlobInfo, Package, Packag
 from coffer.core.packages.package_store import PUBLISHED_FIRST, OriginConfiguration
 from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.shared.pagination import Page
-from coffer.store.schema import asset_names, assets, domains, package_versions, packages, repositories
+from coffer.store.schema import asset_names, assets, domains, package_tags, package_versions, packages, repositories
 from coffer.store.sql.base import (
     SqlBase,
     check_limit,
@@ -397,6 +397,71 @@ class SqlPackages(SqlBase):
         if row is None:
             raise _no_package(ref)
         return _to_package(ref.repo, row)
+
+    def get_package_tags(self, ref: PackageRef) -> dict[str, str]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(package_tags.c.tag, package_tags.c.version)
+                .where(package_tags.c.package_id == _package_id_select(ref).scalar_subquery())
+                .order_by(package_tags.c.tag)
+            ).all()
+        return {r.tag: r.version for r in rows}
+
+    def set_package_tag(self, ref: PackageRef, tag: str, version: str) -> None:
+        """One upsert, whose package id comes from the version's row: a tag can only point at a version that
+        is in the repository at that moment."""
+        with self._write() as conn:
+            package_id = conn.execute(
+                select(package_versions.c.package_id).where(
+                    package_versions.c.id == _version_id_select(ref, version).scalar_subquery()
+                )
+            ).scalar_one_or_none()
+            if package_id is None:
+                raise _no_version(ref, version)
+            stmt = self._insert(package_tags).values(package_id=package_id, tag=tag, version=version)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[package_tags.c.package_id, package_tags.c.tag], set_={"version": version}
+                )
+            )
+
+    def delete_package_tag(self, ref: PackageRef, tag: str) -> bool:
+        stmt = delete(package_tags).where(
+            package_tags.c.package_id == _package_id_select(ref).scalar_subquery(), package_tags.c.tag == tag
+        )
+        with self._write() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
+    def update_version_extra(self, ref: PackageRef, version: str, changes: Mapping[str, str | None]) -> PackageVersion:
+        """A read and an update in one write transaction, the update conditional on the revision read: a
+        concurrent change makes it match no row, and it is read again (at most a few rounds)."""
+        pv = package_versions
+        where = pv.c.id == _version_id_select(ref, version).scalar_subquery()
+        with self._write() as conn:
+            for _attempt in range(5):
+                row = conn.execute(select(pv.c.extra, pv.c.revision).where(where)).one_or_none()
+                if row is None:
+                    raise _no_version(ref, version)
+                extra = dict(json.loads(row.extra))
+                for key, value in changes.items():
+                    if value is None:
+                        extra.pop(key, None)
+                    else:
+                        extra[key] = value
+                stmt = (
+                    update(pv)
+                    .where(where, pv.c.revision == row.revision)
+                    .values(extra=json.dumps(extra, sort_keys=True), revision=new_revision())
+                    .returning(*pv.c)
+                )
+                updated = conn.execute(stmt).one_or_none()
+                if updated is not None:
+                    return _to_version(ref, updated)
+        raise ConflictError(
+            f"Version {version} of package {_package_label(ref)} kept changing; try again",
+            resource_id=version,
+            resource_type="package-version",
+        )
 
     def blobs_in_use(self, sha256s: Iterable[str]) -> set[str]:
         """Asks in batches of ``_BLOB_BATCH`` digests (well under either backend's bound-parameter limit)."""
