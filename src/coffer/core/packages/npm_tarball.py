@@ -42,7 +42,7 @@ def read_tarball(file: IO[bytes]) -> TarballContents:
             for member in archive:
                 if not member.isfile():
                     continue
-                top, sep, base = member.name.lstrip("./").partition("/")
+                _top, sep, base = member.name.lstrip("./").partition("/")
                 if not sep or "/" in base:
                     continue
                 if base == "package.json" and manifest is None:

@@ -20,8 +20,8 @@ from coffer.core.packages.package_models import (
     Package,
     PackageRef,
     PackageVersion,
+    PackageView,
     RepoRef,
-    ResolvedVersion,
     package_label,
 )
 from coffer.core.packages.package_names import normalize_version
@@ -66,9 +66,7 @@ class PackageAccess:
         # What the index pages show, per (repository, format, namespace, name): pip and uv fetch the same pages
         # over and over. Dropped at once by every write through this process, and after a second for writes
         # made by other processes (the same rule as identities and policies).
-        self._index: TtlCache[tuple[RepoRef, str, str | None, str], list[ResolvedVersion]] = TtlCache(
-            deps.clock, deps.cache_ttl
-        )
+        self._index: TtlCache[tuple[RepoRef, str, str | None, str], PackageView] = TtlCache(deps.clock, deps.cache_ttl)
         self._packages_index: TtlCache[tuple[RepoRef, str], list[Package]] = TtlCache(deps.clock, deps.cache_ttl)
 
     def _group_rules(self, ref: PackageRef) -> EffectiveOriginRules | None:

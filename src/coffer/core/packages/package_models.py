@@ -3,6 +3,7 @@ words the service and the store use about them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -107,6 +108,19 @@ class ResolvedVersion:
     def source_of(self, asset_name: str) -> RepoRef:
         """The repository holding the asset of that name."""
         return self.merged_from.get(asset_name, self.source)
+
+
+@dataclass(frozen=True, eq=False)
+class PackageView:
+    """One package as a repository serves it through its search order: the versions its index shows (see
+    ``package_reads.PackageReads.index_versions``) and its tags merged across the sources. A view is cached and
+    shared: the same object is given out until a write (or the cache's second) replaces it, so renderings of it
+    can be cached by its identity."""
+
+    versions: tuple[ResolvedVersion, ...]
+    #: tag -> version, only tags naming a version shown; where two sources tag one name, the later source of
+    #: the search order (the upstream) wins, as on AWS
+    tags: Mapping[str, str]
 
 
 @dataclass(frozen=True)

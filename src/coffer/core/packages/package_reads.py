@@ -24,6 +24,7 @@ from coffer.core.packages.package_models import (
     Package,
     PackageRef,
     PackageVersion,
+    PackageView,
     RepoRef,
     ResolvedVersion,
 )
@@ -136,12 +137,21 @@ class PackageReads(PackageAccess):
     def index_versions(self, repo: RepoRef, fmt: str, namespace: str | None, name: str) -> list[ResolvedVersion]:
         """The versions of one package the index shows (status Published), merged across the search order: a
         version is taken from the first repository that has it. Ordered by published time."""
-        return list(self._index.get_or_load((repo, fmt, namespace, name), self._load_index_versions))
+        return list(self.package_view(repo, fmt, namespace, name).versions)
 
-    def _load_index_versions(self, key: tuple[RepoRef, str, str | None, str]) -> list[ResolvedVersion]:
+    def package_view(self, repo: RepoRef, fmt: str, namespace: str | None, name: str) -> PackageView:
+        """The package's versions (``index_versions``) and merged tags, from one walk of the search order; the
+        same object until something changes (see ``PackageView``)."""
+        return self._index.get_or_load((repo, fmt, namespace, name), self._load_view)
+
+    def _load_view(self, key: tuple[RepoRef, str, str | None, str]) -> PackageView:
         repo, fmt, namespace, name = key
         decided: dict[str, ResolvedVersion | None] = {}  # None: not listed (its first repository says so)
+        tag_layers: list[dict[str, str]] = []
         for source, ref in self._package_sources(repo, fmt, namespace, name):
+            tags = source.tags(ref)
+            if tags:
+                tag_layers.append(tags)
             for version in source.versions(ref):
                 listed = version.status in LISTED_STATUSES
                 if version.version not in decided:
@@ -159,7 +169,11 @@ class PackageReads(PackageAccess):
                     decided[version.version] = _merged(shown, source.assets(ref, version), ref.repo)
         shown_versions = [v for v in decided.values() if v is not None]
         shown_versions.sort(key=lambda r: (r.version.published_time, r.version.version))
-        return shown_versions
+        numbers = {v.version.version for v in shown_versions}
+        merged: dict[str, str] = {}
+        for layer in tag_layers:  # in search order: a later source's tag replaces an earlier one's
+            merged.update((tag, version) for tag, version in layer.items() if version in numbers)
+        return PackageView(versions=tuple(shown_versions), tags=merged)
 
     def find_asset(
         self, repo: RepoRef, fmt: str, namespace: str | None, name: str, version: str, asset_name: str
