@@ -31,6 +31,7 @@ from coffer.core.codeartifact.repositories import UNSERVED_FORMATS, unserved_for
 from coffer.core.shared.clock import system_clock
 from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.host_style import HostStyleLayer
+from coffer.formats.npm import NpmEndpoint
 from coffer.formats.pypi import PypiEndpoint
 from coffer.formats.reason import ReasonResponse
 from coffer.settings import Settings, SettingsError
@@ -170,6 +171,13 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         max_upload_bytes=settings.max_upload_bytes,
     )
 
+    npm = NpmEndpoint(
+        services.packages,
+        TokenAuthenticator(services.tokens),
+        system_clock,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # unreferenced blobs, every COFFER_GC_INTERVAL seconds, on a thread of its own (off the event loop)
@@ -190,7 +198,8 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
             Route("/v1/{rest:path}", codeartifact),
             Route("/", RootDispatch(query), methods=["GET", "POST"]),
             *pypi.routes(),  # /pypi/d/{domain}-{owner}/{repo}/...
-            *unserved_format_routes(),  # /npm/..., /maven/..., ...: 404 "not served yet"
+            *npm.routes(),  # /npm/d/{domain}-{owner}/{repo}/...
+            *unserved_format_routes(),  # /maven/..., /nuget/..., ...: 404 "not served yet"
             Route("/{rest:path}", not_found),
         ],
         # {domain}-{owner}.d.codeartifact.{region}.{suffix}/{format}/{repo}/... onto the path-style routes above

@@ -30,16 +30,22 @@ def realm(domain: str, repository: str) -> str:
     return f"{domain}/{repository}"
 
 
+def challenge(realm_name: str) -> str:
+    """The ``WWW-Authenticate`` value of a 401: the two schemes package clients use, for the repository."""
+    quoted = realm_name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'Bearer realm="{quoted}", Basic realm="{quoted}"'
+
+
 def unauthorized(realm_name: str, message: str, *, close: bool = False) -> Response:
     """401 with the challenge CodeArtifact sends; ``message`` (never holding a token) is the body and the reason
     phrase."""
-    quoted = realm_name.replace("\\", "\\\\").replace('"', '\\"')
-    headers = _refusal_headers(close)
-    headers["WWW-Authenticate"] = f'Bearer realm="{quoted}", Basic realm="{quoted}"'
+    headers = refusal_headers(close)
+    headers["WWW-Authenticate"] = challenge(realm_name)
     return ReasonResponse(message, 401, headers=headers)
 
 
-def _refusal_headers(close: bool) -> dict[str, str]:
+def refusal_headers(close: bool) -> dict[str, str]:
+    """The headers of every refusal: never cached; ``close`` when the request body was not read to its end."""
     headers = {"Cache-Control": "no-store"}
     if close:
         headers["Connection"] = "close"
@@ -48,7 +54,7 @@ def _refusal_headers(close: bool) -> dict[str, str]:
 
 def refusal(status: int, message: str, *, close: bool = False) -> Response:
     """A refused request: the message is the reason phrase and the body."""
-    return ReasonResponse(message, status, headers=_refusal_headers(close))
+    return ReasonResponse(message, status, headers=refusal_headers(close))
 
 
 def plain(status: int, message: str) -> Response:

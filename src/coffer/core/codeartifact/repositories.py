@@ -17,7 +17,7 @@ MAX_DIRECT_UPSTREAMS = 10
 MAX_UPSTREAM_GRAPH = 25
 MAX_REPOSITORIES_PER_DOMAIN = 1000
 ENDPOINT_FORMATS = ("npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo")  # the model's enum
-SERVED_FORMATS = frozenset({"pypi"})
+SERVED_FORMATS = frozenset({"npm", "pypi"})
 """The formats package clients can use: the one list to extend when a format gets its endpoint. GetRepositoryEndpoint
 refuses the others, and their paths answer 404 (``unserved_format_message``)."""
 UNSERVED_FORMATS = tuple(f for f in ENDPOINT_FORMATS if f not in SERVED_FORMATS)

@@ -6,6 +6,7 @@ and authorizes its caller."""
 from __future__ import annotations
 
 from coffer.core.identity.callers import Caller
+from coffer.core.packages import npm_manifest
 from coffer.core.packages.package_access import PackageAccess
 from coffer.core.packages.package_models import (
     DOWNLOADABLE_STATUSES,
@@ -182,8 +183,9 @@ class PackageQueries(PackageAccess):
 
         For pypi they are the ``Requires-Dist`` fields of the version's core metadata (``pypi_dependencies``):
         the METADATA extracted from a wheel at upload (``Asset.metadata_sha256``), else the metadata read from
-        a distribution file itself (an sdist's PKG-INFO). Other formats, and versions without assets
-        (disposed), have none."""
+        a distribution file itself (an sdist's PKG-INFO). For npm they are the dependency maps of the version's
+        ``package.json`` (``npm_manifest.dependencies``: regular, dev, peer, optional). Other formats, and pypi
+        versions without assets (disposed), have none."""
         ref = normalize_ref(package)
         self._authorize_package(caller, "ListPackageVersionDependencies", ref)
         found = self._require_version(ref, version)
@@ -200,6 +202,8 @@ class PackageQueries(PackageAccess):
         return found, dependencies[start:end], self._d.paginator.encode(scope, str(end) if more else None, caller)
 
     def _dependencies(self, ref: PackageRef, version: PackageVersion) -> list[Dependency]:
+        if ref.format == "npm":
+            return npm_manifest.dependencies(version)
         if ref.format != "pypi":
             return []
         assets = self._assets(ref, version)

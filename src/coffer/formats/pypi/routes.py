@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from coffer.core.packages.package_models import RepoRef
@@ -31,6 +31,7 @@ from coffer.core.packages.pypi_names import canonical_version, is_valid_name, no
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import CofferError
 from coffer.formats.auth import TokenAuthenticator
+from coffer.formats.blob_responses import send_blob
 from coffer.formats.host_style import public_path
 from coffer.formats.pypi import simple
 from coffer.formats.pypi.upload import Uploader
@@ -196,19 +197,7 @@ class PypiEndpoint:
             metadata_sha256 = self._packages.local_metadata(asset)
             if metadata_sha256 is None:
                 return plain(404, f"No core metadata file for {asset_name}")
-            return self._send_blob(request, metadata_sha256, filename)
+            return send_blob(self._packages, request, metadata_sha256, filename)
         # fetched from its registry on first download, and retained (package_fetching)
         asset = self._packages.local_asset(repo, resolved, asset)
-        return self._send_blob(request, asset.blob.sha256, filename)
-
-    def _send_blob(self, request: Request, sha256: str, filename: str) -> Response:
-        etag = f'"{sha256}"'
-        headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match and etag in (t.strip() for t in if_none_match.split(",")):
-            return Response(status_code=304, headers=headers)
-        path, size = self._packages.open_blob(sha256)
-        if path is None:
-            return plain(503, f"The content of {filename} is not available from this server")
-        headers["Content-Length"] = str(size)
-        return FileResponse(path, headers=headers, media_type="application/octet-stream")
+        return send_blob(self._packages, request, asset.blob.sha256, filename)

@@ -1,0 +1,179 @@
+"""``npm publish`` and the other writes of a packument (``npm deprecate``), as ``PUT /<name>``.
+
+A publish sends the packument of the new version: ``name``, ``versions`` (the one version published, its
+manifest), ``dist-tags`` (the tag it gets: ``latest`` or ``--tag``) and ``_attachments`` (the tarball, base64).
+What is checked, before anything is visible:
+
+- the name in the body is the name in the URL, the version is semver, the manifest names both;
+- exactly one version and one attachment, whose decoded size is its announced ``length`` and at most the
+  server's file size limit;
+- the tarball's SHA-512 and SHA-1 are what the manifest's ``dist.integrity`` and ``dist.shasum`` say, and its
+  own ``package.json`` names the same package and version;
+- the package's origin controls and package groups allow publishing, as for every format
+  (``PackageService.publish``).
+
+The same version twice is a 409 (``You cannot publish over the previously published versions``), as npm's
+registry words it. A PUT without ``_attachments`` is a metadata update: Coffer applies the versions'
+``deprecated`` fields (``npm deprecate``) and ignores the rest, which the registry owns.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.npm_manifest import npm_version
+from coffer.core.packages.npm_names import NpmName, clean_version, tarball_name
+from coffer.core.packages.npm_tarball import TarballError, read_tarball
+from coffer.core.packages.package_models import ASSET_NAME_REUSED, Asset, PackageRef
+from coffer.core.packages.package_service import PackageService
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import ConflictError, ValidationError
+from coffer.formats.npm.replies import reply
+
+
+@dataclass(frozen=True)
+class _Attachment:
+    filename: str
+    data: bytes
+
+
+def _invalid(message: str) -> ValidationError:
+    return ValidationError(message)
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _invalid(f"{what} must be a JSON object")
+    return value
+
+
+def _decode_integrity(integrity: str) -> dict[str, str]:
+    """``sha512-<base64> sha1-<base64>`` as hex digests by algorithm (unknown algorithms ignored)."""
+    digests: dict[str, str] = {}
+    for item in integrity.split():
+        algorithm, sep, b64 = item.partition("-")
+        if not sep or algorithm not in ("sha512", "sha1"):
+            continue
+        try:
+            digests[algorithm] = base64.b64decode(b64.partition("?")[0], validate=True).hex()
+        except (binascii.Error, ValueError):
+            raise _invalid(f"dist.integrity {item!r} is not valid base64") from None
+    return digests
+
+
+class NpmPublisher:
+    def __init__(self, packages: PackageService, clock: Clock, *, max_tarball_bytes: int) -> None:
+        self._packages = packages
+        self._clock = clock
+        self._max_tarball = max_tarball_bytes
+
+    def put(self, caller: Caller, ref: PackageRef, name: NpmName, body: bytes) -> Response:
+        """The PUT of a packument (see the module's description); raises ``CofferError``s for refusals."""
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise _invalid("The request body is not JSON") from None
+        doc = _object(doc, "The request body")
+        if doc.get("name", name.full) != name.full:
+            raise _invalid(f"The package name in the body ({doc.get('name')!r}) is not {name.full!r}, as in the URL")
+        versions = _object(doc.get("versions", {}), "versions")
+        if "_attachments" not in doc:
+            return self._update(caller, ref, versions)
+        return self._publish(caller, ref, name, doc, versions)
+
+    # --- npm deprecate ----------------------------------------------------------------------------------------
+
+    def _update(self, caller: Caller, ref: PackageRef, versions: dict[str, Any]) -> Response:
+        messages: dict[str, str | None] = {}
+        for number, manifest in versions.items():
+            if isinstance(manifest, dict):
+                deprecated = manifest.get("deprecated")
+                messages[number] = deprecated if isinstance(deprecated, str) and deprecated else None
+        changed = self._packages.set_deprecations(caller, ref, messages)
+        return reply({"ok": True, "changed": changed})
+
+    # --- npm publish ------------------------------------------------------------------------------------------
+
+    def _publish(
+        self, caller: Caller, ref: PackageRef, name: NpmName, doc: dict[str, Any], versions: dict[str, Any]
+    ) -> Response:
+        if len(versions) != 1:
+            raise _invalid(f"A publish carries exactly one version; this one has {len(versions)}")
+        ((number, manifest_value),) = versions.items()
+        if clean_version(number) != number:
+            raise _invalid(f"Version {number!r} is not a valid semver version")
+        manifest = _object(manifest_value, f"versions[{number!r}]")
+        if manifest.get("name") != name.full or manifest.get("version") != number:
+            raise _invalid(f"The manifest of {number} names {manifest.get('name')}@{manifest.get('version')}")
+        attachment = self._attachment(_object(doc["_attachments"], "_attachments"))
+        now = self._clock()
+        with self._packages.begin_blob() as pending:
+            pending.write(attachment.data)
+            info = pending.finish()
+            self._check_digests(manifest, info.sha512, info.sha1)
+            try:
+                with pending.open() as file:
+                    contents = read_tarball(file)
+            except TarballError as exc:
+                raise _invalid(f"The attachment is not an npm tarball: {exc}") from None
+            packed = (contents.manifest.get("name"), contents.manifest.get("version"))
+            if packed != (name.full, number):
+                raise _invalid(f"The tarball's package.json names {packed[0]}@{packed[1]}, not {name.full}@{number}")
+            blob = pending.keep()
+        readme = contents.readme or (doc.get("readme") if isinstance(doc.get("readme"), str) else "") or ""
+        version = npm_version(ref, number, manifest, when=now, readme=readme, origin_repository=ref.repo)
+        asset = Asset(name=tarball_name(name.name, number), blob=blob, created_at=now)
+        try:
+            self._packages.publish(caller, version, asset)
+        except ConflictError as exc:
+            if exc.resource_type in ("asset", ASSET_NAME_REUSED):
+                raise ConflictError(
+                    f"You cannot publish over the previously published versions: {number}.", number, "package-version"
+                ) from None
+            raise
+        for tag, tagged in _object(doc.get("dist-tags", {}), "dist-tags").items():
+            if tagged == number and isinstance(tag, str):
+                self._packages.set_tag(caller, ref, tag, number)
+        return reply({"ok": True, "id": name.full, "version": number}, status=201)
+
+    def _attachment(self, attachments: dict[str, Any]) -> _Attachment:
+        if len(attachments) != 1:
+            raise _invalid(f"A publish carries exactly one attachment; this one has {len(attachments)}")
+        ((filename, value),) = attachments.items()
+        entry = _object(value, f"_attachments[{filename!r}]")
+        data = entry.get("data")
+        if not isinstance(data, str):
+            raise _invalid("The attachment has no base64 data")
+        if len(data) // 4 * 3 > self._max_tarball + 3:
+            raise ValidationError(f"The tarball is larger than this server's limit of {self._max_tarball} bytes")
+        try:
+            decoded = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise _invalid("The attachment's data is not valid base64") from None
+        if len(decoded) > self._max_tarball:
+            raise ValidationError(f"The tarball is larger than this server's limit of {self._max_tarball} bytes")
+        length = entry.get("length")
+        if length is not None and length != len(decoded):
+            raise _invalid(f"The attachment is {len(decoded)} bytes, not the {length} its length says")
+        return _Attachment(filename, decoded)
+
+    @staticmethod
+    def _check_digests(manifest: dict[str, Any], sha512: str, sha1: str) -> None:
+        dist = manifest.get("dist")
+        if not isinstance(dist, dict):
+            return
+        integrity = dist.get("integrity")
+        if isinstance(integrity, str):
+            announced = _decode_integrity(integrity)
+            if announced.get("sha512", sha512) != sha512 or announced.get("sha1", sha1) != sha1:
+                raise _invalid("The tarball does not match the manifest's dist.integrity: it was not stored")
+        shasum = dist.get("shasum")
+        if isinstance(shasum, str) and shasum.lower() != sha1:
+            raise _invalid("The tarball does not match the manifest's dist.shasum: it was not stored")

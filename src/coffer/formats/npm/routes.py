@@ -1,0 +1,339 @@
+"""The npm registry of every npm repository, path style as CodeArtifact's VPC endpoints spell it::
+
+    /npm/d/{domain}-{owner}/{repo}/{name}                     GET: packument (full or abbreviated); PUT: publish,
+                                                              deprecate
+    /npm/d/{domain}-{owner}/{repo}/@{scope}/{name}            the same for a scoped package (also @scope%2fname)
+    /npm/d/{domain}-{owner}/{repo}/{name}/-/{name}-{v}.tgz    the tarball, through upstreams
+    /npm/d/{domain}-{owner}/{repo}/{name}/{version|tag}       one version's manifest
+    /npm/d/{domain}-{owner}/{repo}/-/package/{name}/dist-tags[/{tag}]   npm dist-tag ls | add | rm
+    /npm/d/{domain}-{owner}/{repo}/-/ping                     npm ping
+
+Every request is authenticated by token first (401 with the challenge otherwise), then authorized for the
+repository (403), and only then is the path looked at. Writes are authorized for the package from the URL before
+their body is read, and the body is bounded as it arrives. The commands CodeArtifact does not support (audit,
+search, login/adduser, logout, whoami, token, owner, access, team, star, hook, unpublish) get an immediate 404
+naming the command and what to use instead: npm retries neither, and prints the message.
+
+Packuments are rendered once per package view and kept (``_Rendered``): the same bytes, ETag and gzip body are
+served until a write or the read path's one-second cache produces a new view.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from coffer.core.identity.callers import Caller
+from coffer.core.packages.npm_names import NpmName, clean_version, parse_name
+from coffer.core.packages.package_models import PackageRef, PackageView, RepoRef
+from coffer.core.packages.package_service import PackageService
+from coffer.core.shared.clock import Clock
+from coffer.core.shared.errors import CofferError
+from coffer.formats.auth import TokenAuthenticator
+from coffer.formats.blob_responses import send_blob
+from coffer.formats.host_style import public_path
+from coffer.formats.npm import packument
+from coffer.formats.npm.bodies import BadLength, BodyTooLarge, read_bounded
+from coffer.formats.npm.publish import NpmPublisher
+from coffer.formats.npm.replies import JSON, error_reply, refuse, reply
+from coffer.request_context import note_principal
+
+FORMAT = "npm"
+PREFIX = "/npm/d"
+_OWNER = re.compile(r"[0-9]{12}")
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_READ_METHODS = frozenset({"GET", "HEAD"})
+MAX_TAG_BODY = 64 * 1024
+MANIFEST_ALLOWANCE = 16 * 1024 * 1024  # a publish body's JSON besides the base64 tarball
+MAX_RENDERED = 1024  # packuments kept rendered
+GZIP_MIN = 1024
+
+_UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
+    ("-/npm/v1/security/", "npm audit", "audit your dependencies with a scanner of your own"),
+    ("-/v1/search", "npm search", "use ListPackages (aws codeartifact list-packages --format npm)"),
+    ("-/whoami", "npm whoami", "use aws sts get-caller-identity"),
+    ("-/v1/login", "npm login and npm adduser", "log in with aws codeartifact login --tool npm"),
+    ("-/user/", "npm login, npm adduser and npm logout", "log in with aws codeartifact login --tool npm"),
+    ("-/npm/v1/tokens", "npm token", "tokens come from aws codeartifact get-authorization-token"),
+    ("-/npm/v1/user", "npm profile", "identities are managed with IAM"),
+    ("-/org/", "npm org and npm access", "permissions are IAM and repository policies"),
+    ("-/team/", "npm team and npm access", "permissions are IAM and repository policies"),
+    ("-/npm/v1/hooks", "npm hook", "nothing replaces it"),
+    ("-/_view/", "npm star and npm stars", "nothing replaces it"),
+)
+
+
+def _unsupported(command: str, instead: str) -> str:
+    return f"{command} is not supported by CodeArtifact repositories (nor by Coffer); {instead}"
+
+
+@dataclass(frozen=True)
+class Location:
+    repo: RepoRef
+    base: str  # the endpoint's path, ending in '/'
+
+
+def parse_location(domain_and_owner: str, repository: str) -> Location | None:
+    domain, sep, owner = domain_and_owner.rpartition("-")
+    if not sep or not domain or not _OWNER.fullmatch(owner) or not repository:
+        return None
+    base = f"{PREFIX}/{quote(domain_and_owner)}/{quote(repository)}/"
+    return Location(RepoRef(domain_owner=owner, domain=domain, name=repository), base)
+
+
+def _split_package(parts: list[str]) -> tuple[NpmName, list[str]] | None:
+    """The package named at the start of ``parts`` (``name`` or ``@scope``, ``name``) and what follows it."""
+    if not parts or not parts[0]:
+        return None
+    if parts[0].startswith("@"):
+        if len(parts) < 2:
+            return None
+        text, rest = f"{parts[0]}/{parts[1]}", parts[2:]
+    else:
+        text, rest = parts[0], parts[1:]
+    name = parse_name(text)
+    return None if name is None else (name, rest)
+
+
+@dataclass
+class _Rendered:
+    view: PackageView
+    body: bytes
+    etag: str
+    gzipped: bytes | None = field(default=None)
+
+
+class NpmEndpoint:
+    """The routes of every npm repository; mount them with ``routes()``."""
+
+    def __init__(
+        self, packages: PackageService, authenticator: TokenAuthenticator, clock: Clock, *, max_upload_bytes: int
+    ) -> None:
+        self._packages = packages
+        self._auth = authenticator
+        self._publisher = NpmPublisher(packages, clock, max_tarball_bytes=max_upload_bytes)
+        self._max_publish_body = max_upload_bytes * 4 // 3 + 4 + MANIFEST_ALLOWANCE
+        self._rendered: OrderedDict[tuple[object, ...], _Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(PREFIX + "/{domain_owner}/{repository}", self.handle, methods=_ALL_METHODS),
+            Route(PREFIX + "/{domain_owner}/{repository}/{rest:path}", self.handle, methods=_ALL_METHODS),
+        ]
+
+    async def handle(self, request: Request) -> Response:
+        location = parse_location(request.path_params["domain_owner"], request.path_params["repository"])
+        if location is None:
+            return refuse(404, f"No such repository: {public_path(request.scope, request.url.path)}")
+        rest: str = request.path_params.get("rest") or ""
+        if request.method.upper() in _READ_METHODS:
+            return await run_in_threadpool(self._handle_read, request, location, rest)
+        repo = location.repo
+        try:
+            auth = await self._auth.authenticate(request.headers, repo.domain_owner, repo.domain)
+        except CofferError as exc:
+            return error_reply(exc, repo, close=True)
+        note_principal(request.scope, auth.caller)
+        try:
+            return await self._write(request, location, rest, auth.caller)
+        except CofferError as exc:
+            return error_reply(exc, repo, close=True)
+        except BodyTooLarge as exc:
+            return refuse(413, str(exc), close=True)
+        except BadLength as exc:
+            return refuse(400, str(exc), close=True)
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    def _handle_read(self, request: Request, location: Location, rest: str) -> Response:
+        repo = location.repo
+        try:
+            auth = self._auth.verify(request.headers, repo.domain_owner, repo.domain)
+            note_principal(request.scope, auth.caller)
+            self._packages.authorize_read(auth.caller, repo)
+            return self._read(request, location, rest)
+        except CofferError as exc:
+            return error_reply(exc, repo)
+
+    def _read(self, request: Request, location: Location, rest: str) -> Response:
+        parts = rest.split("/")
+        if parts[0] == "-":
+            return self._special_read(request, location, parts)
+        split = _split_package(parts)
+        if split is None:
+            return refuse(404, f"Not found: {rest!r} is not an npm package name")
+        name, tail = split
+        match tail:
+            case [] | [""]:
+                return self._packument(request, location, name)
+            case ["-", filename] if filename:
+                return self._tarball(request, location.repo, name, filename)
+            case [wanted] if wanted and wanted != "-rev":
+                return self._one_version(request, location, name, wanted)
+        return self._unpublish_or_404(request, tail)
+
+    def _unpublish_or_404(self, request: Request, tail: list[str]) -> Response:
+        if tail and tail[0] == "-rev":
+            return refuse(404, _unsupported("npm unpublish", "use aws codeartifact delete-package-versions"))
+        return refuse(404, f"No such resource: {public_path(request.scope, request.url.path)}")
+
+    def _special_read(self, request: Request, location: Location, parts: list[str]) -> Response:
+        path = "/".join(parts)
+        if path == "-/ping":
+            return reply({})
+        if parts[:2] == ["-", "package"]:
+            split = _split_package(parts[2:])
+            if split is not None and split[1] == ["dist-tags"]:
+                name = split[0]
+                view = self._view(location.repo, name)
+                if not view.versions:
+                    return self._no_package(location.repo, name)
+                return reply(packument.tags_of(view), headers={"Cache-Control": "no-cache"})
+        return self._unsupported_or_404(request, path)
+
+    def _unsupported_or_404(self, request: Request, path: str) -> Response:
+        for prefix, command, instead in _UNSUPPORTED:
+            if path.startswith(prefix) or path == prefix.rstrip("/"):
+                return refuse(404, _unsupported(command, instead))
+        if path.startswith("-/package/"):
+            return refuse(404, _unsupported("npm access and npm owner", "permissions are IAM and repository policies"))
+        return refuse(404, f"No such resource: {public_path(request.scope, request.url.path)}")
+
+    def _view(self, repo: RepoRef, name: NpmName) -> PackageView:
+        return self._packages.package_view(repo, FORMAT, name.scope, name.name)
+
+    def _no_package(self, repo: RepoRef, name: NpmName) -> Response:
+        return refuse(404, f"Not found: {name.full} is not in {repo.domain}/{repo.name} or its upstreams")
+
+    def _tarball_base(self, request: Request, location: Location, name: NpmName) -> str:
+        host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+        base = public_path(request.scope, location.base)
+        return f"{request.url.scheme}://{host}{base}{quote(name.full, safe='@/')}/-/"
+
+    def _packument(self, request: Request, location: Location, name: NpmName) -> Response:
+        view = self._view(location.repo, name)
+        if not view.versions:
+            return self._no_package(location.repo, name)
+        abbreviated = packument.wants_abbreviated(request.headers.get("accept"))
+        base = self._tarball_base(request, location, name)
+        rendered = self._render(view, (location.repo, name, abbreviated, base), name, base, abbreviated)
+        media_type = packument.ABBREVIATED if abbreviated else JSON
+        headers = {"ETag": rendered.etag, "Vary": "Accept, Accept-Encoding", "Cache-Control": "private, max-age=0"}
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match and rendered.etag in (t.strip() for t in if_none_match.split(",")):
+            return Response(status_code=304, headers=headers)
+        body = rendered.body
+        if len(body) >= GZIP_MIN and "gzip" in (request.headers.get("accept-encoding") or ""):
+            if rendered.gzipped is None:
+                rendered.gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+            body = rendered.gzipped
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type=media_type, headers=headers)
+
+    def _render(
+        self, view: PackageView, key: tuple[object, ...], name: NpmName, base: str, abbreviated: bool
+    ) -> _Rendered:
+        with self._lock:
+            kept = self._rendered.get(key)
+            if kept is not None and kept.view is view:
+                self._rendered.move_to_end(key)
+                return kept
+        body = packument.render(view, name.full, base, abbreviated=abbreviated)
+        made = _Rendered(view, body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"')
+        with self._lock:
+            self._rendered[key] = made
+            self._rendered.move_to_end(key)
+            while len(self._rendered) > MAX_RENDERED:
+                self._rendered.popitem(last=False)
+        return made
+
+    def _one_version(self, request: Request, location: Location, name: NpmName, wanted: str) -> Response:
+        view = self._view(location.repo, name)
+        base = self._tarball_base(request, location, name)
+        doc = packument.document(view, name.full, base, abbreviated=False)
+        number = doc["dist-tags"].get(wanted, wanted)
+        found = doc["versions"].get(number)
+        if found is None:
+            return refuse(404, f"Not found: version or tag {wanted!r} of {name.full}")
+        return reply(found)
+
+    def _tarball(self, request: Request, repo: RepoRef, name: NpmName, filename: str) -> Response:
+        prefix = f"{name.name}-"
+        version = (
+            filename[len(prefix) : -len(".tgz")] if filename.startswith(prefix) and filename.endswith(".tgz") else ""
+        )
+        if not version or clean_version(version) != version:
+            return refuse(404, f"Not found: {filename} is not a tarball name of {name.full}")
+        found = self._packages.find_asset(repo, FORMAT, name.scope, name.name, version, filename)
+        if found is None:
+            return refuse(404, f"Not found: {filename} of {name.full}")
+        resolved, asset = found
+        asset = self._packages.local_asset(repo, resolved, asset)
+        return send_blob(self._packages, request, asset.blob.sha256, filename)
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    async def _write(self, request: Request, location: Location, rest: str, caller: Caller) -> Response:
+        method = request.method.upper()
+        parts = rest.split("/")
+        if parts[:2] == ["-", "package"]:
+            split = _split_package(parts[2:])
+            if split is not None and len(split[1]) == 2 and split[1][0] == "dist-tags" and split[1][1]:
+                return await self._tag_write(request, location.repo, split[0], split[1][1], caller)
+        if parts[0] == "-":
+            return self._unsupported_or_404(request, "/".join(parts))
+        split = _split_package(parts)
+        if split is None:
+            return refuse(404, f"Not found: {rest!r} is not an npm package name", close=True)
+        name, tail = split
+        if tail and tail[0] == "-rev":
+            return refuse(
+                405, _unsupported("npm unpublish", "use aws codeartifact delete-package-versions"), close=True
+            )
+        if tail not in ([], [""]) or method != "PUT":
+            return refuse(405, "Method not allowed", close=True, headers={"Allow": "GET, HEAD, PUT"})
+        ref = PackageRef(location.repo, FORMAT, name.scope, name.name)
+        # limits before work: the caller may publish this package, then a bounded body
+        await run_in_threadpool(self._packages.authorize_publish, caller, ref)
+        body = await read_bounded(request, self._max_publish_body)
+        return await run_in_threadpool(self._publisher.put, caller, ref, name, body)
+
+    async def _tag_write(self, request: Request, repo: RepoRef, name: NpmName, tag: str, caller: Caller) -> Response:
+        ref = PackageRef(repo, FORMAT, name.scope, name.name)
+        method = request.method.upper()
+        if method == "DELETE":
+            if tag == "latest":
+                return refuse(400, "The latest tag cannot be removed; point it at another version instead")
+            removed = await run_in_threadpool(self._packages.delete_tag, caller, ref, tag)
+            if not removed:
+                return refuse(404, f"{name.full} has no tag {tag!r} in {repo.name}")
+            return reply({"ok": True})
+        if method != "PUT":
+            return refuse(405, "Method not allowed", close=True, headers={"Allow": "GET, HEAD, PUT, DELETE"})
+        await run_in_threadpool(self._packages.authorize_publish, caller, ref)
+        body = await read_bounded(request, MAX_TAG_BODY)
+        try:
+            version = _json_string(body)
+        except ValueError:
+            return refuse(400, "The body of a dist-tag PUT is the version as a JSON string")
+        await run_in_threadpool(self._packages.set_tag, caller, ref, tag, version)
+        return reply({"ok": True}, status=201)
+
+
+def _json_string(body: bytes) -> str:
+    value = json.loads(body)
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
