@@ -332,36 +332,32 @@ def test_endpoint_of_an_unserved_format_is_refused(hs_repo: HsRepo, fmt: str) ->
         ca.get_repository_endpoint(domain=hs_repo.domain, repository="internal", format=fmt)
     assert info.value.response["Error"]["Message"] == unserved_format_message(fmt)
     assert unserved_format_message(fmt) == (
-        f"Coffer does not serve the {fmt} format yet; only pypi repositories can be used by package clients"
+        f"Coffer does not serve the {fmt} format yet; only npm, pypi repositories can be used by package clients"
     )
 
 
-def test_aws_login_for_npm_fails_and_writes_nothing(hs_repo: HsRepo, tmp_path: Path) -> None:
-    r = run_aws(
-        hs_repo.server,
-        tmp_path,
-        "codeartifact",
-        "login",
-        "--tool",
-        "npm",
-        "--domain",
-        hs_repo.domain,
-        "--repository",
-        "internal",
-    )
-    assert r.returncode != 0, r.stdout
-    assert "ValidationException" in r.stderr and unserved_format_message("npm") in r.stderr
-    assert not (tmp_path / ".npmrc").exists()
-    assert "Successfully" not in r.stdout + r.stderr
+def test_npm_is_served_by_host_style_too(hs_repo: HsRepo) -> None:
+    """An npm publish and install by host-style URLs: the packument's tarball URL keeps the client's spelling."""
+    from tests.functional.npm_clients import publish_body
+
+    name, body = publish_body("hs-npm-demo", "1.0.0")
+    put = hs_repo.request("PUT", f"/npm/internal/{name}", content=body, headers={"Content-Type": "application/json"})
+    assert put.status_code == 201, put.text
+    doc = hs_repo.get(f"/npm/internal/{name}", headers={"Accept": "application/json"})
+    assert doc.status_code == 200, doc.text
+    tarball = doc.json()["versions"]["1.0.0"]["dist"]["tarball"]
+    assert tarball == f"http://{hs_repo.host()}/npm/internal/{name}/-/{name}-1.0.0.tgz"
+    got = hs_repo.get(tarball.split(hs_repo.host(), 1)[1])
+    assert got.status_code == 200 and got.content[:2] == b"\x1f\x8b"
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "POST", "DELETE"])
 def test_paths_of_unserved_formats_say_so(hs_repo: HsRepo, method: str) -> None:
-    message = unserved_format_message("npm")
+    message = unserved_format_message("maven")
     for path, host in (
-        (f"/npm/d/{hs_repo.domain}-{ACCOUNT}/internal/left-pad", f"127.0.0.1:{hs_repo.port}"),  # npm publish: PUT
-        ("/npm/internal/left-pad", hs_repo.host()),
-        ("/npm/internal/", hs_repo.host()),
+        (f"/maven/d/{hs_repo.domain}-{ACCOUNT}/internal/com/acme/a/1.0/a-1.0.jar", f"127.0.0.1:{hs_repo.port}"),
+        ("/maven/internal/com/acme/a/1.0/a-1.0.jar", hs_repo.host()),
+        ("/maven/internal/", hs_repo.host()),
     ):
         r = hs_repo.request(method, path, host, content=b"{}" if method in ("PUT", "POST") else None)
         assert r.status_code == 404, (method, path)
