@@ -19,6 +19,7 @@ deprecation), and for npm the package APIs' fields read from that manifest as fo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +38,8 @@ from coffer.core.packages.package_models import (
 from coffer.core.packages.package_store import FETCHED_FIRST
 from coffer.core.packages.upstream_cache import ProjectCache
 from coffer.core.packages.upstreams import UpstreamProject, UpstreamRelease
+
+NPM_FIELDS_CACHED = 8192  # npm manifests whose package API fields are kept (``_npm_fields``)
 
 
 class ExternalPackages:
@@ -106,16 +109,15 @@ class ExternalPackages:
     def _version(self, ref: PackageRef, release: UpstreamRelease, project: UpstreamProject) -> PackageVersion:
         extra = dict(project.version_extra.get(release.version, {}))
         if ref.format == "npm":
-            listed = npm_manifest.npm_version(
-                ref,
-                release.version,
-                _manifest(extra.get(npm_manifest.MANIFEST_KEY)),
-                when=release.first_upload,
-                deprecated=extra.get(npm_manifest.DEPRECATED_KEY),
-                origin_repository=None,
+            return dataclasses.replace(
+                _npm_fields(extra.get(npm_manifest.MANIFEST_KEY, "")),
+                package=ref,
+                version=release.version,
+                display_version=release.version,
+                published_time=release.first_upload,
                 origin_external=self.connection,
+                extra=extra,  # the registry's fields as listed
             )
-            return dataclasses.replace(listed, extra=extra)  # the registry's fields as listed
         return PackageVersion(
             package=ref,
             version=release.version,
@@ -129,10 +131,18 @@ class ExternalPackages:
         )
 
 
-def _manifest(raw: str | None) -> dict[str, Any]:
-    """A manifest kept as JSON (an empty one when it is absent or unreadable)."""
+_NO_PACKAGE = PackageRef(repo=RepoRef("", "", ""), format="npm", namespace=None, name="")
+
+
+@functools.lru_cache(maxsize=NPM_FIELDS_CACHED)
+def _npm_fields(raw: str) -> PackageVersion:
+    """The package APIs' fields of a version whose manifest is ``raw`` (JSON), as ``npm_manifest.npm_version``
+    reads them for a published version, on a version of no package. Kept per manifest: a listing is read on
+    every request for the package, and the manifests of its versions (thousands, for some) do not change."""
     try:
         loaded = json.loads(raw) if raw else None
     except ValueError:
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
+        loaded = None
+    manifest: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    fields = npm_manifest.npm_version(_NO_PACKAGE, "", manifest, when=0.0, origin_repository=None)
+    return dataclasses.replace(fields, extra={})  # the version's own extra replaces it: not kept twice

@@ -211,11 +211,8 @@ class PackageFetching(PackageAccess):
             _log.warning("no usable package.json in %s fetched from upstream: %s", asset.name, exc)
             return None
         name, number = contents.manifest.get("name"), contents.manifest.get("version")
-        if (
-            name != full_name(ref.namespace, ref.name)
-            or not isinstance(number, str)
-            or (clean_version(number) != listed.version)
-        ):
+        as_listed = name == full_name(ref.namespace, ref.name) and isinstance(number, str)
+        if not as_listed or clean_version(str(number)) != listed.version:
             # a tarball of another package or version is kept as listed, but its README is not believed
             _log.warning("the package.json of %s fetched from upstream names %s %s", asset.name, name, number)
             return None
