@@ -1,13 +1,18 @@
-"""The project cache of an external connection: fresh, stale-while-revalidate, single flight, failures."""
+"""The project cache of an external connection (fresh, stale-while-revalidate, single flight, failures), and the
+external connection as a package source (the names it asks, the versions it lists)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
+from coffer.core.packages.external_sources import ExternalPackages
+from coffer.core.packages.npm_manifest import DEPRECATED_KEY, MANIFEST_KEY
+from coffer.core.packages.package_models import PackageRef, RepoRef
 from coffer.core.packages.package_store import PendingBlob
 from coffer.core.packages.upstream_cache import ProjectCache
 from coffer.core.packages.upstreams import UpstreamFile, UpstreamProject, UpstreamTimeoutError, UpstreamUnavailableError
@@ -174,3 +179,42 @@ def test_releases_group_files_by_version_in_upload_order() -> None:
     project = _project("a", "2.0", "1.0", "2.0")
     assert list(project.releases) == ["2.0", "1.0"]
     assert len(project.releases["2.0"].files) == 2
+
+
+def test_external_packages_ask_npm_by_full_name_and_never_ask_pypi_for_a_namespace() -> None:
+    index, clock = FakeIndex(), Ticker()
+    manifest = json.dumps({"name": "@acme/ui", "description": "Buttons", "license": "MIT"})
+    npm_file = UpstreamFile(
+        filename="ui-1.0.0.tgz", url="http://up/ui-1.0.0.tgz", version="1.0.0", sha256="", sha512="f" * 128,
+        sha1="e" * 40, upload_time=5.0,
+    )  # fmt: skip
+    index.projects["@acme/ui"] = UpstreamProject(
+        name="@acme/ui", display_name="@acme/ui", files=(npm_file,), tags={"latest": "1.0.0"},
+        version_extra={"1.0.0": {MANIFEST_KEY: manifest, DEPRECATED_KEY: "old"}},
+    )  # fmt: skip
+    index.projects["requests"] = _project("requests", "2.0")
+    repo = RepoRef("111122223333", "dom", "store")
+    npm = ExternalPackages(repo, "public:npmjs", "npm", _cache(index, clock))
+    pypi = ExternalPackages(repo, "public:pypi", "pypi", _cache(index, clock))
+
+    ui = PackageRef(repo, "npm", "acme", "ui")
+    package = npm.package(ui)
+    assert package is not None and package.display_name == "ui"
+    (version,) = npm.versions(ui)
+    assert (version.version, version.summary, version.licenses, version.published_time) == (
+        "1.0.0",
+        "Buttons",
+        ("MIT",),
+        5.0,
+    )
+    assert version.origin_external == "public:npmjs" and version.package == ui
+    assert version.extra == {MANIFEST_KEY: manifest, DEPRECATED_KEY: "old"}
+    (asset,) = npm.assets(ui, version)
+    assert (asset.blob.sha256, asset.blob.sha512, asset.blob.sha1) == ("", "f" * 128, "e" * 40)
+    assert npm.tags(ui) == {"latest": "1.0.0"}
+    assert npm.package(PackageRef(repo, "npm", None, "ui")) is None  # "ui" is another package than "@acme/ui"
+
+    assert pypi.package(PackageRef(repo, "pypi", None, "requests")) is not None
+    assert pypi.package(PackageRef(repo, "pypi", "acme", "requests")) is None
+    assert npm.package(PackageRef(repo, "pypi", None, "requests")) is None  # another format: not asked
+    assert index.calls == ["@acme/ui", "ui", "requests"]

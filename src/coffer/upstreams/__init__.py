@@ -1,8 +1,8 @@
 """Clients of public registries: the external connections' side of ``coffer.core.packages.upstreams``.
 
-One client per protocol (``pypi_simple`` for PEP 503/691 indexes); ``HttpUpstreams`` gives each configured
-connection its client. A format gets external connections by adding its client here; the core's caching,
-fetching and retention do not change.
+One client per protocol (``pypi_simple`` for PEP 503/691 indexes, ``npm_registry`` for npm registries, on what
+``http_index`` shares); ``HttpUpstreams`` gives each configured connection the client of its format. A format
+gets external connections by adding its client here; the core's caching, fetching and retention do not change.
 """
 
 from __future__ import annotations
@@ -50,8 +50,16 @@ class HttpUpstreams:
 
     def _make(self, connection: str) -> UpstreamIndex | None:
         url = self._urls.get(connection)
-        if url is None or EXTERNAL_CONNECTIONS.get(connection) != "pypi":
-            return None  # the other formats' connections are accepted and fetch nothing yet
-        from coffer.upstreams.pypi_simple import SimpleIndex  # httpx, only once a connection is used
+        fmt = EXTERNAL_CONNECTIONS.get(connection)
+        if url is None:
+            return None
+        # httpx, only once a connection is used
+        if fmt == "pypi":
+            from coffer.upstreams.pypi_simple import SimpleIndex
 
-        return SimpleIndex(connection, url, timeout=self._timeout)
+            return SimpleIndex(connection, url, timeout=self._timeout)
+        if fmt == "npm":
+            from coffer.upstreams.npm_registry import NpmRegistry
+
+            return NpmRegistry(connection, url, timeout=self._timeout)
+        return None  # the other formats' connections are accepted and fetch nothing yet

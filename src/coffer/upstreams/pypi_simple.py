@@ -5,68 +5,32 @@
   final URL, after redirects), SHA-256 (JSON ``hashes`` or the HTML ``#sha256=`` fragment), size and upload time
   (PEP 700), ``requires-python`` and the core metadata digest (PEP 658/714, either spelling). Files without a
   SHA-256, with a name that is not a valid distribution file name, or yanked (PEP 592), are left out.
-- Timeouts: ``timeout`` seconds to connect, and between two reads. A page is read to at most
-  ``MAX_PAGE_BYTES``, a file to the ``max_bytes`` given; larger answers are refused, not truncated.
-- Files are fetched from the index's host or from public addresses only (not loopback, private or link-local
-  ones, unless the index itself is on that host).
-- Credentials in the index URL (``https://user:secret@host/simple/``) are sent as HTTP Basic authentication to
-  that host only; no message carries them.
+- Timeouts and size limits (a page to at most ``MAX_PAGE_BYTES``, a file to the ``max_bytes`` given), where
+  files may be fetched from, and the credentials of the index URL (HTTP Basic, to the index's own origin only)
+  are every client's (``http_index``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
-from collections.abc import Iterator
-from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-import httpx
-
-from coffer.core.packages.package_store import PendingBlob
 from coffer.core.packages.pypi_dists import DistributionError, parse_filename
 from coffer.core.packages.pypi_names import normalize_name, normalize_version
-from coffer.core.packages.upstreams import (
-    UpstreamError,
-    UpstreamFile,
-    UpstreamProject,
-    UpstreamTimeoutError,
-    UpstreamUnavailableError,
-)
+from coffer.core.packages.upstreams import UpstreamFile, UpstreamProject, UpstreamUnavailableError
+from coffer.upstreams.http_index import HttpIndex, hex_digest, iso_timestamp
 
 MAX_PAGE_BYTES = 64 * 1024 * 1024  # PyPI's largest project pages are a few MB
 _JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = f"{_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
-_CHUNK = 1024 * 1024
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def _without_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url, None
-    netloc = parts.netloc.rpartition("@")[2]
-    auth = httpx.BasicAuth(parts.username or "", parts.password or "")
-    return urlunsplit(parts._replace(netloc=netloc)), auth
-
-
-def _upload_time(text: object) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _sha256(value: object) -> str | None:
     """A SHA-256 hex digest, lowercased; None for anything else."""
-    if isinstance(value, str) and len(value) == 64 and all(c in _HEX for c in value):
-        return value.lower()
-    return None
+    return hex_digest(value, 64)
 
 
 def _metadata_digest(value: object) -> str | None:
@@ -146,7 +110,7 @@ def parse_json_page(name: str, page_url: str, body: bytes) -> UpstreamProject:
             size=size if isinstance(size, int) and size >= 0 else None,
             requires_python=requires if isinstance(requires, str) and requires else None,
             metadata_sha256=_metadata_digest(metadata),
-            upload_time=_upload_time(entry.get("upload-time")),
+            upload_time=iso_timestamp(entry.get("upload-time")),
         )
         if found is not None:
             files.append(found)
@@ -186,35 +150,8 @@ def parse_html_page(name: str, page_url: str, body: bytes) -> UpstreamProject:
     return UpstreamProject(name=normalize_name(name), display_name=name, files=tuple(files))
 
 
-class SimpleIndex:
+class SimpleIndex(HttpIndex):
     """``UpstreamIndex`` for the simple index at ``url`` (ending in ``/``), serving ``connection``."""
-
-    def __init__(self, connection: str, url: str, *, timeout: float, max_connections: int = 32) -> None:
-        self._connection = connection
-        self._base, auth = _without_credentials(url if url.endswith("/") else url + "/")
-        base = urlsplit(self._base)
-        self._origin = (base.scheme, base.netloc)
-        self._hostname = base.hostname or ""
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            follow_redirects=True,
-            headers={"User-Agent": "coffer (external connection)"},
-        )
-        self._auth = auth
-
-    @property
-    def connection(self) -> str:
-        return self._connection
-
-    def close(self) -> None:
-        self._client.close()
-
-    def _auth_for(self, url: str) -> httpx.BasicAuth | None:
-        # credentials go to the index's own origin only (scheme, host and port): never in clear to a plain-HTTP
-        # link on the same host, never to a file host elsewhere
-        parts = urlsplit(url)
-        return self._auth if self._auth is not None and (parts.scheme, parts.netloc) == self._origin else None
 
     def project(self, name: str) -> UpstreamProject | None:
         url = f"{self._base}{name}/"
@@ -231,84 +168,3 @@ class SimpleIndex:
             project = parse_html_page(name, page_url, body)
         kept = tuple(f for f in project.files if self._may_fetch(f.url))
         return project if len(kept) == len(project.files) else dataclasses.replace(project, files=kept)
-
-    def _may_fetch(self, url: str) -> bool:
-        """A listed file is fetched from the index's own host, or from a host that is not a loopback, private or
-        link-local address: a listing cannot make Coffer fetch from inside its own network (169.254.169.254, a
-        database port on localhost) unless the index itself is there."""
-        host = urlsplit(url).hostname or ""
-        if host == self._hostname:
-            return True
-        if host == "localhost" or host.endswith(".localhost"):
-            return False
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return True  # a DNS name: what it resolves to is the network's business
-        return not (address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified)
-
-    def download(self, url: str, sink: PendingBlob, max_bytes: int) -> None:
-        filename = urlsplit(url).path.rsplit("/", 1)[-1]
-        with self._request(url, filename) as response:
-            self._check(response, filename)
-            for chunk in self._read(response, max_bytes, filename):
-                sink.write(chunk)
-
-    # --- plumbing ---------------------------------------------------------------------------------------------
-
-    def _request(self, url: str, what: str, headers: dict[str, str] | None = None) -> _Guarded:
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise UpstreamUnavailableError(f"{self._connection} lists {what} at a URL that is not http(s)")
-        try:
-            return _Guarded(self._client.stream("GET", url, headers=headers, auth=self._auth_for(url)), self, what)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise self._error(exc, what) from None
-
-    def _check(self, response: httpx.Response, what: str) -> None:
-        if response.status_code != 200:
-            raise UpstreamUnavailableError(
-                f"{self._connection} answered {response.status_code} {response.reason_phrase} for {what}"
-            )
-
-    def _read(self, response: httpx.Response, limit: int, what: str) -> Iterator[bytes]:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise UpstreamUnavailableError(f"{self._connection}: {what} is larger than {limit} bytes")
-        seen = 0
-        try:
-            for chunk in response.iter_raw(_CHUNK) if _identity(response) else response.iter_bytes(_CHUNK):
-                seen += len(chunk)
-                if seen > limit:
-                    raise UpstreamUnavailableError(f"{self._connection}: {what} is larger than {limit} bytes")
-                yield chunk
-        except httpx.HTTPError as exc:
-            raise self._error(exc, what) from None
-
-    def _error(self, exc: httpx.HTTPError | httpx.InvalidURL, what: str) -> UpstreamError:
-        if isinstance(exc, httpx.TimeoutException):
-            return UpstreamTimeoutError(f"{self._connection} did not answer in time for {what} (upstream timeout)")
-        reason = type(exc).__name__
-        return UpstreamUnavailableError(f"{self._connection} is unreachable for {what} ({reason})")
-
-
-def _identity(response: httpx.Response) -> bool:
-    return response.headers.get("content-encoding", "identity").lower() in ("", "identity")
-
-
-class _Guarded:
-    """``client.stream(...)`` whose entry maps httpx's errors to UpstreamError."""
-
-    def __init__(self, stream: Any, index: SimpleIndex, what: str) -> None:
-        self._stream = stream
-        self._index = index
-        self._what = what
-
-    def __enter__(self) -> httpx.Response:
-        try:
-            response: httpx.Response = self._stream.__enter__()
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise self._index._error(exc, self._what) from None
-        return response
-
-    def __exit__(self, *exc: object) -> None:
-        self._stream.__exit__(*exc)

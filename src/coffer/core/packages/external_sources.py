@@ -6,14 +6,26 @@ the read path needs nothing else: a project the repository and its upstreams lac
 versions are what the registry lists now (``ProjectCache``), each file an ``Asset`` whose ``fetch_from`` says
 where to fetch it; nothing is stored until a file is downloaded (``package_fetching`` then retains the version).
 
-Only names of the connection's format are asked, and only names that are valid for it. The registry's packages
-are never listed whole (``packages`` is empty): the project list of a repository shows what it holds.
+Only names of the connection's format are asked, under the name the registry knows them by: npm's full name
+(``@scope/name``: the namespace is the scope), the name alone for formats without namespaces (a namespace there
+is never asked). The registry's packages are never listed whole (``packages`` is empty): the project list of a
+repository shows what it holds.
+
+A version carries the fields the registry listed for it (``UpstreamProject.version_extra``: npm's manifest and
+deprecation), and for npm the package APIs' fields read from that manifest as for a published version
+(``npm_manifest.npm_version``), so that a version reads the same before and after it is fetched.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 from collections.abc import Iterator
+from typing import Any
 
+from coffer.core.packages import npm_manifest
+from coffer.core.packages.npm_names import full_name
 from coffer.core.packages.package_models import (
     Asset,
     BlobInfo,
@@ -26,6 +38,8 @@ from coffer.core.packages.package_models import (
 from coffer.core.packages.package_store import FETCHED_FIRST
 from coffer.core.packages.upstream_cache import ProjectCache
 from coffer.core.packages.upstreams import UpstreamProject, UpstreamRelease
+
+NPM_FIELDS_CACHED = 8192  # npm manifests whose package API fields are kept (``_npm_fields``)
 
 
 class ExternalPackages:
@@ -45,28 +59,32 @@ class ExternalPackages:
         return iter(())
 
     def _project(self, ref: PackageRef) -> UpstreamProject | None:
-        if ref.format != self._fmt or ref.namespace:
+        if ref.format != self._fmt:
             return None
-        return self._cache.get(ref.name)
+        if ref.format == "npm":
+            return self._cache.get(full_name(ref.namespace, ref.name))
+        return None if ref.namespace else self._cache.get(ref.name)
 
     def package(self, ref: PackageRef) -> Package | None:
         project = self._project(ref)
         if project is None or not project.files:
             return None
+        # npm: the name without its scope, as a retained version's package is named
+        display_name = ref.name if ref.format == "npm" else project.display_name
         return Package(
-            ref=ref, display_name=project.display_name, publish=FETCHED_FIRST.publish, upstream=FETCHED_FIRST.upstream
+            ref=ref, display_name=display_name, publish=FETCHED_FIRST.publish, upstream=FETCHED_FIRST.upstream
         )
 
     def versions(self, ref: PackageRef) -> Iterator[PackageVersion]:
         project = self._project(ref)
         if project is None:
             return iter(())
-        return (self._version(ref, r) for r in project.releases.values())
+        return (self._version(ref, r, project) for r in project.releases.values())
 
     def version(self, ref: PackageRef, version: str) -> PackageVersion | None:
         project = self._project(ref)
         release = None if project is None else project.releases.get(version)
-        return None if release is None else self._version(ref, release)
+        return None if project is None or release is None else self._version(ref, release, project)
 
     def assets(self, ref: PackageRef, version: PackageVersion) -> list[Asset]:
         project = self._project(ref)
@@ -76,7 +94,7 @@ class ExternalPackages:
         return [
             Asset(
                 name=f.filename,
-                blob=BlobInfo(sha256=f.sha256, size=f.size or 0, md5="", sha1="", sha512=""),
+                blob=BlobInfo(sha256=f.sha256, size=f.size or 0, md5="", sha1=f.sha1, sha512=f.sha512),
                 created_at=f.upload_time or 0.0,
                 metadata_sha256=f.metadata_sha256,
                 fetch_from=FetchLocation(f.url, self.connection, self._repo),
@@ -88,7 +106,18 @@ class ExternalPackages:
         project = self._project(ref)
         return {} if project is None else dict(project.tags)
 
-    def _version(self, ref: PackageRef, release: UpstreamRelease) -> PackageVersion:
+    def _version(self, ref: PackageRef, release: UpstreamRelease, project: UpstreamProject) -> PackageVersion:
+        extra = dict(project.version_extra.get(release.version, {}))
+        if ref.format == "npm":
+            return dataclasses.replace(
+                _npm_fields(extra.get(npm_manifest.MANIFEST_KEY, "")),
+                package=ref,
+                version=release.version,
+                display_version=release.version,
+                published_time=release.first_upload,
+                origin_external=self.connection,
+                extra=extra,  # the registry's fields as listed
+            )
         return PackageVersion(
             package=ref,
             version=release.version,
@@ -98,4 +127,22 @@ class ExternalPackages:
             published_time=release.first_upload,
             requires_python=release.requires_python,
             origin_external=self.connection,
+            extra=extra,
         )
+
+
+_NO_PACKAGE = PackageRef(repo=RepoRef("", "", ""), format="npm", namespace=None, name="")
+
+
+@functools.lru_cache(maxsize=NPM_FIELDS_CACHED)
+def _npm_fields(raw: str) -> PackageVersion:
+    """The package APIs' fields of a version whose manifest is ``raw`` (JSON), as ``npm_manifest.npm_version``
+    reads them for a published version, on a version of no package. Kept per manifest: a listing is read on
+    every request for the package, and the manifests of its versions (thousands, for some) do not change."""
+    try:
+        loaded = json.loads(raw) if raw else None
+    except ValueError:
+        loaded = None
+    manifest: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    fields = npm_manifest.npm_version(_NO_PACKAGE, "", manifest, when=0.0, origin_repository=None)
+    return dataclasses.replace(fields, extra={})  # the version's own extra replaces it: not kept twice

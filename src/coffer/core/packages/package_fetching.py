@@ -5,15 +5,24 @@ When a client downloads a file the repository it asked does not hold itself:
 
 - a file of an internal upstream is already in the blob store; its version is retained in the repository asked;
 - a file an external connection lists (``Asset.fetch_from``) is fetched from the registry into the blob store,
-  once however many clients ask at the same moment (single flight per SHA-256), its SHA-256 (and size, when
-  announced) checked against what the registry listed before anything is stored; bytes that do not match are
-  dropped and the download fails (502). The version is then retained in the repository holding the connection
-  and in the repository asked, not in the repositories between (AWS's rule), with the origin configuration of a
-  package that arrived from upstream first (publish BLOCK, upstream ALLOW) where the package is new.
+  once however many clients ask at the same moment (single flight per file: its strongest announced digest),
+  every digest the registry announced (SHA-256 for PyPI; npm's SHA-512 and SHA-1) and its size, when announced,
+  checked before anything is stored; bytes that do not match are dropped and the download fails (502). The
+  version is then retained in the repository holding the connection and in the repository asked, not in the
+  repositories between (AWS's rule), with the origin configuration of a package that arrived from upstream
+  first (publish BLOCK, upstream ALLOW) where the package is new.
 
 A retained version survives its upstream going away: the next reads find it in the repository itself.
-Core metadata (PEP 658) is extracted from a fetched wheel and stored like an uploaded one's; a ``.metadata`` file
-the registry offers is fetched on its own (checked the same way) when a client asks for it before the wheel.
+
+The fetched file describes the version retained, as an uploaded one would (per format, ``_describe``):
+
+- pypi: core metadata (PEP 658) is extracted from a fetched wheel and stored like an uploaded one's; a
+  ``.metadata`` file the registry offers is fetched on its own (checked the same way) when a client asks for it
+  before the wheel;
+- npm: the version is the manifest the registry listed (what the packument promised installers) with the
+  README of the tarball.
+
+A file whose own metadata names another package or version is still retained as listed, without that metadata.
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ import dataclasses
 import logging
 from typing import Any
 
+from coffer.core.packages.npm_manifest import DEPRECATED_KEY, manifest_of, npm_version
+from coffer.core.packages.npm_names import clean_version, full_name
+from coffer.core.packages.npm_tarball import read_tarball
 from coffer.core.packages.package_access import PackageAccess, in_repo
 from coffer.core.packages.package_models import (
     Asset,
@@ -55,6 +67,31 @@ class _Fetched:
     version: PackageVersion | None  # described by the file's own metadata (None: it has none we can read)
 
 
+def _file_key(blob: BlobInfo) -> str:
+    """What identifies a listed file's bytes: its strongest announced digest (as ``UpstreamFile.key``)."""
+    return blob.sha256 or blob.sha512 or blob.sha1
+
+
+def _verify(connection: str, asset: Asset, got: BlobInfo) -> None:
+    """UpstreamIntegrityError unless the fetched bytes have every digest, and the size, the registry announced."""
+    announced = asset.blob
+    for label, expected, actual in (
+        ("SHA-256", announced.sha256, got.sha256),
+        ("SHA-512", announced.sha512, got.sha512),
+        ("SHA-1", announced.sha1, got.sha1),
+    ):
+        if expected and expected.lower() != actual:
+            raise UpstreamIntegrityError(
+                f"{connection} sent {asset.name} with {label} {actual}, not the {expected} it lists: the file was "
+                "not stored"
+            )
+    if announced.size and got.size != announced.size:
+        raise UpstreamIntegrityError(
+            f"{connection} sent {got.size} bytes of {asset.name}, not the {announced.size} it lists: the file was "
+            "not stored"
+        )
+
+
 class PackageFetching(PackageAccess):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -71,7 +108,7 @@ class PackageFetching(PackageAccess):
             if holder != repo:
                 self._retain(repo, resolved.version, asset)
             return asset
-        fetched = self._fetches.do(asset.blob.sha256, lambda: self._fetch(asset, resolved.version.package))
+        fetched = self._fetches.do(_file_key(asset.blob), lambda: self._fetch(asset, resolved.version))
         local = Asset(
             name=asset.name,
             blob=fetched.blob,
@@ -115,34 +152,34 @@ class PackageFetching(PackageAccess):
             raise UpstreamUnavailableError(f"The external connection {connection} is not configured on this server")
         return cache.index
 
-    def _fetch(self, asset: Asset, ref: PackageRef) -> _Fetched:
+    def _fetch(self, asset: Asset, listed: PackageVersion) -> _Fetched:
         assert asset.fetch_from is not None
         location = asset.fetch_from
-        expected = asset.blob.sha256
+        sha256 = asset.blob.sha256
         with self._blobs.begin() as pending:
-            if self._blobs.exists(expected):  # fetched before (for another repository): read it from here
-                with self._blobs.open(expected) as existing:
+            if sha256 and self._blobs.exists(sha256):  # fetched before (for another repository): read it from here
+                with self._blobs.open(sha256) as existing:
                     for chunk in iter(lambda: existing.read(1024 * 1024), b""):
                         pending.write(chunk)
             else:
                 self._index_of(location.connection).download(location.url, pending, self._max_fetch_bytes)
-            info = pending.finish()
-            if info.sha256 != expected:
-                raise UpstreamIntegrityError(
-                    f"{location.connection} sent {asset.name} with SHA-256 {info.sha256}, not the {expected} it "
-                    "lists: the file was not stored"
-                )
-            if asset.blob.size and info.size != asset.blob.size:
-                raise UpstreamIntegrityError(
-                    f"{location.connection} sent {info.size} bytes of {asset.name}, not the {asset.blob.size} it "
-                    "lists: the file was not stored"
-                )
-            version, metadata = self._describe(pending, asset, ref)
+            _verify(location.connection, asset, pending.finish())
+            version, metadata = self._describe(pending, asset, listed)
             blob = pending.keep()
         metadata_sha256 = self._blobs.write_bytes(metadata).sha256 if metadata is not None else None
         return _Fetched(blob=blob, metadata_sha256=metadata_sha256, version=version)
 
     def _describe(
+        self, pending: PendingBlob, asset: Asset, listed: PackageVersion
+    ) -> tuple[PackageVersion | None, bytes | None]:
+        """The version the fetched file describes (None: as listed), and a metadata file to store beside it."""
+        if listed.package.format == "pypi":
+            return self._describe_pypi(pending, asset, listed.package)
+        if listed.package.format == "npm":
+            return self._describe_npm(pending, asset, listed), None
+        return None, None
+
+    def _describe_pypi(
         self, pending: PendingBlob, asset: Asset, ref: PackageRef
     ) -> tuple[PackageVersion | None, bytes | None]:
         """The version the fetched file's own metadata describes, and (for a wheel) its METADATA file."""
@@ -162,6 +199,33 @@ class PackageFetching(PackageAccess):
             return None, None
         version = pypi_version(ref, meta, when=asset.created_at, origin_repository=None)
         return version, meta.raw if dist.kind == "wheel" else None
+
+    def _describe_npm(self, pending: PendingBlob, asset: Asset, listed: PackageVersion) -> PackageVersion | None:
+        """The listed version (its manifest is the registry's: what the packument promised installers) with the
+        README of the fetched tarball, when the tarball's package.json is of that package and version."""
+        ref = listed.package
+        try:
+            with pending.open() as file:
+                contents = read_tarball(file)
+        except Exception as exc:  # any archive or manifest trouble: the file is still what the registry listed
+            _log.warning("no usable package.json in %s fetched from upstream: %s", asset.name, exc)
+            return None
+        name, number = contents.manifest.get("name"), contents.manifest.get("version")
+        as_listed = name == full_name(ref.namespace, ref.name) and isinstance(number, str)
+        if not as_listed or clean_version(str(number)) != listed.version:
+            # a tarball of another package or version is kept as listed, but its README is not believed
+            _log.warning("the package.json of %s fetched from upstream names %s %s", asset.name, name, number)
+            return None
+        return npm_version(
+            ref,
+            listed.version,
+            manifest_of(listed),
+            when=listed.published_time,
+            readme=contents.readme,
+            deprecated=listed.extra.get(DEPRECATED_KEY),
+            origin_repository=None,
+            origin_external=listed.origin_external,
+        )
 
     def _fetch_metadata(self, connection: str, url: str, expected: str) -> str:
         with self._blobs.begin() as pending:

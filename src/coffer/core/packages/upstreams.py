@@ -77,7 +77,8 @@ class UpstreamRelease:
 
 @dataclass(frozen=True)
 class UpstreamProject:
-    """A project's files at one registry; ``name`` is normalized."""
+    """A project's files at one registry; ``name`` is the name it is asked by (normalized; npm: the full name,
+    ``@scope/name``)."""
 
     name: str
     display_name: str
@@ -116,7 +117,8 @@ class UpstreamIndex(Protocol):
         ...
 
     def project(self, name: str) -> UpstreamProject | None:
-        """The project's files; None when the registry has no such project."""
+        """The project's files (``name`` as ``UpstreamProject.name``); None when the registry has no such
+        project."""
         ...
 
     def download(self, url: str, sink: PendingBlob, max_bytes: int) -> None:
