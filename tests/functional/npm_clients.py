@@ -41,9 +41,7 @@ class NpmRepo:
         return f"{registry}\n//{parts.netloc}{parts.path}:_authToken={self.token}\n"
 
 
-def new_npm_repo(
-    ca: Any, server: RunningServer, domain: str, name: str, upstreams: list[str] | None = None
-) -> NpmRepo:
+def new_npm_repo(ca: Any, server: RunningServer, domain: str, name: str, upstreams: list[str] | None = None) -> NpmRepo:
     kwargs: dict[str, Any] = {"domain": domain, "repository": name}
     if upstreams:
         kwargs["upstreams"] = [{"repositoryName": u} for u in upstreams]

@@ -40,7 +40,6 @@ from tests.functional.conftest import ACCOUNT, REGION, make_client
 from tests.functional.dists import build_wheel, upload_form
 from tests.functional.pypi_clients import client_env, pip_install
 from tests.functional.server import RunningServer, running_server
-from tests.functional.test_aws_cli import run_aws
 
 PROJECT = "coffer-hs-demo"
 CHALLENGE_HEADER = "www-authenticate"

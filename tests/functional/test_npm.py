@@ -140,7 +140,9 @@ def test_scoped_login_with_namespace(server: RunningServer, repo: NpmRepo, tmp_p
 def test_full_and_abbreviated_packuments(repo: NpmRepo) -> None:
     readme = "# Left pad\n\nPads.\n"
     deps = {"dependencies": {"@acme/base": "^1.0.0"}, "scripts": {"postinstall": "node x.js", "test": "t"}}
-    assert publish(repo, "left-pad", "1.0.0", readme=readme, description="pads", license="MIT", **deps).status_code == 201
+    assert (
+        publish(repo, "left-pad", "1.0.0", readme=readme, description="pads", license="MIT", **deps).status_code == 201
+    )
     assert publish(repo, "left-pad", "1.1.0-beta.1", tag="next", description="pads").status_code == 201
 
     full = get(repo, "left-pad", Accept="application/json")
@@ -352,16 +354,20 @@ def test_package_api_for_npm(server: RunningServer, repo: NpmRepo) -> None:
 
     # copy into another repository, dispose, delete
     ca.create_repository(domain=repo.domain, repository="copy")
-    copied = ca.copy_package_versions(
-        **{**kit, "repository": None}, sourceRepository="app", destinationRepository="copy", versions=["1.0.0"]
-    ) if False else ca.copy_package_versions(
-        domain=repo.domain,
-        sourceRepository="app",
-        destinationRepository="copy",
-        format="npm",
-        namespace="acme",
-        package="kit",
-        versions=["1.0.0"],
+    copied = (
+        ca.copy_package_versions(
+            **{**kit, "repository": None}, sourceRepository="app", destinationRepository="copy", versions=["1.0.0"]
+        )
+        if False
+        else ca.copy_package_versions(
+            domain=repo.domain,
+            sourceRepository="app",
+            destinationRepository="copy",
+            format="npm",
+            namespace="acme",
+            package="kit",
+            versions=["1.0.0"],
+        )
     )
     assert list(copied["successfulVersions"]) == ["1.0.0"]
     copy_repo = NpmRepo(repo.domain, "copy", repo.endpoint.replace("/app/", "/copy/"), repo.token, server)
