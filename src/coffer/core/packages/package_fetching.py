@@ -92,10 +92,17 @@ def _verify(connection: str, asset: Asset, got: BlobInfo) -> None:
         )
 
 
+def _same_bytes(announced: BlobInfo, stored: BlobInfo) -> bool:
+    """Whether a stored file has every digest a registry announced (at least one)."""
+    pairs = ((announced.sha256, stored.sha256), (announced.sha512, stored.sha512), (announced.sha1, stored.sha1))
+    given = [(a.lower(), b) for a, b in pairs if a]
+    return bool(given) and all(a == b for a, b in given)
+
+
 class PackageFetching(PackageAccess):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._fetches: SingleFlight[str, _Fetched] = SingleFlight()
+        self._fetches: SingleFlight[str, tuple[PackageVersion, Asset]] = SingleFlight()
         self._metadata_fetches: SingleFlight[str, str] = SingleFlight()
 
     def local_asset(self, repo: RepoRef, resolved: ResolvedVersion, asset: Asset) -> Asset:
@@ -108,7 +115,23 @@ class PackageFetching(PackageAccess):
             if holder != repo:
                 self._retain(repo, resolved.version, asset)
             return asset
-        fetched = self._fetches.do(_file_key(asset.blob), lambda: self._fetch(asset, resolved.version))
+        held = self._held(location.repo, resolved.version, asset)
+        if held is not None:  # fetched meanwhile (a request that read the listing before the retention)
+            stored_version, stored = held
+            if repo != location.repo:
+                self._retain(repo, stored_version, stored)
+            return stored
+        # the flight ends once the connection's repository holds the file: a request that read the listing
+        # before then finds it there (``_held``) instead of fetching it again
+        version, local = self._fetches.do(_file_key(asset.blob), lambda: self._fetch_and_retain(resolved, asset))
+        if repo != location.repo:
+            self._retain(repo, version, local)
+        return local
+
+    def _fetch_and_retain(self, resolved: ResolvedVersion, asset: Asset) -> tuple[PackageVersion, Asset]:
+        location = asset.fetch_from
+        assert location is not None
+        fetched = self._fetch(asset, resolved.version)
         local = Asset(
             name=asset.name,
             blob=fetched.blob,
@@ -126,9 +149,19 @@ class PackageFetching(PackageAccess):
             origin_external=location.connection,
         )
         self._retain(location.repo, version, local)
-        if repo != location.repo:
-            self._retain(repo, version, local)
-        return local
+        return version, local
+
+    def _held(self, holder: RepoRef, version: PackageVersion, asset: Asset) -> tuple[PackageVersion, Asset] | None:
+        """The file as the connection's repository retained it already, if it did (same name, and every digest
+        the registry announced), with the version as stored there."""
+        ref = in_repo(version.package, holder)
+        stored = self._d.store.get_version(ref, version.version)
+        if stored is None:
+            return None
+        for candidate in self._d.store.list_assets(ref, stored.version):
+            if candidate.name == asset.name and _same_bytes(asset.blob, candidate.blob):
+                return stored, candidate
+        return None
 
     def _present(self, sha256: str | None) -> str | None:
         return sha256 if sha256 is not None and self._blobs.exists(sha256) else None
