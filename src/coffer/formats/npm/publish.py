@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
@@ -33,15 +32,10 @@ from coffer.core.packages.npm_names import NpmName, clean_version, tarball_name
 from coffer.core.packages.npm_tarball import TarballError, read_tarball
 from coffer.core.packages.package_models import ASSET_NAME_REUSED, Asset, PackageRef
 from coffer.core.packages.package_service import PackageService
+from coffer.core.packages.package_store import PendingBlob
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import ConflictError, ValidationError
 from coffer.formats.npm.replies import reply
-
-
-@dataclass(frozen=True)
-class _Attachment:
-    filename: str
-    data: bytes
 
 
 def _invalid(message: str) -> ValidationError:
@@ -69,13 +63,16 @@ def _decode_integrity(integrity: str) -> dict[str, str]:
 
 
 class NpmPublisher:
-    def __init__(self, packages: PackageService, clock: Clock, *, max_tarball_bytes: int) -> None:
+    def __init__(self, packages: PackageService, clock: Clock) -> None:
         self._packages = packages
         self._clock = clock
-        self._max_tarball = max_tarball_bytes
 
-    def put(self, caller: Caller, ref: PackageRef, name: NpmName, body: bytes) -> Response:
-        """The PUT of a packument (see the module's description); raises ``CofferError``s for refusals."""
+    def put(
+        self, caller: Caller, ref: PackageRef, name: NpmName, body: bytes, tarball: PendingBlob | None, size: int
+    ) -> Response:
+        """The PUT of a packument (see the module's description): ``body`` is the document without the
+        attachment's data, which ``publish_body.PublishBodyReader`` wrote to ``tarball`` (``size`` bytes, not
+        kept yet). Raises ``CofferError``s for refusals."""
         try:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -86,7 +83,9 @@ class NpmPublisher:
         versions = _object(doc.get("versions", {}), "versions")
         if "_attachments" not in doc:
             return self._update(caller, ref, versions)
-        return self._publish(caller, ref, name, doc, versions)
+        if tarball is None:
+            raise _invalid("The attachment has no base64 data")
+        return self._publish(caller, ref, name, doc, versions, tarball, size)
 
     # --- npm deprecate ----------------------------------------------------------------------------------------
 
@@ -102,7 +101,14 @@ class NpmPublisher:
     # --- npm publish ------------------------------------------------------------------------------------------
 
     def _publish(
-        self, caller: Caller, ref: PackageRef, name: NpmName, doc: dict[str, Any], versions: dict[str, Any]
+        self,
+        caller: Caller,
+        ref: PackageRef,
+        name: NpmName,
+        doc: dict[str, Any],
+        versions: dict[str, Any],
+        pending: PendingBlob,
+        size: int,
     ) -> Response:
         if len(versions) != 1:
             raise _invalid(f"A publish carries exactly one version; this one has {len(versions)}")
@@ -112,21 +118,19 @@ class NpmPublisher:
         manifest = _object(manifest_value, f"versions[{number!r}]")
         if manifest.get("name") != name.full or manifest.get("version") != number:
             raise _invalid(f"The manifest of {number} names {manifest.get('name')}@{manifest.get('version')}")
-        attachment = self._attachment(_object(doc["_attachments"], "_attachments"))
+        self._check_attachment(_object(doc["_attachments"], "_attachments"), size)
         now = self._clock()
-        with self._packages.begin_blob() as pending:
-            pending.write(attachment.data)
-            info = pending.finish()
-            self._check_digests(manifest, info.sha512, info.sha1)
-            try:
-                with pending.open() as file:
-                    contents = read_tarball(file)
-            except TarballError as exc:
-                raise _invalid(f"The attachment is not an npm tarball: {exc}") from None
-            packed = (contents.manifest.get("name"), contents.manifest.get("version"))
-            if packed != (name.full, number):
-                raise _invalid(f"The tarball's package.json names {packed[0]}@{packed[1]}, not {name.full}@{number}")
-            blob = pending.keep()
+        info = pending.finish()
+        self._check_digests(manifest, info.sha512, info.sha1)
+        try:
+            with pending.open() as file:
+                contents = read_tarball(file)
+        except TarballError as exc:
+            raise _invalid(f"The attachment is not an npm tarball: {exc}") from None
+        packed = (contents.manifest.get("name"), contents.manifest.get("version"))
+        if packed != (name.full, number):
+            raise _invalid(f"The tarball's package.json names {packed[0]}@{packed[1]}, not {name.full}@{number}")
+        blob = pending.keep()
         readme = contents.readme or (doc.get("readme") if isinstance(doc.get("readme"), str) else "") or ""
         version = npm_version(ref, number, manifest, when=now, readme=readme, origin_repository=ref.repo)
         asset = Asset(name=tarball_name(name.name, number), blob=blob, created_at=now)
@@ -143,26 +147,15 @@ class NpmPublisher:
                 self._packages.set_tag(caller, ref, tag, number)
         return reply({"ok": True, "id": name.full, "version": number}, status=201)
 
-    def _attachment(self, attachments: dict[str, Any]) -> _Attachment:
+    @staticmethod
+    def _check_attachment(attachments: dict[str, Any], size: int) -> None:
         if len(attachments) != 1:
             raise _invalid(f"A publish carries exactly one attachment; this one has {len(attachments)}")
         ((filename, value),) = attachments.items()
         entry = _object(value, f"_attachments[{filename!r}]")
-        data = entry.get("data")
-        if not isinstance(data, str):
-            raise _invalid("The attachment has no base64 data")
-        if len(data) // 4 * 3 > self._max_tarball + 3:
-            raise ValidationError(f"The tarball is larger than this server's limit of {self._max_tarball} bytes")
-        try:
-            decoded = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            raise _invalid("The attachment's data is not valid base64") from None
-        if len(decoded) > self._max_tarball:
-            raise ValidationError(f"The tarball is larger than this server's limit of {self._max_tarball} bytes")
         length = entry.get("length")
-        if length is not None and length != len(decoded):
-            raise _invalid(f"The attachment is {len(decoded)} bytes, not the {length} its length says")
-        return _Attachment(filename, decoded)
+        if length is not None and length != size:
+            raise _invalid(f"The attachment is {size} bytes, not the {length} its length says")
 
     @staticmethod
     def _check_digests(manifest: dict[str, Any], sha512: str, sha1: str) -> None:

@@ -46,6 +46,7 @@ from coffer.formats.host_style import public_path
 from coffer.formats.npm import packument
 from coffer.formats.npm.bodies import BadLength, BodyTooLarge, read_bounded
 from coffer.formats.npm.publish import NpmPublisher
+from coffer.formats.npm.publish_body import PublishBodyError, PublishBodyReader
 from coffer.formats.npm.replies import JSON, error_reply, refuse, reply
 from coffer.request_context import note_principal
 
@@ -56,6 +57,7 @@ _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_TAG_BODY = 64 * 1024
 MANIFEST_ALLOWANCE = 16 * 1024 * 1024  # a publish body's JSON besides the base64 tarball
+FEED_BATCH = 1024 * 1024  # body bytes handed to the publish reader at once
 MAX_RENDERED = 1024  # packuments kept rendered
 GZIP_MIN = 1024
 
@@ -122,8 +124,10 @@ class NpmEndpoint:
     ) -> None:
         self._packages = packages
         self._auth = authenticator
-        self._publisher = NpmPublisher(packages, clock, max_tarball_bytes=max_upload_bytes)
-        self._max_publish_body = max_upload_bytes * 4 // 3 + 4 + MANIFEST_ALLOWANCE
+        self._publisher = NpmPublisher(packages, clock)
+        self._max_tarball = max_upload_bytes
+        # base64 of the largest tarball, JSON-escaped at worst ("\/" for "/"), and the rest of the document
+        self._max_publish_body = (max_upload_bytes + 2) // 3 * 4 * 2 + MANIFEST_ALLOWANCE
         self._rendered: OrderedDict[tuple[object, ...], _Rendered] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -307,8 +311,40 @@ class NpmEndpoint:
         ref = PackageRef(location.repo, FORMAT, name.scope, name.name)
         # limits before work: the caller may publish this package, then a bounded body
         await run_in_threadpool(self._packages.authorize_publish, caller, ref)
-        body = await read_bounded(request, self._max_publish_body)
-        return await run_in_threadpool(self._publisher.put, caller, ref, name, body)
+        reader = PublishBodyReader(
+            self._packages.begin_blob, max_json=MANIFEST_ALLOWANCE, max_tarball=self._max_tarball
+        )
+        try:
+            await self._stream_into(request, reader)
+            skeleton = reader.finish()
+            return await run_in_threadpool(
+                self._publisher.put, caller, ref, name, skeleton, reader.tarball, reader.tarball_size
+            )
+        except PublishBodyError as exc:
+            return refuse(exc.status, str(exc), close=True)
+        finally:
+            if reader.tarball is not None:
+                reader.tarball.discard()  # nothing once kept
+
+    async def _stream_into(self, request: Request, reader: PublishBodyReader) -> None:
+        """The body into ``reader``, in batches of ``FEED_BATCH`` handed to a worker thread (the tarball's bytes
+        are written to disk there, off the event loop); the declared length is checked first."""
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise BadLength("malformed Content-Length")
+            if int(declared) > self._max_publish_body:
+                raise BodyTooLarge(self._max_publish_body)
+        batch: list[bytes] = []
+        held = 0
+        async for chunk in request.stream():
+            batch.append(chunk)
+            held += len(chunk)
+            if held >= FEED_BATCH:
+                await run_in_threadpool(reader.feed, b"".join(batch))
+                batch, held = [], 0
+        if batch:
+            await run_in_threadpool(reader.feed, b"".join(batch))
 
     async def _tag_write(self, request: Request, repo: RepoRef, name: NpmName, tag: str, caller: Caller) -> Response:
         ref = PackageRef(repo, FORMAT, name.scope, name.name)
