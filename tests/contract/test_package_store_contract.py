@@ -842,3 +842,131 @@ def test_concurrent_extra_updates_all_land(pstore: Store) -> None:
     assert race(8, lambda i: pstore.update_version_extra(ref, "1.0.0", {f"k{i}": str(i)})) == [None] * 8
     stored = pstore.get_version(ref, "1.0.0")
     assert stored is not None and {f"k{i}" for i in range(8)} <= set(stored.extra)
+
+
+# --- add_asset_to_unfinished: versions built asset by asset (generic) ------------------------------------------
+
+
+def gref(name: str = "tool", repo: RepoRef = REPO) -> PackageRef:
+    return pref(name, "ns", "generic", repo)
+
+
+def test_add_asset_to_unfinished_builds_a_version_and_finishes_it(pstore: Store) -> None:
+    ref = gref()
+    first = pstore.add_asset_to_unfinished(pver("1.0", ref, status="Unfinished"), asset("a.bin"), finish=False)
+    assert first.status == "Unfinished"
+    assert same_fields(first, pver("1.0", ref, status="Unfinished"))
+    package = pstore.get_package(ref)
+    assert package is not None and (package.publish, package.upstream) == ("ALLOW", "BLOCK")
+    # an Unfinished version takes more assets; its fields stay as the first call made them
+    second = pstore.add_asset_to_unfinished(pver("1.0", ref, summary="ignored"), asset("b.bin"), finish=False)
+    assert second.status == "Unfinished" and second.summary == "" and second.revision != first.revision
+    last = pstore.add_asset_to_unfinished(pver("1.0", ref), asset("c.bin"), finish=True)
+    assert last.status == "Published" and last.revision not in (first.revision, second.revision)
+    assert pstore.get_version(ref, "1.0") == last
+    assert [a.name for a in pstore.list_assets(ref, "1.0")] == ["a.bin", "b.bin", "c.bin"]
+
+
+def test_add_asset_to_unfinished_creates_a_published_version_at_once(pstore: Store) -> None:
+    stored = pstore.add_asset_to_unfinished(pver("1.0", gref()), asset("a.bin"), finish=True)
+    assert stored.status == "Published"
+    assert pstore.list_assets(gref(), "1.0") == [asset("a.bin")]
+
+
+def test_add_asset_to_unfinished_refuses_a_version_that_is_not_unfinished(pstore: Store) -> None:
+    ref = gref()
+    done = pstore.add_asset_to_unfinished(pver("1.0", ref), asset("a.bin"), finish=True)
+    for status in ("Published", "Unlisted", "Archived", "Disposed"):
+        if status != "Published":
+            done = pstore.set_status(ref, "1.0", status, None)
+        for finish in (False, True):
+            with pytest.raises(ConflictError) as err:
+                pstore.add_asset_to_unfinished(pver("1.0", ref, status="Unfinished"), asset("new.bin"), finish=finish)
+            assert err.value.resource_type == "package-version"
+            assert err.value.resource_id == "1.0"
+            assert status in err.value.message and "ns/tool" in err.value.message
+            assert pstore.get_version(ref, "1.0") == done  # not even the revision changed
+    assert [a.name for a in pstore.list_assets(ref, "1.0")] == ["a.bin"]
+
+
+def test_add_asset_to_unfinished_keeps_an_asset_of_the_same_bytes_and_refuses_other_bytes(pstore: Store) -> None:
+    ref = gref()
+    a = asset("a.bin")
+    pstore.add_asset_to_unfinished(pver("1.0", ref, status="Unfinished"), a, finish=False)
+    # the same name and bytes again (a retry): nothing is added, and it may finish the version
+    again = pstore.add_asset_to_unfinished(pver("1.0", ref), replace(a, created_at=9.0), finish=False)
+    assert again.status == "Unfinished"
+    assert pstore.list_assets(ref, "1.0") == [a]
+    with pytest.raises(ConflictError) as err:
+        pstore.add_asset_to_unfinished(pver("1.0", ref), other_bytes(a), finish=True)
+    assert err.value.resource_type == "asset" and err.value.resource_id == "a.bin"
+    assert pstore.get_version(ref, "1.0") == again  # the refusal changed nothing, status included
+    finished = pstore.add_asset_to_unfinished(pver("1.0", ref), a, finish=True)
+    assert finished.status == "Published"
+    assert pstore.list_assets(ref, "1.0") == [a]
+
+
+def test_add_asset_to_unfinished_names_belong_to_their_version(pstore: Store) -> None:
+    ref = gref()
+    a = asset("app.zip")
+    pstore.add_asset_to_unfinished(pver("1.0", ref), a, finish=True)
+    pstore.add_asset_to_unfinished(pver("2.0", ref), other_bytes(a, "2"), finish=True)  # no name history
+    pstore.delete_version(ref, "1.0", None)
+    pstore.add_asset_to_unfinished(pver("1.0", ref), other_bytes(a, "again"), finish=True)
+    assert pstore.list_assets(ref, "1.0") == [other_bytes(a, "again")]
+    # nor does it leave a name record for add_asset to find
+    pstore.add_asset(pver("3.0", ref), other_bytes(a, "3"))
+
+
+def test_add_asset_to_unfinished_in_a_missing_repository(pstore: Store) -> None:
+    ref = gref(repo=RepoRef(OWNER, "acme", "nope"))
+    with pytest.raises(ResourceNotFoundError) as err:
+        pstore.add_asset_to_unfinished(pver("1.0", ref), asset(), finish=True)
+    assert err.value.resource_type == "repository"
+
+
+def test_concurrent_additions_to_one_unfinished_version(pstore: Store) -> None:
+    for round_ in range(3):
+        ref = gref(f"race{round_}")
+        pstore.add_asset_to_unfinished(pver("1.0", ref, status="Unfinished"), asset("first.bin"), finish=False)
+        n = 2 if round_ == 0 else 6
+
+        def add(i: int, r: PackageRef = ref) -> None:
+            pstore.add_asset_to_unfinished(pver("1.0", r), asset(f"f{i}"), finish=i == 0)
+
+        # one of them finishes the version: each other one was added before it, or refused after it
+        outcomes = race(n, add)
+        assert outcomes[0] is None
+        refused = {i for i, o in enumerate(outcomes) if o is not None}
+        assert all(
+            isinstance(outcomes[i], ConflictError) and outcomes[i].resource_type == "package-version"  # type: ignore[union-attr]
+            for i in refused
+        ), outcomes
+        added = sorted(a.name for a in pstore.list_assets(ref, "1.0"))
+        assert added == sorted(["first.bin", *(f"f{i}" for i in range(n) if i not in refused)])
+        assert pstore.get_version(ref, "1.0").status == "Published"  # type: ignore[union-attr]
+        # without a finish, every one is added
+        other = gref(f"all{round_}")
+        pstore.add_asset_to_unfinished(pver("1.0", other, status="Unfinished"), asset("first.bin"), finish=False)
+        outcomes = race(
+            n, lambda i, r=other: pstore.add_asset_to_unfinished(pver("1.0", r), asset(f"f{i}"), finish=False)
+        )
+        assert outcomes == [None] * n
+        assert len(pstore.list_assets(other, "1.0")) == n + 1
+
+
+def test_concurrent_additions_of_one_name_with_different_bytes(pstore: Store) -> None:
+    for round_ in range(3):
+        ref = gref(f"same{round_}")
+        pstore.add_asset_to_unfinished(pver("1.0", ref, status="Unfinished"), asset("first.bin"), finish=False)
+        n = 2 if round_ == 0 else 6
+
+        def add(i: int, r: PackageRef = ref) -> None:
+            pstore.add_asset_to_unfinished(pver("1.0", r), other_bytes(asset("x.bin"), str(i)), finish=False)
+
+        outcomes = race(n, add)
+        winners = [i for i, o in enumerate(outcomes) if o is None]
+        assert len(winners) == 1, outcomes
+        assert all(isinstance(o, ConflictError) and o.resource_type == "asset" for o in outcomes if o), outcomes
+        held = {a.name: a for a in pstore.list_assets(ref, "1.0")}
+        assert held["x.bin"] == other_bytes(asset("x.bin"), str(winners[0]))

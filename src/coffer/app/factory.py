@@ -136,6 +136,8 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         # domain existence, resource policies; at most one indexed read on a miss), so the thread hand-off would
         # cost more than the work. Measured in bench/ (GetAuthorizationToken throughput).
         inline=["GetAuthorizationToken"],
+        # PublishPackageVersion's asset streams into the blob store, limited as it arrives, like twine's uploads
+        max_stream_bytes=settings.max_upload_bytes,
     )
 
     # STS and IAM on "/": the credential scope's service picks one. IAM signs for us-east-1 whatever the client's

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,9 +20,11 @@ from starlette.types import Receive, Scope
 from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization, SigV4Verifier
 from coffer.core.identity.callers import Caller
 from coffer.core.identity.key_resolution import IdentityService
-from coffer.core.shared.errors import RequestTooLargeError, UnrecognizedClientError
+from coffer.core.shared.errors import IncompleteSignatureError, RequestTooLargeError, UnrecognizedClientError
 
 log = logging.getLogger("coffer.aws")
+
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class RequestAuthenticator:
@@ -55,6 +58,27 @@ class RequestAuthenticator:
 
     def authenticate(self, scope: Scope, request: IncomingRequest, parsed: ParsedAuthorization, body: bytes) -> Caller:
         """The verified caller of ``request`` (its source IP from the ASGI scope), or an AuthenticationError."""
+        return self._authenticate(scope, request, parsed, hashlib.sha256(body).hexdigest())
+
+    def authenticate_streamed(self, scope: Scope, request: IncomingRequest, parsed: ParsedAuthorization) -> Caller:
+        """``authenticate`` for a request whose body is not read yet (a streamed payload): the signature is checked
+        with the payload hash the request declares in ``X-Amz-Content-SHA256``, which the signature covers; whoever
+        reads the body must check it against that hash (PublishPackageVersion: its ``assetSHA256``).
+
+        A request that declares no SHA-256 there (none, ``UNSIGNED-PAYLOAD``, ``STREAMING-*``) cannot be checked
+        before its body is read, and is refused: IncompleteSignatureError."""
+        declared = parsed.content_sha256
+        if declared is None or not _SHA256_HEX.fullmatch(declared):
+            shown = "no 'x-amz-content-sha256' header" if declared is None else f"'x-amz-content-sha256: {declared}'"
+            raise IncompleteSignatureError(
+                f"This operation streams its payload: sign the payload's SHA-256 (64 hex digits) in the "
+                f"'x-amz-content-sha256' header; the request has {shown[:120]}."
+            )
+        return self._authenticate(scope, request, parsed, declared)
+
+    def _authenticate(
+        self, scope: Scope, request: IncomingRequest, parsed: ParsedAuthorization, payload_sha256_hex: str
+    ) -> Caller:
         resolved = self._identities.resolve_access_key(parsed.access_key_id)
         if resolved is None:
             raise UnrecognizedClientError()
@@ -62,7 +86,7 @@ class RequestAuthenticator:
             request,
             parsed,
             secret_access_key=resolved.secret_access_key,
-            payload_sha256_hex=hashlib.sha256(body).hexdigest(),
+            payload_sha256_hex=payload_sha256_hex,
             session_token_expected=resolved.session_token,
         )
         if self._identities.key_use_due(parsed.access_key_id):

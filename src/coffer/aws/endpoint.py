@@ -4,6 +4,15 @@ each step reads and writes its dialect; the handler tables come with it from the
 
 Every failure becomes an error of the protocol's dialect here, the one place they are caught. An operation of the
 model without a handler answers ``NotImplemented`` naming the operation.
+
+An operation whose input payload streams (PublishPackageVersion) takes another path, in which limits come before
+work: the declared length is checked against ``max_stream_bytes``, the caller authenticated with the payload hash
+the request declares (``RequestAuthenticator.authenticate_streamed``) and the parameters parsed from the URL and
+headers, all before any byte of the body is read; the handler then gets the body as a
+:class:`~coffer.aws.streamed_body.StreamedBody`, which it reads only once it has authorized the caller, the size
+limit holding as the bytes arrive. Its handlers run on threads of their own limiter (``max_streams`` at once), so
+uploads in progress never take the worker threads every other request needs. A response sent before the body was
+read to its end carries ``Connection: close``.
 """
 
 from __future__ import annotations
@@ -13,12 +22,13 @@ import logging
 from collections.abc import AsyncIterable, Collection, Iterable, Iterator
 from typing import Any, cast
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from starlette.types import Receive, Scope, Send
 
 from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
 from coffer.aws.protocol import Body, Exchange, WireProtocol, WireResponse
-from coffer.aws.sigv4 import IncomingRequest, parse_authorization
+from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization, parse_authorization
+from coffer.aws.streamed_body import StreamedBody, check_declared_length
 from coffer.core.shared.errors import CofferError, InternalServerError, NotImplementedOperationError
 from coffer.request_context import note_principal, request_id_for
 
@@ -26,17 +36,31 @@ log = logging.getLogger("coffer.aws")
 
 Headers = list[tuple[bytes, bytes]]
 
+DEFAULT_MAX_STREAM_BYTES = 5 * 1024**3  # CodeArtifact's asset size quota
+DEFAULT_MAX_STREAMS = 32
+
 
 class ServiceEndpoint:
     """``protocol`` reads and writes the wire; ``inline`` names operations run on the event loop instead of a
-    worker thread (their work is cheaper than the hand-off)."""
+    worker thread (their work is cheaper than the hand-off). ``max_stream_bytes``: the largest streamed payload
+    (``Settings.max_upload_bytes``); ``max_streams``: how many handlers of streamed payloads run at once (more
+    wait, their bodies unread)."""
 
     def __init__(
-        self, protocol: WireProtocol[Any, Any], authenticator: RequestAuthenticator, inline: Collection[str] = ()
+        self,
+        protocol: WireProtocol[Any, Any],
+        authenticator: RequestAuthenticator,
+        inline: Collection[str] = (),
+        *,
+        max_stream_bytes: int = DEFAULT_MAX_STREAM_BYTES,
+        max_streams: int = DEFAULT_MAX_STREAMS,
     ) -> None:
         self._protocol = protocol
         self._auth = authenticator
         self._inline = frozenset(inline)
+        self._max_stream_bytes = max_stream_bytes
+        self._max_streams = max_streams
+        self._stream_limiter: CapacityLimiter | None = None  # made on the event loop, at first use
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = Exchange(scope, request_id_for(scope) or new_request_id())  # the access log's id, if any
@@ -48,6 +72,8 @@ class ServiceEndpoint:
             log.exception("internal error in %s %s", scope.get("method"), scope.get("path"))
             internal = InternalServerError("An internal error occurred.")
             response = self._protocol.serialize_error(internal, exchange)
+        if exchange.unread_body:
+            response.headers.append(("Connection", "close"))
         await _send(send, response)
 
     async def _handle(self, exchange: Exchange, receive: Receive) -> WireResponse:
@@ -58,6 +84,9 @@ class ServiceEndpoint:
         except CofferError as exc:
             await protocol.refusing(exc, exchange, receive)
             raise
+        payload = protocol.streamed_payload(exchange, request)
+        if payload is not None:
+            return await self._handle_streamed(exchange, receive, request, parsed, payload)
         body = await read_body(scope, receive, protocol.max_body)
         wire_request = protocol.accept(exchange, request, parsed, body)
         caller = self._auth.authenticate(scope, request, parsed, body)
@@ -73,6 +102,35 @@ class ServiceEndpoint:
             result = handler(handlers.services, caller, params)
         else:
             result = await to_thread.run_sync(handler, handlers.services, caller, params)
+        return protocol.serialize_result(wire_request, operation, result, exchange.request_id)
+
+    async def _handle_streamed(
+        self, exchange: Exchange, receive: Receive, request: IncomingRequest, parsed: ParsedAuthorization, payload: str
+    ) -> WireResponse:
+        """The request of an operation whose input member ``payload`` streams (see the module's docstring)."""
+        protocol, scope = self._protocol, exchange.scope
+        exchange.unread_body = True  # until the body has been received to its end
+        check_declared_length(scope, self._max_stream_bytes)
+        wire_request = protocol.accept(exchange, request, parsed, b"")
+        caller = self._auth.authenticate_streamed(scope, request, parsed)
+        note_principal(scope, caller)
+
+        operation = protocol.operation(wire_request)
+        handlers = protocol.handlers(wire_request)
+        handler = handlers.table.get(operation.name)
+        if handler is None:
+            raise NotImplementedOperationError(operation.name)
+        params = protocol.parse(wire_request, operation)
+
+        def ended() -> None:
+            exchange.unread_body = False
+
+        body = StreamedBody(receive, self._max_stream_bytes, ended)
+        if self._stream_limiter is None:
+            self._stream_limiter = CapacityLimiter(self._max_streams)
+        result = await to_thread.run_sync(
+            handler, handlers.services, caller, {**params, payload: body}, limiter=self._stream_limiter
+        )
         return protocol.serialize_result(wire_request, operation, result, exchange.request_id)
 
 
@@ -118,4 +176,4 @@ async def _send_stream(send: Send, status: int, headers: Headers, body: Body) ->
                 await result
 
 
-__all__ = ["ServiceEndpoint"]
+__all__ = ["DEFAULT_MAX_STREAMS", "DEFAULT_MAX_STREAM_BYTES", "ServiceEndpoint"]

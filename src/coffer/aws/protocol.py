@@ -4,6 +4,8 @@ The endpoint runs every request through the same steps: read the signature's str
 protocol read the request (:meth:`WireProtocol.accept`, before the signature is checked), authenticate the caller,
 resolve the operation and its handler, parse and validate the parameters, call the handler, serialize the result;
 any failure is serialized by :meth:`WireProtocol.serialize_error`, the one translation point of each dialect.
+An operation whose input streams (:meth:`WireProtocol.streamed_payload`) is authenticated and parsed from its URL
+and headers before any byte of its body is read; its handler then reads the body as it arrives.
 Rest-json (:mod:`coffer.aws.restjson_protocol`) and query (:mod:`coffer.aws.query_protocol`) implement it.
 """
 
@@ -46,6 +48,11 @@ class Exchange:
     request_id: str
     #: the service whose dialect errors answer in, once the protocol knows it (query: STS or IAM)
     error_context: Any = None
+    #: the operation, when the protocol resolved it before reading the body (``streamed_payload``)
+    route: Any = None
+    #: the request's body was not read to its end (a streamed payload refused or failed on the way): the response
+    #: carries ``Connection: close``
+    unread_body: bool = False
 
 
 class Named(Protocol):
@@ -67,6 +74,13 @@ class WireProtocol(ABC, Generic[RequestT, OperationT]):
     async def refusing(self, error: CofferError, exchange: Exchange, receive: Receive) -> None:
         """The request is refused before its signature could be read (unsigned, malformed, too large): read what
         the error's dialect needs (``exchange.error_context``). Nothing by default."""
+
+    def streamed_payload(self, exchange: Exchange, request: IncomingRequest) -> str | None:
+        """Before the body is read: the name of the input member that takes the body as a stream, when the
+        request's operation has one (then the body is not read by the endpoint, and ``accept`` is given none);
+        None for every other request (by default, all of them). Never raises: a request that names no operation
+        is refused on the usual path, after authentication."""
+        return None
 
     @abstractmethod
     def accept(

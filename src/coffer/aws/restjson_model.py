@@ -53,6 +53,12 @@ class MessagePlan:
     def has_json_body(self) -> bool:
         return bool(self.body) or (self.payload is not None and not self.raw_payload)
 
+    @property
+    def streaming_payload(self) -> bool:
+        """The payload is a streaming blob: an input's body is handed to the handler as it arrives, not read whole
+        (PublishPackageVersion's ``assetContent``)."""
+        return self.payload is not None and self.payload.shape.type == "blob" and self.payload.shape.streaming
+
 
 @dataclass(frozen=True, slots=True)
 class OperationSpec:

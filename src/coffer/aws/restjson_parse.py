@@ -46,8 +46,9 @@ def parse_request(
     """Read an operation's input members from the request's parts.
 
     ``labels`` are the router's decoded uri labels, ``query`` the decoded query pairs in order, ``headers`` maps
-    lower-case names to values. A blob/string payload member gets the body as it is; the endpoint may replace it with
-    a stream for large uploads after this call (``op.input.raw_payload`` says when).
+    lower-case names to values. A blob/string payload member gets the body as it is; for a streaming blob
+    (``op.input.streaming_payload``) the endpoint passes no body and replaces the member with the body's stream
+    after this call.
     """
     plan = op.input
     if plan is None:

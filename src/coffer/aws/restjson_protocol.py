@@ -1,5 +1,7 @@
 """The rest-json protocol (CodeArtifact) as the service endpoint uses it: routing by method and uri template,
-parameters from labels, query, headers and the JSON body, JSON responses and errors."""
+parameters from labels, query, headers and the JSON body, JSON responses and errors. An operation whose input
+payload is a streaming blob (PublishPackageVersion) is routed before its body is read, and gets the body as a
+stream (:meth:`RestJsonProtocol.streamed_payload`)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class RestJsonRequest:
     request: IncomingRequest
     body: bytes
     query: tuple[tuple[str, str], ...]  # decoded query pairs, in order
+    route: RouteMatch | None = None  # resolved before the body was read (a streamed payload)
 
 
 class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
@@ -50,9 +53,25 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
         self, exchange: Exchange, request: IncomingRequest, parsed: ParsedAuthorization, body: bytes
     ) -> RestJsonRequest:
         scope = exchange.scope
-        return RestJsonRequest(scope["method"], scope["path"], request, body, _query_pairs(request.raw_query))
+        route = exchange.route if isinstance(exchange.route, RouteMatch) else None
+        return RestJsonRequest(scope["method"], scope["path"], request, body, _query_pairs(request.raw_query), route)
+
+    def streamed_payload(self, exchange: Exchange, request: IncomingRequest) -> str | None:
+        """Routes the request (the match is kept for ``operation``); the payload member's name when the
+        operation's input streams it."""
+        scope = exchange.scope
+        match = self._service.route(scope["method"], scope["path"], _query_pairs(request.raw_query))
+        if not isinstance(match, RouteMatch):
+            return None
+        exchange.route = match
+        plan = match.operation.input
+        if plan is None or plan.payload is None or not plan.streaming_payload:
+            return None
+        return plan.payload.name
 
     def operation(self, request: RestJsonRequest) -> RouteMatch:
+        if request.route is not None:
+            return request.route
         match = self._service.route(request.method, request.path, request.query)
         if match is None or isinstance(match, MethodNotAllowed):
             raise UnknownOperationError(request.method, request.path)

@@ -43,6 +43,7 @@ class Shape:
         "payload",
         "required",
         "sensitive",
+        "streaming",
         "type",
         "value",
     )
@@ -63,6 +64,7 @@ class Shape:
         self.enum_set: frozenset[str] = frozenset()
         self.sensitive = False
         self.document = False  # a free-form JSON document (structure with the document trait)
+        self.streaming = False  # a blob the wire streams (PublishPackageVersion's asset), not read whole
         self.payload: str | None = None  # structure: the member that is the whole HTTP body
         # True when a (parsed) value of this shape meets every constraint, members included. Compiled at load time
         # as the fast path of validation; ``coffer.aws.validate`` explains failures in AWS's words.
@@ -149,6 +151,7 @@ class ShapeBuilder:
             shape.enum_set = frozenset(shape.enum)
         shape.sensitive = bool(meta.get("sensitive", False))
         shape.document = bool(meta.get("document", False))
+        shape.streaming = bool(bshape.serialization.get("streaming", False))
         if type_name == "structure":
             shape.payload = bshape.serialization.get("payload")
             required = frozenset(str(r) for r in meta.get("required", ()))

@@ -140,7 +140,8 @@ class SigV4Verifier:
         if "host" not in parsed.signed_headers:
             raise IncompleteSignatureError(HOST_NOT_SIGNED)
         # The signer used this header's value as the payload hash, so it must be the body's real hash;
-        # this also refuses UNSIGNED-PAYLOAD and STREAMING-* (nothing is streamed to a JSON service).
+        # this also refuses UNSIGNED-PAYLOAD and STREAMING-*. (A streamed payload, not read yet, is verified with
+        # the hash it declares, which its reader checks: RequestAuthenticator.authenticate_streamed.)
         if parsed.content_sha256 is not None and parsed.content_sha256 != payload_sha256_hex:
             raise InvalidSignatureError(CONTENT_SHA256_MISMATCH)
         token = parsed.security_token

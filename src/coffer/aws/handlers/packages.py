@@ -220,6 +220,29 @@ def get_package_version_readme(s: CodeArtifactServices, c: Caller, p: Params) ->
     return {**_version_header(ref, version), "readme": version.readme}
 
 
+def publish_package_version(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
+    """The asset's bytes are ``assetContent``, the request body as it streams (the endpoint's ``StreamedBody``)."""
+    ref = _package(c, p)
+    version, asset = s.packages.publish_generic(
+        c,
+        ref,
+        p["packageVersion"],
+        p["assetName"],
+        p["assetSHA256"],
+        p["assetContent"],
+        unfinished=bool(p.get("unfinished")),
+    )
+    return {
+        "format": ref.format,
+        "namespace": ref.namespace,
+        "package": ref.name,
+        "version": version.display_version,
+        "versionRevision": version.revision,
+        "status": version.status,
+        "asset": asset_summary(asset),
+    }
+
+
 def put_package_origin_configuration(s: CodeArtifactServices, c: Caller, p: Params) -> Result:
     restrictions = p["restrictions"]
     pkg = s.packages.put_origin_configuration(c, _package(c, p), restrictions["publish"], restrictions["upstream"])
@@ -287,6 +310,7 @@ PACKAGE_HANDLERS: dict[str, Handler] = {
     "ListPackageVersionAssets": list_package_version_assets,
     "GetPackageVersionAsset": get_package_version_asset,
     "GetPackageVersionReadme": get_package_version_readme,
+    "PublishPackageVersion": publish_package_version,
     "ListPackageVersionDependencies": list_package_version_dependencies,
     "UpdatePackageVersionsStatus": update_package_versions_status,
     "DeletePackageVersions": delete_package_versions,

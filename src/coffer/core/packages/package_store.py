@@ -193,3 +193,15 @@ class PackageStore(Protocol):
         """Which of ``sha256s`` some asset of any repository still uses, as its file or its extracted metadata
         (garbage collection keeps those blobs). Any number of digests; unknown ones are simply not returned."""
         ...
+
+    def add_asset_to_unfinished(self, version: PackageVersion, asset: Asset, *, finish: bool) -> PackageVersion:
+        """For versions built asset by asset (the generic format), atomically: create the package (with
+        ``PUBLISHED_FIRST``) and the version (with all of ``version``'s fields, its status ``Unfinished`` or
+        ``Published``) when absent; an existing version takes the asset only while it is ``Unfinished``
+        (``ConflictError``, resource type "package-version", otherwise). Then attach ``asset``: when the version has
+        an asset of that name already, the same sha256 is kept as it is (nothing added) and another is
+        ``ConflictError`` (resource type "asset"). With ``finish`` the version becomes ``Published`` in the same
+        transaction. Returns the version as stored (a new ``revision`` each time).
+
+        Unlike ``add_asset``, the asset's name is not recorded for the package: it belongs to its version only."""
+        ...

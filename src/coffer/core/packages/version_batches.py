@@ -11,8 +11,16 @@ from functools import partial
 
 from coffer.core.identity.callers import Caller
 from coffer.core.packages.external_sources import ExternalPackages
+from coffer.core.packages.generic_names import GENERIC
 from coffer.core.packages.package_access import in_repo, unique
-from coffer.core.packages.package_models import ASSET_NAME_REUSED, PackageRef, PackageVersion, RepoRef, name_reused
+from coffer.core.packages.package_models import (
+    ASSET_NAME_REUSED,
+    Asset,
+    PackageRef,
+    PackageVersion,
+    RepoRef,
+    name_reused,
+)
 from coffer.core.packages.package_names import normalize_ref, normalize_version
 from coffer.core.packages.package_reads import PackageReads
 from coffer.core.packages.package_sources import PackageSource
@@ -188,7 +196,7 @@ class VersionBatches(PackageReads):
         self._require_repository(src.repo)
         self._require_repository(destination)
         sources: list[tuple[PackageSource, PackageRef]] = [(self._stored(src.repo), src)]
-        if include_from_upstream:
+        if include_from_upstream and src.format != GENERIC:  # generic packages are never read through upstreams
             # versions the upstream repositories hold; what a public registry merely lists (not fetched yet) is
             # held by no repository
             sources = [
@@ -233,7 +241,8 @@ class VersionBatches(PackageReads):
         """("ok", new revision), or (errorCode, errorMessage).
 
         Every asset goes through ``add_asset``, so the destination's file-name rule holds (a name once used there
-        keeps its content: NOT_ALLOWED otherwise). An overwrite that would give a file of the version in the
+        keeps its content: NOT_ALLOWED otherwise); a generic version's through ``add_asset_to_unfinished``, its
+        names being its own. An overwrite that would give a file of the version in the
         destination other content is refused before anything is deleted."""
         assets = source.assets(src, version)
         if not assets:
@@ -252,10 +261,14 @@ class VersionBatches(PackageReads):
             except (ConflictError, ResourceNotFoundError):
                 return ALREADY_EXISTS, "The version in the destination changed concurrently"
         copy = dataclasses.replace(version, package=dst, origin_repository=version.origin_repository or src.repo)
+        add: Callable[[PackageVersion, Asset], PackageVersion] = self._d.store.add_asset
+        if dst.format == GENERIC:  # asset names belong to their version: built Unfinished, its status set below
+            copy = dataclasses.replace(copy, status="Unfinished")
+            add = partial(self._d.store.add_asset_to_unfinished, finish=False)
         stored = copy
         try:
             for asset in assets:
-                stored = self._d.store.add_asset(copy, asset)
+                stored = add(copy, asset)
                 self._changed()
         except ConflictError as exc:
             if exc.resource_type == ASSET_NAME_REUSED:

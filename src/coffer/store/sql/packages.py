@@ -474,3 +474,74 @@ class SqlPackages(SqlBase):
                 as_metadata = select(assets.c.metadata_sha256).where(assets.c.metadata_sha256.in_(batch))
                 used.update(conn.execute(as_file.union(as_metadata)).scalars())
         return used
+
+    def add_asset_to_unfinished(self, version: PackageVersion, asset: Asset, *, finish: bool) -> PackageVersion:
+        """The version row is an upsert whose update (a new revision) applies only while the row is Unfinished:
+        on PostgreSQL it locks the row, so concurrent additions to one version run one after the other and each
+        sees the assets the others committed; SQLite's write transactions are serialized. A version that exists
+        with another status gets no row back: ConflictError, and the transaction (with the package upsert) is
+        rolled back. The asset's name is not recorded in ``asset_names``."""
+        ref = version.package
+        entry = version.origin_repository
+        pv = package_versions
+        with self._write() as conn:
+            repo_id = lookup_repository_id(conn, ref.repo)
+            if repo_id is None:
+                raise no_repository(ref.repo.domain, ref.repo.name)
+            display_name = version.extra.get("display_name") or ref.name
+            keep = {"display_name": packages.c.display_name}  # unchanged; the update returns the row's id
+            pkg = self._package_upsert(repo_id, ref, display_name, PUBLISHED_FIRST, keep).returning(packages.c.id)
+            try:
+                package_id = int(conn.execute(pkg).scalar_one())
+            except IntegrityError as exc:  # the repository was deleted meanwhile
+                raise no_repository(ref.repo.domain, ref.repo.name) from exc
+            ver = self._insert(pv).values(
+                row_values(
+                    version,
+                    pv,
+                    package_id=package_id,
+                    revision=new_revision(),
+                    licenses=json.dumps(list(version.licenses)),
+                    origin_domain_owner=None if entry is None else entry.domain_owner,
+                    origin_domain=None if entry is None else entry.domain,
+                    origin_repository=None if entry is None else entry.name,
+                    extra=_extra_column(version),
+                )
+            )
+            ver = ver.on_conflict_do_update(
+                index_elements=[pv.c.package_id, pv.c.version],
+                set_={"revision": ver.excluded.revision},  # an existing version keeps its fields
+                where=pv.c.status == "Unfinished",
+            ).returning(*pv.c)
+            row = conn.execute(ver).one_or_none()
+            if row is None:
+                status = conn.execute(
+                    select(pv.c.status).where(pv.c.package_id == package_id, pv.c.version == version.version)
+                ).scalar_one()
+                raise ConflictError(
+                    f"Package version {version.version} of {_package_label(ref)} is {status}: assets can be added "
+                    "only to an Unfinished version",
+                    resource_id=version.version,
+                    resource_type="package-version",
+                )
+            held = conn.execute(
+                select(assets.c.sha256).where(assets.c.version_id == row.id, assets.c.name == asset.name)
+            ).scalar_one_or_none()
+            if held is None:
+                conn.execute(
+                    insert(assets).values(
+                        row_values(asset, assets, version_id=row.id, **row_values(asset.blob, assets))
+                    )
+                )
+            elif held != asset.blob.sha256:
+                raise ConflictError(
+                    f"Asset {asset.name} of package version {version.version} of {_package_label(ref)} already "
+                    "exists with other content",
+                    resource_id=asset.name,
+                    resource_type="asset",
+                )
+            if finish and row.status != "Published":
+                row = conn.execute(
+                    update(pv).where(pv.c.id == row.id).values(status="Published").returning(*pv.c)
+                ).one()
+        return _to_version(ref, row)
