@@ -25,6 +25,12 @@ UNSERVED_FORMATS = tuple(f for f in ENDPOINT_FORMATS if f not in SERVED_FORMATS)
 
 def unserved_format_message(fmt: str) -> str:
     served = ", ".join(sorted(SERVED_FORMATS))
+    if fmt == "generic":
+        return (
+            "Generic packages have no package-client endpoint: publish and read them with the API "
+            "(PublishPackageVersion, GetPackageVersionAsset); only "
+            f"{served} repositories can be used by package clients"
+        )
     return f"Coffer does not serve the {fmt} format yet; only {served} repositories can be used by package clients"
 
 
