@@ -23,7 +23,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from coffer.core.packages.npm_manifest import ABBREVIATED_FIELDS, manifest_of
+from coffer.core.packages.npm_manifest import ABBREVIATED_FIELDS, DEPRECATED_KEY, MANIFEST_KEY, manifest_of
 from coffer.core.packages.npm_names import is_prerelease, semver_key
 from coffer.core.packages.package_models import Asset, PackageView, ResolvedVersion
 
@@ -130,6 +130,26 @@ def document(view: PackageView, name: str, tarball_base: str, *, abbreviated: bo
         if readme:
             doc["readme"] = readme
     return doc
+
+
+def fingerprint(view: PackageView) -> tuple[object, ...]:
+    """What the packument of ``view`` depends on, cheap to compute and compare: each version's number, revision,
+    manifest (by hash: Python keeps a string's hash, so the registry's cached manifests cost nothing the second
+    time), deprecation, time and files, and the tags. Two views with equal fingerprints render the same bytes, so a
+    view reloaded by the read path's cache does not cost a new rendering."""
+    versions = tuple(
+        (
+            r.version.version,
+            r.version.revision,
+            hash(r.version.extra.get(MANIFEST_KEY, "")),
+            r.version.extra.get(DEPRECATED_KEY),
+            r.version.published_time,
+            hash(r.version.readme),
+            tuple((a.name, a.blob.sha256, a.blob.sha512, a.blob.sha1) for a in r.assets),
+        )
+        for r in view.versions
+    )
+    return versions, tuple(sorted(view.tags.items()))
 
 
 def render(view: PackageView, name: str, tarball_base: str, *, abbreviated: bool) -> bytes:

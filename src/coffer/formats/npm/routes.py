@@ -14,8 +14,8 @@ their body is read, and the body is bounded as it arrives. The commands CodeArti
 search, login/adduser, logout, whoami, token, owner, access, team, star, hook, unpublish) get an immediate 404
 naming the command and what to use instead: npm retries neither, and prints the message.
 
-Packuments are rendered once per package view and kept (``_Rendered``): the same bytes, ETag and gzip body are
-served until a write or the read path's one-second cache produces a new view.
+Packuments are rendered once and kept (``_Rendered``): the same bytes, ETag and gzip body are served as long as
+the package view's ``packument.fingerprint`` is the same, across the read path's one-second reloads.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _split_package(parts: list[str]) -> tuple[NpmName, list[str]] | None:
 
 @dataclass
 class _Rendered:
-    view: PackageView
+    fingerprint: tuple[object, ...]  # packument.fingerprint of the view rendered
     body: bytes
     etag: str
     gzipped: bytes | None = field(default=None)
@@ -249,13 +249,14 @@ class NpmEndpoint:
     def _render(
         self, view: PackageView, key: tuple[object, ...], name: NpmName, base: str, abbreviated: bool
     ) -> _Rendered:
+        made_from = packument.fingerprint(view)
         with self._lock:
             kept = self._rendered.get(key)
-            if kept is not None and kept.view is view:
+            if kept is not None and kept.fingerprint == made_from:
                 self._rendered.move_to_end(key)
                 return kept
         body = packument.render(view, name.full, base, abbreviated=abbreviated)
-        made = _Rendered(view, body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"')
+        made = _Rendered(made_from, body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"')
         with self._lock:
             self._rendered[key] = made
             self._rendered.move_to_end(key)
