@@ -970,3 +970,33 @@ def test_concurrent_additions_of_one_name_with_different_bytes(pstore: Store) ->
         assert all(isinstance(o, ConflictError) and o.resource_type == "asset" for o in outcomes if o), outcomes
         held = {a.name: a for a in pstore.list_assets(ref, "1.0")}
         assert held["x.bin"] == other_bytes(asset("x.bin"), str(winners[0]))
+
+
+def test_migration_6_is_frozen_and_upgrades_a_version_5_database(db_url: str) -> None:
+    from coffer.store.migrations import m0006_package_tags
+
+    engine = create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:  # a database as Coffer 5 made it, holding an npm version
+            schema_version.create(conn)
+            for number in range(1, 6):
+                MIGRATIONS[number - 1](conn)
+                conn.execute(schema_version.insert().values(version=number, applied_at=1.0))
+        old = SqlStore(engine)
+        old.create_domain(make_domain("acme"), {})
+        old.create_repository(make_repo("acme", "main"), {})
+        ref = pref("ui", namespace="acme", fmt="npm")
+        old.add_asset(pver(ref=ref, version="1.0.0"), asset("ui-1.0.0.tgz"))
+        assert apply_migrations(engine) == LATEST_VERSION - 5
+        frozen = [(c.name, str(c.type), c.nullable) for c in m0006_package_tags.package_tags.columns]
+        current = [(c.name, str(c.type), c.nullable) for c in schema.package_tags.columns]
+        assert frozen == current
+        assert set(inspect(engine).get_table_names()) == set(schema.metadata.tables) | {"schema_version"}
+    finally:
+        engine.dispose()
+    upgraded = open_store(db_url)
+    try:  # an old package takes tags
+        upgraded.set_package_tag(ref, "latest", "1.0.0")
+        assert upgraded.get_package_tags(ref) == {"latest": "1.0.0"}
+    finally:
+        upgraded.close()
