@@ -18,9 +18,10 @@ from typing import Any
 from starlette.types import Receive, Scope
 
 from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization, SigV4Verifier
+from coffer.aws.streamed_body import check_declared_length, too_large
 from coffer.core.identity.callers import Caller
 from coffer.core.identity.key_resolution import IdentityService
-from coffer.core.shared.errors import IncompleteSignatureError, RequestTooLargeError, UnrecognizedClientError
+from coffer.core.shared.errors import IncompleteSignatureError, UnrecognizedClientError
 
 log = logging.getLogger("coffer.aws")
 
@@ -113,14 +114,7 @@ def new_request_id() -> str:
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole request body; RequestTooLargeError as soon as it (or its declared length) exceeds ``limit``."""
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                declared = -1
-            if declared < 0 or declared > limit:
-                raise RequestTooLargeError(f"Request body must be at most {limit} bytes.")
+    check_declared_length(scope, limit)
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -131,7 +125,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise RequestTooLargeError(f"Request body must be at most {limit} bytes.")
+            raise too_large(limit)
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterable, Collection, Iterable, Iterator
+from collections.abc import AsyncIterable, Collection, Iterable, Iterator, Mapping
 from typing import Any, cast
 
 from anyio import CapacityLimiter, to_thread
 from starlette.types import Receive, Scope, Send
 
 from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
-from coffer.aws.protocol import Body, Exchange, WireProtocol, WireResponse
+from coffer.aws.protocol import Body, Exchange, Handler, ServiceHandlers, WireProtocol, WireResponse
 from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization, parse_authorization
 from coffer.aws.streamed_body import StreamedBody, check_declared_length
 from coffer.core.shared.errors import CofferError, InternalServerError, NotImplementedOperationError
@@ -92,12 +92,7 @@ class ServiceEndpoint:
         caller = self._auth.authenticate(scope, request, parsed, body)
         note_principal(scope, caller)
 
-        operation = protocol.operation(wire_request)
-        handlers = protocol.handlers(wire_request)
-        handler = handlers.table.get(operation.name)
-        if handler is None:
-            raise NotImplementedOperationError(operation.name)
-        params = protocol.parse(wire_request, operation)
+        operation, handlers, handler, params = self._dispatch(wire_request)
         if operation.name in self._inline:
             result = handler(handlers.services, caller, params)
         else:
@@ -115,12 +110,7 @@ class ServiceEndpoint:
         caller = self._auth.authenticate_streamed(scope, request, parsed)
         note_principal(scope, caller)
 
-        operation = protocol.operation(wire_request)
-        handlers = protocol.handlers(wire_request)
-        handler = handlers.table.get(operation.name)
-        if handler is None:
-            raise NotImplementedOperationError(operation.name)
-        params = protocol.parse(wire_request, operation)
+        operation, handlers, handler, params = self._dispatch(wire_request)
 
         def ended() -> None:
             exchange.unread_body = False
@@ -132,6 +122,16 @@ class ServiceEndpoint:
             handler, handlers.services, caller, {**params, payload: body}, limiter=self._stream_limiter
         )
         return protocol.serialize_result(wire_request, operation, result, exchange.request_id)
+
+    def _dispatch(self, wire_request: Any) -> tuple[Any, ServiceHandlers, Handler, Mapping[str, Any]]:
+        """The request's operation, its handlers, the handler (NotImplemented if it has none) and its params."""
+        protocol = self._protocol
+        operation = protocol.operation(wire_request)
+        handlers = protocol.handlers(wire_request)
+        handler = handlers.table.get(operation.name)
+        if handler is None:
+            raise NotImplementedOperationError(operation.name)
+        return operation, handlers, handler, protocol.parse(wire_request, operation)
 
 
 async def _send(send: Send, response: WireResponse) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from coffer.core.shared.errors import CofferError
 from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.blob_responses import send_blob
 from coffer.formats.host_style import public_path
+from coffer.formats.locations import Location, parse_location
 from coffer.formats.npm import packument
 from coffer.formats.npm.bodies import BadLength, BodyTooLarge, read_bounded
 from coffer.formats.npm.publish import NpmPublisher
@@ -52,7 +52,6 @@ from coffer.request_context import note_principal
 
 FORMAT = "npm"
 PREFIX = "/npm/d"
-_OWNER = re.compile(r"[0-9]{12}")
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_TAG_BODY = 64 * 1024
@@ -78,20 +77,6 @@ _UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
 
 def _unsupported(command: str, instead: str) -> str:
     return f"{command} is not supported by CodeArtifact repositories (nor by Coffer); {instead}"
-
-
-@dataclass(frozen=True)
-class Location:
-    repo: RepoRef
-    base: str  # the endpoint's path, ending in '/'
-
-
-def parse_location(domain_and_owner: str, repository: str) -> Location | None:
-    domain, sep, owner = domain_and_owner.rpartition("-")
-    if not sep or not domain or not _OWNER.fullmatch(owner) or not repository:
-        return None
-    base = f"{PREFIX}/{quote(domain_and_owner)}/{quote(repository)}/"
-    return Location(RepoRef(domain_owner=owner, domain=domain, name=repository), base)
 
 
 def _split_package(parts: list[str]) -> tuple[NpmName, list[str]] | None:
@@ -138,7 +123,7 @@ class NpmEndpoint:
         ]
 
     async def handle(self, request: Request) -> Response:
-        location = parse_location(request.path_params["domain_owner"], request.path_params["repository"])
+        location = parse_location(PREFIX, request.path_params["domain_owner"], request.path_params["repository"])
         if location is None:
             return refuse(404, f"No such repository: {public_path(request.scope, request.url.path)}")
         rest: str = request.path_params.get("rest") or ""

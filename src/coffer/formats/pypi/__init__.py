@@ -1,5 +1,5 @@
 """The PyPI repository endpoint: simple index (PEP 503/691/700/658), downloads and the legacy upload API."""
 
-from coffer.formats.pypi.routes import PypiEndpoint, parse_location
+from coffer.formats.pypi.routes import PypiEndpoint
 
-__all__ = ["PypiEndpoint", "parse_location"]
+__all__ = ["PypiEndpoint"]

@@ -15,8 +15,6 @@ through ``coffer.formats.host_style``; the paths given back to the client (301s,
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +31,7 @@ from coffer.core.shared.errors import CofferError
 from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.blob_responses import send_blob
 from coffer.formats.host_style import public_path
+from coffer.formats.locations import Location, parse_location
 from coffer.formats.pypi import simple
 from coffer.formats.pypi.upload import Uploader
 from coffer.formats.responses import plain, refusal, to_response
@@ -40,24 +39,8 @@ from coffer.request_context import note_principal
 
 FORMAT = "pypi"
 PREFIX = "/pypi/d"
-_OWNER = re.compile(r"[0-9]{12}")
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]  # every request is authenticated
-
-
-@dataclass(frozen=True)
-class Location:
-    repo: RepoRef
-    base: str  # the endpoint's path, ending in '/'
-
-
-def parse_location(domain_and_owner: str, repository: str) -> Location | None:
-    """``{domain}-{owner}`` split on the last '-' (owner: 12 digits); None if it does not name a repository."""
-    domain, sep, owner = domain_and_owner.rpartition("-")
-    if not sep or not domain or not _OWNER.fullmatch(owner) or not repository:
-        return None
-    base = f"{PREFIX}/{quote(domain_and_owner)}/{quote(repository)}/"
-    return Location(RepoRef(domain_owner=owner, domain=domain, name=repository), base)
 
 
 def _no_such_resource(request: Request) -> Response:
@@ -86,7 +69,7 @@ class PypiEndpoint:
         ]
 
     async def handle(self, request: Request) -> Response:
-        location = parse_location(request.path_params["domain_owner"], request.path_params["repository"])
+        location = parse_location(PREFIX, request.path_params["domain_owner"], request.path_params["repository"])
         if location is None:
             return _no_such_resource(request)
         method = request.method.upper()

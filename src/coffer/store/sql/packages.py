@@ -94,6 +94,22 @@ def _extra_column(version: PackageVersion) -> str:
     return json.dumps(extra, sort_keys=True)
 
 
+def _version_row(version: PackageVersion, package_id: int, revision: str) -> dict[str, Any]:
+    """The ``package_versions`` row of a new version."""
+    entry = version.origin_repository
+    return row_values(
+        version,
+        package_versions,
+        package_id=package_id,
+        revision=revision,
+        licenses=json.dumps(list(version.licenses)),
+        origin_domain_owner=None if entry is None else entry.domain_owner,
+        origin_domain=None if entry is None else entry.domain,
+        origin_repository=None if entry is None else entry.name,
+        extra=_extra_column(version),
+    )
+
+
 def _to_package(repo: RepoRef, row: Any) -> Package:
     return from_row(
         Package, row, ref=PackageRef(repo=repo, format=row.format, namespace=row.namespace or None, name=row.name)
@@ -136,7 +152,6 @@ class SqlPackages(SqlBase):
         first use of the name makes the insert wait for that transaction, and the read (READ COMMITTED) then
         sees its row; SQLite's write transactions are serialized."""
         ref = version.package
-        entry = version.origin_repository
         revision = new_revision()
         with self._write() as conn:
             repo_id = lookup_repository_id(conn, ref.repo)
@@ -153,19 +168,7 @@ class SqlPackages(SqlBase):
                 package_id = int(conn.execute(pkg).scalar_one())
             except IntegrityError as exc:  # the repository was deleted meanwhile
                 raise no_repository(ref.repo.domain, ref.repo.name) from exc
-            ver = self._insert(package_versions).values(
-                row_values(
-                    version,
-                    package_versions,
-                    package_id=package_id,
-                    revision=revision,
-                    licenses=json.dumps(list(version.licenses)),
-                    origin_domain_owner=None if entry is None else entry.domain_owner,
-                    origin_domain=None if entry is None else entry.domain,
-                    origin_repository=None if entry is None else entry.name,
-                    extra=_extra_column(version),
-                )
-            )
+            ver = self._insert(package_versions).values(_version_row(version, package_id, revision))
             ver = ver.on_conflict_do_update(
                 index_elements=[package_versions.c.package_id, package_versions.c.version],
                 set_={"revision": ver.excluded.revision},  # an existing version keeps its fields
@@ -482,7 +485,6 @@ class SqlPackages(SqlBase):
         with another status gets no row back: ConflictError, and the transaction (with the package upsert) is
         rolled back. The asset's name is not recorded in ``asset_names``."""
         ref = version.package
-        entry = version.origin_repository
         pv = package_versions
         with self._write() as conn:
             repo_id = lookup_repository_id(conn, ref.repo)
@@ -495,19 +497,7 @@ class SqlPackages(SqlBase):
                 package_id = int(conn.execute(pkg).scalar_one())
             except IntegrityError as exc:  # the repository was deleted meanwhile
                 raise no_repository(ref.repo.domain, ref.repo.name) from exc
-            ver = self._insert(pv).values(
-                row_values(
-                    version,
-                    pv,
-                    package_id=package_id,
-                    revision=new_revision(),
-                    licenses=json.dumps(list(version.licenses)),
-                    origin_domain_owner=None if entry is None else entry.domain_owner,
-                    origin_domain=None if entry is None else entry.domain,
-                    origin_repository=None if entry is None else entry.name,
-                    extra=_extra_column(version),
-                )
-            )
+            ver = self._insert(pv).values(_version_row(version, package_id, new_revision()))
             ver = ver.on_conflict_do_update(
                 index_elements=[pv.c.package_id, pv.c.version],
                 set_={"revision": ver.excluded.revision},  # an existing version keeps its fields
