@@ -15,26 +15,18 @@ from typing import Any
 
 import pytest
 
-from coffer.core.codeartifact.deps import Deps
-from coffer.core.codeartifact.resources import Domain, ExternalConnection, Repository
-from coffer.core.identity.authorizer import Authorizer
+from coffer.core.codeartifact.resources import ExternalConnection
 from coffer.core.packages.npm_manifest import DEPRECATED_KEY, MANIFEST_KEY
 from coffer.core.packages.package_models import PackageRef, RepoRef
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.package_store import FETCHED_FIRST, PendingBlob
 from coffer.core.packages.upstream_cache import UpstreamCaches
 from coffer.core.packages.upstreams import UpstreamIndex, UpstreamIntegrityError, UpstreamProject
-from coffer.core.shared.arns import domain_arn, repository_arn
-from coffer.core.shared.pagination import Paginator
-from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.blobs import FileBlobStore
 from coffer.store.sql_store import SqlStore
 from coffer.upstreams.npm_registry import parse_packument
-from tests.conftest import Ticker
+from tests.unit.package_services import DOMAIN, OWNER, make_deps, make_repo
 
-REGION = "us-east-1"
-OWNER = "111122223333"
-DOMAIN = "dom"
 CONNECTION = "public:npmjs"
 REGISTRY = "https://registry.example/"
 
@@ -127,33 +119,10 @@ def blobs(tmp_path: Path) -> FileBlobStore:
 
 @pytest.fixture
 def svc(store: SqlStore, blobs: FileBlobStore, registry: FakeRegistry) -> PackageService:
-    clock = Ticker()
-    ring = KeyRing([SigningKey.generate(0.0)])
-    deps = Deps(
-        store=store, clock=clock, region=REGION, authorizer=Authorizer(clock, REGION), paginator=Paginator(lambda: ring)
-    )
-    store.create_domain(
-        Domain(name=DOMAIN, owner=OWNER, arn=domain_arn(REGION, OWNER, DOMAIN), created_time=0.0, encryption_key="k"),
-        {},
-    )
-    for name, upstreams, connections in (
-        ("npm-store", (), (ExternalConnection(CONNECTION, "npm"),)),
-        ("app", ("npm-store",), ()),
-    ):
-        store.create_repository(
-            Repository(
-                domain_name=DOMAIN,
-                domain_owner=OWNER,
-                name=name,
-                arn=repository_arn(REGION, OWNER, DOMAIN, name),
-                administrator_account=OWNER,
-                created_time=0.0,
-                upstreams=upstreams,
-                external_connections=connections,
-            ),
-            {},
-        )
-    return PackageService(deps, blobs, UpstreamCaches(registry, clock, ttl=300))
+    deps = make_deps(store)
+    make_repo(store, "npm-store", connections=(ExternalConnection(CONNECTION, "npm"),))
+    make_repo(store, "app", ("npm-store",))
+    return PackageService(deps, blobs, UpstreamCaches(registry, deps.clock, ttl=300))
 
 
 STORE = RepoRef(OWNER, DOMAIN, "npm-store")

@@ -11,25 +11,16 @@ from typing import Any
 import pytest
 
 from coffer.core.codeartifact.deps import Deps
-from coffer.core.codeartifact.resources import Domain, Repository
-from coffer.core.identity.authorizer import Authorizer
 from coffer.core.identity.callers import Caller
 from coffer.core.packages.package_models import Asset, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_names import normalize_name, normalize_version
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.package_sources import search_order
-from coffer.core.policy import parse_policy
-from coffer.core.shared.arns import domain_arn, repository_arn, user_arn
+from coffer.core.shared.arns import repository_arn, user_arn
 from coffer.core.shared.errors import AccessDeniedError, ConflictError, ResourceNotFoundError, ValidationError
-from coffer.core.shared.pagination import Paginator
-from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.blobs import FileBlobStore
 from coffer.store.sql_store import SqlStore
-from tests.conftest import Ticker
-
-REGION = "us-east-1"
-OWNER = "111122223333"
-DOMAIN = "dom"
+from tests.unit.package_services import ADMIN, DOMAIN, OWNER, REGION, caller, make_deps, make_repo
 
 
 @pytest.fixture
@@ -39,16 +30,7 @@ def blobs(tmp_path: Path) -> FileBlobStore:
 
 @pytest.fixture
 def deps(store: SqlStore) -> Deps:
-    clock = Ticker()
-    ring = KeyRing([SigningKey.generate(0.0)])
-    deps = Deps(
-        store=store, clock=clock, region=REGION, authorizer=Authorizer(clock, REGION), paginator=Paginator(lambda: ring)
-    )
-    store.create_domain(
-        Domain(name=DOMAIN, owner=OWNER, arn=domain_arn(REGION, OWNER, DOMAIN), created_time=0.0, encryption_key="k"),
-        {},
-    )
-    return deps
+    return make_deps(store)
 
 
 @pytest.fixture
@@ -56,35 +38,6 @@ def svc(deps: Deps, blobs: FileBlobStore) -> PackageService:
     return PackageService(deps, blobs)
 
 
-def make_repo(store: SqlStore, name: str, upstreams: tuple[str, ...] = ()) -> RepoRef:
-    store.create_repository(
-        Repository(
-            domain_name=DOMAIN,
-            domain_owner=OWNER,
-            name=name,
-            arn=repository_arn(REGION, OWNER, DOMAIN, name),
-            administrator_account=OWNER,
-            created_time=0.0,
-            upstreams=upstreams,
-        ),
-        {},
-    )
-    return RepoRef(OWNER, DOMAIN, name)
-
-
-def caller(policy: dict[str, Any] | None, name: str = "alice") -> Caller:
-    return Caller(
-        account_id=OWNER,
-        arn=user_arn(OWNER, name),
-        user_id="AIDAEXAMPLE" + name.upper(),
-        user_name=name,
-        kind="user",
-        access_key_id="AKIAEXAMPLE",
-        policies=() if policy is None else (parse_policy(json.dumps(policy), "identity"),),
-    )
-
-
-ADMIN = caller({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}, "admin")
 NOBODY = caller(None, "nobody")
 
 
