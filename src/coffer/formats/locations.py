@@ -4,12 +4,19 @@ style, as CodeArtifact's VPC endpoints spell it; host-style URLs are mapped onto
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from coffer.core.packages.package_models import RepoRef
 
 _OWNER = re.compile(r"[0-9]{12}")
+#: every method reaches an endpoint's handler: every request is authenticated, whatever it asks
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @dataclass(frozen=True)
@@ -26,3 +33,11 @@ def parse_location(prefix: str, domain_and_owner: str, repository: str) -> Locat
         return None
     base = f"{prefix}/{quote(domain_and_owner)}/{quote(repository)}/"
     return Location(RepoRef(domain_owner=owner, domain=domain, name=repository), base)
+
+
+def repository_routes(prefix: str, handle: Callable[[Request], Awaitable[Response]]) -> list[BaseRoute]:
+    """The routes of every repository of one format: ``{prefix}/{domain}-{owner}/{repository}[/{rest}]``."""
+    return [
+        Route(prefix + "/{domain_owner}/{repository}", handle, methods=ALL_METHODS),
+        Route(prefix + "/{domain_owner}/{repository}/{rest:path}", handle, methods=ALL_METHODS),
+    ]

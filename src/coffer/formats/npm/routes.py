@@ -31,7 +31,7 @@ from urllib.parse import quote
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from coffer.core.identity.callers import Caller
 from coffer.core.packages.npm_names import NpmName, clean_version, parse_name
@@ -42,7 +42,7 @@ from coffer.core.shared.errors import CofferError
 from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.blob_responses import send_blob
 from coffer.formats.host_style import public_path
-from coffer.formats.locations import Location, parse_location
+from coffer.formats.locations import Location, parse_location, repository_routes
 from coffer.formats.npm import packument
 from coffer.formats.npm.bodies import BadLength, BodyTooLarge, read_bounded
 from coffer.formats.npm.publish import NpmPublisher
@@ -52,7 +52,6 @@ from coffer.request_context import note_principal
 
 FORMAT = "npm"
 PREFIX = "/npm/d"
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_TAG_BODY = 64 * 1024
 MANIFEST_ALLOWANCE = 16 * 1024 * 1024  # a publish body's JSON besides the base64 tarball
@@ -117,10 +116,7 @@ class NpmEndpoint:
         self._lock = threading.Lock()
 
     def routes(self) -> list[BaseRoute]:
-        return [
-            Route(PREFIX + "/{domain_owner}/{repository}", self.handle, methods=_ALL_METHODS),
-            Route(PREFIX + "/{domain_owner}/{repository}/{rest:path}", self.handle, methods=_ALL_METHODS),
-        ]
+        return repository_routes(PREFIX, self.handle)
 
     async def handle(self, request: Request) -> Response:
         location = parse_location(PREFIX, request.path_params["domain_owner"], request.path_params["repository"])

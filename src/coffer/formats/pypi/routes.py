@@ -20,7 +20,7 @@ from urllib.parse import quote
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from coffer.core.packages.package_models import RepoRef
 from coffer.core.packages.package_service import PackageService
@@ -31,7 +31,7 @@ from coffer.core.shared.errors import CofferError
 from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.blob_responses import send_blob
 from coffer.formats.host_style import public_path
-from coffer.formats.locations import Location, parse_location
+from coffer.formats.locations import Location, parse_location, repository_routes
 from coffer.formats.pypi import simple
 from coffer.formats.pypi.upload import Uploader
 from coffer.formats.responses import plain, refusal, to_response
@@ -40,7 +40,6 @@ from coffer.request_context import note_principal
 FORMAT = "pypi"
 PREFIX = "/pypi/d"
 _READ_METHODS = frozenset({"GET", "HEAD"})
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]  # every request is authenticated
 
 
 def _no_such_resource(request: Request) -> Response:
@@ -63,10 +62,7 @@ class PypiEndpoint:
         self._upload = Uploader(packages, clock, max_file_bytes=max_upload_bytes)
 
     def routes(self) -> list[BaseRoute]:
-        return [
-            Route(PREFIX + "/{domain_owner}/{repository}", self.handle, methods=_ALL_METHODS),
-            Route(PREFIX + "/{domain_owner}/{repository}/{rest:path}", self.handle, methods=_ALL_METHODS),
-        ]
+        return repository_routes(PREFIX, self.handle)
 
     async def handle(self, request: Request) -> Response:
         location = parse_location(PREFIX, request.path_params["domain_owner"], request.path_params["repository"])
