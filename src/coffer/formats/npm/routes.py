@@ -94,7 +94,8 @@ def _split_package(parts: list[str]) -> tuple[NpmName, list[str]] | None:
 
 @dataclass
 class _Rendered:
-    fingerprint: tuple[object, ...]  # packument.fingerprint of the view rendered
+    view: PackageView  # the view last seen to render these bytes (the cheap test: the same object)
+    fingerprint: tuple[object, ...]  # packument.fingerprint of the view rendered (the test for a reloaded view)
     body: bytes
     etag: str
     gzipped: bytes | None = field(default=None)
@@ -230,14 +231,17 @@ class NpmEndpoint:
     def _render(
         self, view: PackageView, key: tuple[object, ...], name: NpmName, base: str, abbreviated: bool
     ) -> _Rendered:
-        made_from = packument.fingerprint(view)
         with self._lock:
             kept = self._rendered.get(key)
-            if kept is not None and kept.fingerprint == made_from:
+            if kept is not None and kept.view is view:
                 self._rendered.move_to_end(key)
                 return kept
+        made_from = packument.fingerprint(view)
+        if kept is not None and kept.fingerprint == made_from:
+            kept.view = view  # the read path reloaded the same content: keep the bytes
+            return kept
         body = packument.render(view, name.full, base, abbreviated=abbreviated)
-        made = _Rendered(made_from, body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"')
+        made = _Rendered(view, made_from, body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"')
         with self._lock:
             self._rendered[key] = made
             self._rendered.move_to_end(key)
