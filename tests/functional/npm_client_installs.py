@@ -87,6 +87,9 @@ def install(name: str, package: str, spec: str, entry: str) -> Client:
         if cached is not None and time.time() - cached[1] < REFRESH_SECONDS:
             return Client(name, package, cached[0].version, cached[0].script)
         try:
+            if cached is not None and _newest(package, spec) == cached[0].version:
+                pointer.write_text(json.dumps({"version": cached[0].version, "checked": time.time()}))
+                return Client(name, package, cached[0].version, cached[0].script)
             client = _install(base, slug, name, package, spec, entry)
         except _Unreachable as exc:
             if cached is not None:  # keep using what is there
@@ -121,12 +124,38 @@ def _installed_version(prefix: Path, package: str) -> str | None:
         return None
 
 
+def _env() -> dict[str, str]:
+    """The environment npm runs in here: the user's, less any npm, yarn or pnpm settings a test left in it."""
+    return {k: v for k, v in os.environ.items() if not k.lower().startswith(("npm_config_", "yarn_", "pnpm_"))}
+
+
+_NETWORK_OPTIONS = ("--fetch-retries", "1", "--fetch-retry-mintimeout", "2000", "--fetch-timeout", "60000")
+
+
+def _newest(package: str, spec: str) -> str | None:
+    """The newest version of ``package`` matching ``spec`` on the registry."""
+    args = [str(NPM), "view", f"{package}@{spec}", "version", "--json", "--registry", REGISTRY, *_NETWORK_OPTIONS]
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=120)
+    except subprocess.TimeoutExpired as exc:
+        raise _Unreachable("npm view did not finish in 120 s") from exc
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        if _UNREACHABLE.search(output):
+            raise _Unreachable(_reason(output))
+        return None  # npm install will say what is wrong
+    try:
+        found = json.loads(result.stdout)
+    except ValueError:
+        return None
+    return str(found[-1]) if isinstance(found, list) and found else str(found) if isinstance(found, str) else None
+
+
 def _install(base: Path, slug: str, name: str, package: str, spec: str, entry: str) -> Client:
     staging = base / f"{slug}.installing-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     (staging / "package.json").write_text(json.dumps({"name": "coffer-test-clients", "private": True}))
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("npm_config_", "yarn_", "pnpm_"))}
     args = [
         str(NPM),
         "install",
@@ -141,25 +170,19 @@ def _install(base: Path, slug: str, name: str, package: str, spec: str, entry: s
         "--ignore-scripts",
         "--loglevel",
         "error",
-        "--fetch-retries",
-        "1",
-        "--fetch-retry-mintimeout",
-        "2000",
-        "--fetch-timeout",
-        "60000",
+        *_NETWORK_OPTIONS,
         f"{package}@{spec}",
     ]
     try:
-        result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=INSTALL_TIMEOUT)
+        result = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=INSTALL_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise _Unreachable(f"npm install did not finish in {INSTALL_TIMEOUT} s") from exc
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         output = (result.stdout + result.stderr).strip()
-        tail = " ".join(output.splitlines()[-6:])
         if _UNREACHABLE.search(output):
-            raise _Unreachable(tail)
+            raise _Unreachable(_reason(output))
         pytest.fail(f"{name}: npm install {package}@{spec} failed (not a network error):\n{output}")
     version = _installed_version(staging, package)
     if version is None or not (staging / "node_modules" / package / entry).exists():
@@ -172,6 +195,14 @@ def _install(base: Path, slug: str, name: str, package: str, spec: str, entry: s
     else:
         shutil.rmtree(staging, ignore_errors=True)
     return Client(name, package, version, final / "node_modules" / package / entry)
+
+
+def _reason(output: str) -> str:
+    """npm's error code and message, from its ``npm error ...`` lines."""
+    lines = [line.removeprefix("npm error").strip() for line in output.splitlines() if line.startswith("npm error")]
+    code = next((line for line in lines if line.startswith("code ")), "")
+    message = next((line for line in lines if re.search(r"request to|reason:|network|timed out", line, re.I)), "")
+    return "; ".join(part for part in (code, message) if part) or " ".join(output.splitlines()[-3:])
 
 
 def _prune(base: Path, slug: str, keep: str) -> None:

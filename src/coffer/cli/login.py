@@ -7,6 +7,7 @@ import click
 
 from coffer.cli.context import CofferCliError
 from coffer.login import get_authorization_token, get_repository_endpoint, make_client
+from coffer.login.npmrc import NpmrcError, scope_of
 from coffer.login.tools import (
     LoginError,
     ToolPlan,
@@ -71,8 +72,13 @@ def login(
     (yarn 1).
     """
     tool = tool.lower()
-    if namespace is not None and tool not in NPM_TOOLS:
-        raise click.UsageError(f"Argument --namespace is not supported for {tool}")
+    if namespace is not None:
+        if tool not in NPM_TOOLS:
+            raise click.UsageError(f"Argument --namespace is not supported for {tool}")
+        try:
+            scope_of(namespace)  # before any call: a bad scope costs no token
+        except NpmrcError as exc:
+            raise CofferCliError(str(exc)) from exc
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
