@@ -23,6 +23,7 @@ from coffer.login import parse_pypi_url
 from coffer.login.keyring_backend import CofferKeyring
 from tests.functional.conftest import ACCOUNT, REGION, require_pip
 from tests.functional.dists import build_wheel
+from tests.functional.npm_clients import NPM
 from tests.functional.pypi_clients import pip_install
 from tests.functional.server import RunningServer
 
@@ -45,6 +46,9 @@ _SCRUB = (
     "PIP_KEYRING_PROVIDER",
     "PYTHON_KEYRING_BACKEND",
     "COFFER_KEYRING_DURATION_SECONDS",
+    "npm_config_userconfig",
+    "NPM_CONFIG_USERCONFIG",
+    "YARN_RC_FILENAME",
 )
 
 
@@ -293,6 +297,167 @@ def test_duration_zero_sends_none(server: RunningServer, home: Home, repo: Repo)
     r = login(server, home, repo, "--tool", "pip", "--dry-run", "--duration-seconds", "0")
     assert r.returncode == 0, r.stderr
     assert "would expire in 12 hours" in r.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# npm, pnpm and yarn: ~/.npmrc and ~/.yarnrc.yml
+
+
+def npm_endpoint(ca: Any, repo: Repo) -> str:
+    return str(
+        ca.get_repository_endpoint(domain=repo.domain, repository=repo.repository, format="npm")["repositoryEndpoint"]
+    )
+
+
+def nerf(endpoint: str) -> str:
+    """``//host:port/path/``, the key prefix npm finds a registry's settings by."""
+    return "//" + endpoint.split("://", 1)[1]
+
+
+def test_dry_run_npm_pnpm_yarn_print_the_files(server: RunningServer, home: Home, repo: Repo, ca: Any) -> None:
+    endpoint = npm_endpoint(ca, repo)
+    for tool in ("npm", "pnpm"):
+        r = login(server, home, repo, "--tool", tool, "--dry-run")
+        assert r.returncode == 0, r.stderr
+        assert f"{home.root / '.npmrc'} would have been set to the following:" in r.stdout
+        assert re.search(
+            rf"^registry={re.escape(endpoint)}\n{re.escape(nerf(endpoint))}:_authToken=cf\S+$", r.stdout, re.M
+        )
+        assert "would expire in 12 hours" in r.stdout
+    r = login(server, home, repo, "--tool", "yarn", "--dry-run", "--namespace", "@acme")
+    assert r.returncode == 0, r.stderr
+    assert f"{home.root / '.yarnrc.yml'} would have been set to the following:" in r.stdout
+    assert f'npmScopes:\n  acme:\n    npmRegistryServer: "{endpoint}"\n    npmAuthToken: "cf' in r.stdout
+    assert 'npmAlwaysAuth: true\nunsafeHttpWhitelist:\n  - "127.0.0.1"\n' in r.stdout
+    assert f"@acme:registry={endpoint}\n" in r.stdout
+    assert files_under(home.root) == []
+
+
+def test_npm_login_writes_npmrc_0600_keeping_other_lines(
+    server: RunningServer, home: Home, repo: Repo, ca: Any
+) -> None:
+    endpoint = npm_endpoint(ca, repo)
+    npmrc = home.root / ".npmrc"
+    kept = [
+        "; my settings",
+        "fund=false",
+        "@other:registry=https://npm.other.example/",
+        "//npm.other.example/:_authToken=${OTHER_TOKEN}",
+        "",
+        "# the public registry, for now",
+    ]
+    npmrc.write_text("\n".join([*kept[:3], "registry=https://registry.npmjs.org/", *kept[3:]]) + "\n")
+    npmrc.chmod(0o644)
+    r = login(server, home, repo, "--tool", "npm", "--duration-seconds", "900")
+    assert r.returncode == 0, r.stderr
+    assert f"Wrote {npmrc} (mode 0600)" in r.stdout
+    assert f"Successfully configured npm to use repository {endpoint}" in r.stdout
+    assert stat.S_IMODE(npmrc.stat().st_mode) == 0o600
+    lines = npmrc.read_text().splitlines()
+    assert lines[:3] == kept[:3] and lines[3] == f"registry={endpoint}" and lines[4:-1] == kept[3:]
+    token_line = lines[-1]
+    assert token_line.startswith(f"{nerf(endpoint)}:_authToken=cf")
+    assert token_line.split("=", 1)[1] not in r.stdout  # the token is not printed on a real run
+
+    # again: the token is replaced, not added twice; the real npm reads what was written
+    r = login(server, home, repo, "--tool", "npm")
+    assert r.returncode == 0, r.stderr
+    again = npmrc.read_text().splitlines()
+    assert len(again) == len(lines) and again[-1] != token_line
+    if NPM is not None:
+        got = subprocess.run(
+            [NPM, "config", "get", "registry"], capture_output=True, text=True, env=home.env, timeout=60, cwd=home.root
+        )
+        assert got.stdout.strip() == endpoint, got.stderr
+
+
+def test_npm_and_pnpm_login_with_namespace_and_userconfig(
+    server: RunningServer, home: Home, repo: Repo, ca: Any, tmp_path: Path
+) -> None:
+    endpoint = npm_endpoint(ca, repo)
+    userconfig = tmp_path / "elsewhere" / "npmrc"
+    home.env["npm_config_userconfig"] = str(userconfig)
+    r = login(server, home, repo, "--tool", "pnpm", "--namespace", "acme")
+    assert r.returncode == 0, r.stderr
+    assert "pnpm reads the registry and the token from the user .npmrc" in r.stdout
+    text = userconfig.read_text()
+    assert text.startswith(f"@acme:registry={endpoint}\n{nerf(endpoint)}:_authToken=cf")
+    assert "\nregistry=" not in text and stat.S_IMODE(userconfig.stat().st_mode) == 0o600
+    assert not (home.root / ".npmrc").exists()
+    if NPM is not None:
+        got = subprocess.run(
+            [NPM, "config", "get", "@acme:registry"], capture_output=True, text=True, env=home.env, timeout=60
+        )
+        assert got.stdout.strip() == endpoint, got.stderr
+
+    r = login(server, home, repo, "--tool", "npm", "--namespace", "_bad")
+    assert r.returncode == 1 and "Invalid scope name" in r.stderr
+    r = login(server, home, repo, "--tool", "pip", "--namespace", "acme")
+    assert r.returncode == 2 and "Argument --namespace is not supported for pip" in r.stderr
+
+
+def test_yarn_login_writes_yarnrc_and_npmrc_keeping_the_rest(
+    server: RunningServer, home: Home, repo: Repo, ca: Any
+) -> None:
+    yaml = pytest.importorskip("yaml")  # PyYAML reads the result as yarn's YAML parser would
+    endpoint = npm_endpoint(ca, repo)
+    yarnrc = home.root / ".yarnrc.yml"
+    yarnrc.write_text(
+        "# my yarn settings\n"
+        "nodeLinker: node-modules  # no PnP here\n"
+        "npmRegistries:\n"
+        '  "https://npm.other.example":\n'
+        '    npmAuthToken: "${OTHER_TOKEN}"\n'
+        "packageExtensions:\n"
+        '  "debug@*":\n'
+        "    peerDependenciesMeta:\n"
+        "      supports-color:\n"
+        "        optional: true\n"
+        "unsafeHttpWhitelist:\n"
+        "  - localhost\n"
+    )
+    r = login(server, home, repo, "--tool", "yarn")
+    assert r.returncode == 0, r.stderr
+    assert f"Wrote {yarnrc} (mode 0600)" in r.stdout and f"Wrote {home.root / '.npmrc'} (mode 0600)" in r.stdout
+    assert "127.0.0.1 was added to unsafeHttpWhitelist" in r.stdout and "always-auth" in r.stdout
+    assert f"Successfully configured yarn to use repository {endpoint}" in r.stdout
+    text = yarnrc.read_text()
+    assert text.startswith("# my yarn settings\nnodeLinker: node-modules  # no PnP here\n")
+    data = yaml.safe_load(text)
+    ours = data["npmRegistries"].pop(nerf(endpoint))
+    assert ours["npmAuthToken"].startswith("cf") and ours["npmAlwaysAuth"] is True
+    assert data == {
+        "nodeLinker": "node-modules",
+        "npmRegistries": {"https://npm.other.example": {"npmAuthToken": "${OTHER_TOKEN}"}},
+        "packageExtensions": {"debug@*": {"peerDependenciesMeta": {"supports-color": {"optional": True}}}},
+        "unsafeHttpWhitelist": ["localhost", "127.0.0.1"],
+        "npmRegistryServer": endpoint,
+    }
+    for path in (yarnrc, home.root / ".npmrc"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    npmrc = (home.root / ".npmrc").read_text()
+    assert npmrc == (
+        f"registry={endpoint}\n{nerf(endpoint)}:_authToken={ours['npmAuthToken']}\n{nerf(endpoint)}:always-auth=true\n"
+    )
+
+    # again: one entry, a new token, the whitelist not repeated
+    r = login(server, home, repo, "--tool", "yarn")
+    assert r.returncode == 0, r.stderr
+    again = yaml.safe_load(yarnrc.read_text())
+    assert list(again["npmRegistries"]) == ["https://npm.other.example", nerf(endpoint)]
+    assert again["npmRegistries"][nerf(endpoint)]["npmAuthToken"] != ours["npmAuthToken"]
+    assert again["unsafeHttpWhitelist"] == ["localhost", "127.0.0.1"]
+
+
+def test_yarn_login_leaves_a_yarnrc_it_cannot_edit_alone(server: RunningServer, home: Home, repo: Repo) -> None:
+    yarnrc = home.root / ".yarnrc.yml"
+    original = 'npmRegistries: {"//npm.other.example/": {npmAuthToken: x}}\n'
+    yarnrc.write_text(original)
+    r = login(server, home, repo, "--tool", "yarn")
+    assert r.returncode == 1
+    assert f"{yarnrc} was left unchanged" in r.stderr and "is not a block mapping" in r.stderr
+    assert "CODEARTIFACT_AUTH_TOKEN" in r.stderr and "cf1." not in r.stderr
+    assert yarnrc.read_text() == original and not (home.root / ".npmrc").exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``coffer login``: configure pip, twine, uv or poetry for a repository (a client of the CodeArtifact API)."""
+"""``coffer login``: configure pip, twine, uv, poetry, npm, pnpm or yarn for a repository (a client of the CodeArtifact
+API)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,24 @@ import click
 
 from coffer.cli.context import CofferCliError
 from coffer.login import get_authorization_token, get_repository_endpoint, make_client
+from coffer.login.npmrc import NpmrcError, scope_of
 from coffer.login.tools import (
     LoginError,
     ToolPlan,
     apply,
     dry_run_lines,
     expiration_line,
+    plan_npm,
     plan_pip,
+    plan_pnpm,
     plan_poetry,
     plan_twine,
     plan_uv,
+    plan_yarn,
 )
 
-TOOLS = ("pip", "twine", "uv", "poetry")
+TOOLS = ("pip", "twine", "uv", "poetry", "npm", "pnpm", "yarn")
+NPM_TOOLS = frozenset({"npm", "pnpm", "yarn"})  # npm repositories; the others are pypi's
 
 
 @click.command()
@@ -31,6 +37,11 @@ TOOLS = ("pip", "twine", "uv", "poetry")
     type=click.IntRange(min=0),
     default=None,
     help="Token lifetime: 900 to 43200 seconds; 0 or absent sends none (the server's default, 12 hours).",
+)
+@click.option(
+    "--namespace",
+    default=None,
+    help="npm, pnpm and yarn: the scope (with or without @) that the repository serves; other packages keep theirs.",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be run and written, change nothing (shows the token).")
 @click.option(
@@ -46,27 +57,39 @@ def login(
     repository: str,
     domain_owner: str | None,
     duration_seconds: int | None,
+    namespace: str | None,
     dry_run: bool,
     endpoint_url: str | None,
     profile: str | None,
     region: str | None,
 ) -> None:
-    """Fetch a token and configure TOOL to use the repository, like `aws codeartifact login` (plus uv and poetry).
+    """Fetch a token and configure TOOL to use the repository, like `aws codeartifact login` (plus uv, poetry, pnpm
+    and yarn).
 
     pip: `pip config set global.index-url https://aws:TOKEN@.../simple/`; twine: ~/.pypirc section [codeartifact];
-    uv: an [[index]] named codeartifact in uv.toml; poetry: repositories.codeartifact and http-basic.codeartifact.
+    uv: an [[index]] named codeartifact in uv.toml; poetry: repositories.codeartifact and http-basic.codeartifact;
+    npm and pnpm: registry and //host/path/:_authToken in ~/.npmrc; yarn: ~/.yarnrc.yml (yarn 2+) and ~/.npmrc
+    (yarn 1).
     """
     tool = tool.lower()
+    if namespace is not None:
+        if tool not in NPM_TOOLS:
+            raise click.UsageError(f"Argument --namespace is not supported for {tool}")
+        try:
+            scope_of(namespace)  # before any call: a bad scope costs no token
+        except NpmrcError as exc:
+            raise CofferCliError(str(exc)) from exc
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         client = make_client(endpoint_url, region, profile)
         issued = get_authorization_token(client, domain, domain_owner, duration_seconds)
-        endpoint = get_repository_endpoint(client, domain, repository, domain_owner)
+        package_format = "npm" if tool in NPM_TOOLS else "pypi"
+        endpoint = get_repository_endpoint(client, domain, repository, domain_owner, package_format)
     except (ClientError, BotoCoreError) as exc:  # ClientError: "An error occurred (Code) when calling ...: ..."
         raise CofferCliError(str(exc)) from exc
     try:
-        plan = _plan(tool, endpoint, issued.token)
+        plan = _plan(tool, endpoint, issued.token, namespace)
         if dry_run:
             for line in [*dry_run_lines(plan), *plan.notes]:
                 click.echo(line)
@@ -83,7 +106,13 @@ def login(
     click.echo(expiration_line(issued.expiration))
 
 
-def _plan(tool: str, endpoint: str, token: str) -> ToolPlan:
+def _plan(tool: str, endpoint: str, token: str, namespace: str | None) -> ToolPlan:
+    if tool == "npm":
+        return plan_npm(endpoint, token, namespace)
+    if tool == "pnpm":
+        return plan_pnpm(endpoint, token, namespace)
+    if tool == "yarn":
+        return plan_yarn(endpoint, token, namespace)
     if tool == "pip":
         return plan_pip(endpoint, token)
     if tool == "twine":

@@ -139,8 +139,10 @@ def get_authorization_token(
     return IssuedToken(str(response["authorizationToken"]), expiration.astimezone(UTC))
 
 
-def get_repository_endpoint(client: Any, domain: str, repository: str, domain_owner: str | None = None) -> str:
-    kwargs: dict[str, Any] = {"domain": domain, "repository": repository, "format": "pypi"}
+def get_repository_endpoint(
+    client: Any, domain: str, repository: str, domain_owner: str | None = None, package_format: str = "pypi"
+) -> str:
+    kwargs: dict[str, Any] = {"domain": domain, "repository": repository, "format": package_format}
     if domain_owner:
         kwargs["domainOwner"] = domain_owner
     return str(client.get_repository_endpoint(**kwargs)["repositoryEndpoint"])

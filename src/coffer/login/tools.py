@@ -1,5 +1,5 @@
-"""What ``coffer login`` writes for each tool: pip and twine exactly as ``aws codeartifact login``; uv and poetry in
-their own configuration files.
+"""What ``coffer login`` writes for each tool: pip, twine and npm exactly as ``aws codeartifact login``; uv, poetry,
+pnpm and yarn in their own configuration files.
 
 Each ``plan_*`` function only computes (commands to run, files to write, notes to print); :func:`apply` carries a plan
 out. TOML files are edited in place (other settings, comments and layout are kept) and the edit is checked by parsing
@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from coffer.atomic_files import atomic_write
+from coffer.login import npmrc, yarnrc
 
 INDEX_NAME = "codeartifact"  # the name aws uses in .pypirc; the same for the uv index and the poetry repository
 USERNAME = "aws"
@@ -171,6 +172,147 @@ def plan_poetry(endpoint: str, token: str, config_dir: Path | None = None) -> To
         f'[[tool.poetry.source]] name = "{INDEX_NAME}", url = "{index_url(endpoint)}", priority = "primary".'
     )
     return plan
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# npm and pnpm: the user's .npmrc, as aws codeartifact login --tool npm leaves it; yarn: .yarnrc.yml and .npmrc
+
+
+def npmrc_path() -> Path:
+    """npm's user configuration: ``npm_config_userconfig`` (npm reads its variables in either case), else
+    ``~/.npmrc``."""
+    for name in ("npm_config_userconfig", "NPM_CONFIG_USERCONFIG"):
+        explicit = os.environ.get(name)
+        if explicit:
+            return Path(explicit).expanduser()
+    return Path(os.path.expanduser("~")) / ".npmrc"
+
+
+def yarnrc_path() -> Path:
+    """yarn 2+'s user configuration: ``~/.yarnrc.yml`` (``YARN_RC_FILENAME`` renames it, in the home folder too)."""
+    return Path(os.path.expanduser("~")) / (os.environ.get("YARN_RC_FILENAME") or ".yarnrc.yml")
+
+
+def _npmrc_change(
+    endpoint: str, token: str, scope: str | None, path: Path | None, *, always_auth: bool = False
+) -> FileChange:
+    path = path or npmrc_path()
+    values = {f"{scope}:registry" if scope else "registry": endpoint, npmrc.auth_token_key(endpoint): token}
+    if always_auth:
+        values[npmrc.always_auth_key(endpoint)] = "true"
+    try:
+        content = npmrc.set_npmrc_values(npmrc.read_text(path), values)
+    except npmrc.NpmrcError as exc:
+        raise LoginError(f"{path}: {exc}") from exc
+    return FileChange(path, content, 0o600)
+
+
+def plan_npm(endpoint: str, token: str, namespace: str | None = None, path: Path | None = None) -> ToolPlan:
+    """``registry=<endpoint>`` (``@scope:registry=`` with a namespace) and ``//host/path/:_authToken=<token>`` in the
+    user's .npmrc, what ``aws codeartifact login --tool npm`` leaves there (it runs ``npm config set`` for the
+    registry; this writes the line itself, so npm need not be installed)."""
+    scope = _scope(namespace)
+    return ToolPlan("npm", files=[_npmrc_change(endpoint, token, scope, path)])
+
+
+def plan_pnpm(endpoint: str, token: str, namespace: str | None = None, path: Path | None = None) -> ToolPlan:
+    """pnpm reads the registry and its token from the same user .npmrc as npm: the same lines."""
+    scope = _scope(namespace)
+    plan = ToolPlan("pnpm", files=[_npmrc_change(endpoint, token, scope, path)])
+    plan.notes.append("pnpm reads the registry and the token from the user .npmrc, as npm does (npm uses them too).")
+    return plan
+
+
+def plan_yarn(
+    endpoint: str,
+    token: str,
+    namespace: str | None = None,
+    yarnrc_file: Path | None = None,
+    npmrc_file: Path | None = None,
+) -> ToolPlan:
+    """yarn 2+ (berry): ``~/.yarnrc.yml`` gets ``npmRegistryServer`` and, under ``npmRegistries``, the registry's
+    ``npmAuthToken`` and ``npmAlwaysAuth`` (with a namespace: all three under ``npmScopes.<scope>``); an ``http``
+    endpoint's host is added to ``unsafeHttpWhitelist``, which yarn otherwise refuses. yarn 1 (classic) reads .npmrc
+    like npm: the lines of ``--tool npm`` are written there too, with ``//host/path/:always-auth=true`` (what the aws
+    CLI tries to set too), without which yarn 1 sends no token for unscoped packages; so either yarn works."""
+    scope = _scope(namespace)
+    yarnrc_file = yarnrc_file or yarnrc_path()
+    parts = urlsplit(endpoint)
+    auth: dict[str, yarnrc.Scalar] = {"npmAuthToken": token, "npmAlwaysAuth": True}
+    text = npmrc.read_text(yarnrc_file)
+    plan = ToolPlan("yarn")
+    try:
+        if scope:
+            existing = yarnrc.keys(text, ("npmScopes",))
+            key = scope if scope in existing and scope[1:] not in existing else scope[1:]
+            text = yarnrc.set_values(text, ("npmScopes", key), {"npmRegistryServer": endpoint, **auth})
+        else:
+            text = yarnrc.set_values(text, (), {"npmRegistryServer": endpoint})
+            text = yarnrc.set_values(text, ("npmRegistries", _yarn_registry_key(text, endpoint)), auth)
+        if parts.scheme == "http" and parts.hostname:
+            text, added = yarnrc.add_to_list(text, "unsafeHttpWhitelist", parts.hostname)
+            if added:
+                plan.notes.append(
+                    f"{parts.hostname} was added to unsafeHttpWhitelist in {yarnrc_file}: the endpoint is plain http "
+                    f"(the token travels unencrypted), which yarn 2+ refuses otherwise."
+                )
+    except yarnrc.YamlLayoutError as exc:
+        raise LoginError(_yarnrc_refusal(yarnrc_file, str(exc), endpoint, scope)) from exc
+    plan.files.append(FileChange(yarnrc_file, text, 0o600))
+    plan.files.append(_npmrc_change(endpoint, token, scope, npmrc_file, always_auth=scope is None))
+    plan.notes.append(
+        f"yarn 2+ reads {yarnrc_file}; yarn 1 reads the registry and the token from {plan.files[1].path} "
+        f"(npm's file: npm uses them too)."
+    )
+    if scope is None:
+        plan.notes.append(
+            "yarn 1 sends the token for unscoped packages only with always-auth, so that is set for the registry "
+            "(npm 11 warns that it does not know always-auth, and ignores it)."
+        )
+    return plan
+
+
+def _yarn_registry_key(text: str, endpoint: str) -> str:
+    """The key of ``npmRegistries`` that yarn reads the endpoint's settings from: an existing one, with the protocol
+    (yarn looks that up first) or without, trailing slash or not; else ``//host/path/``."""
+    bare = endpoint.rstrip("/")
+    existing = yarnrc.keys(text, ("npmRegistries",))
+    for wanted in (bare, re.sub(r"^[a-z]+:", "", bare)):
+        for key in existing:
+            if key.rstrip("/") == wanted:
+                return key
+    return re.sub(r"^[a-z]+:", "", bare) + "/"
+
+
+def _scope(namespace: str | None) -> str | None:
+    if namespace is None:
+        return None
+    try:
+        return npmrc.scope_of(namespace)
+    except npmrc.NpmrcError as exc:
+        raise LoginError(str(exc)) from exc
+
+
+def _yarnrc_refusal(path: Path, reason: str, endpoint: str, scope: str | None) -> str:
+    parts = urlsplit(endpoint)
+    if scope:
+        wanted = (
+            f"npmScopes:\n  {yarnrc.key_text(scope[1:])}:\n    npmRegistryServer: {yarnrc.value_text(endpoint)}\n"
+            f'    npmAuthToken: "${{CODEARTIFACT_AUTH_TOKEN}}"\n    npmAlwaysAuth: true'
+        )
+    else:
+        wanted = (
+            f"npmRegistryServer: {yarnrc.value_text(endpoint)}\nnpmRegistries:\n"
+            f"  {yarnrc.value_text(f'//{parts.netloc}{parts.path}')}:\n"
+            f'    npmAuthToken: "${{CODEARTIFACT_AUTH_TOKEN}}"\n    npmAlwaysAuth: true'
+        )
+    if parts.scheme == "http" and parts.hostname:
+        wanted += f"\nunsafeHttpWhitelist:\n  - {yarnrc.value_text(parts.hostname)}"
+    return (
+        f"{path} was left unchanged: {reason}, which coffer login does not edit. Add these settings to it yourself "
+        f"(yarn reads the token from the environment: export CODEARTIFACT_AUTH_TOKEN=$(aws codeartifact "
+        f"get-authorization-token --domain ... --query authorizationToken --output text)):\n{wanted}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -520,10 +662,15 @@ __all__ = [
     "dumps",
     "expiration_line",
     "index_url",
+    "npmrc_path",
+    "plan_npm",
     "plan_pip",
+    "plan_pnpm",
     "plan_poetry",
     "plan_twine",
     "plan_uv",
+    "plan_yarn",
     "set_array_entry",
     "set_table_values",
+    "yarnrc_path",
 ]
