@@ -264,3 +264,35 @@ def test_concurrent_downloads_of_one_tarball_fetch_it_once(
     for t in threads:
         t.join(5)
     assert results == [hashlib.sha256(data).hexdigest()] * 5 and len(registry.downloads) == 1
+
+
+def test_two_packages_with_the_same_bytes_are_each_retained(
+    svc: PackageService, store: SqlStore, registry: FakeRegistry
+) -> None:
+    """A flight is per package version and repository: a look-alike with identical bytes never stands in."""
+    data = tarball("@acme/ui", "1.0.0")
+    registry.publish("@acme/ui", {"1.0.0": {"dist": dist(data, url=url("1.0.0"))}})
+    evil_url = REGISTRY + "@evil/ui/-/ui-6.6.6.tgz"
+    registry.publish("@evil/ui", {"6.6.6": {"dist": dist(data, url=evil_url)}})
+    registry.served[url("1.0.0")] = registry.served[evil_url] = data
+    registry.gate = threading.Event()
+    wanted = [("acme", "1.0.0", "ui-1.0.0.tgz"), ("evil", "6.6.6", "ui-6.6.6.tgz")]
+    got: dict[str, str] = {}
+
+    def fetch(scope: str, version: str, filename: str) -> None:
+        found = svc.find_asset(APP, "npm", scope, "ui", version, filename)
+        assert found is not None
+        got[scope] = svc.local_asset(APP, *found).name
+
+    threads = [threading.Thread(target=fetch, args=w) for w in wanted]
+    for t in threads:
+        t.start()
+    threading.Event().wait(0.2)
+    registry.gate.set()
+    for t in threads:
+        t.join(5)
+    assert got == {"acme": "ui-1.0.0.tgz", "evil": "ui-6.6.6.tgz"}
+    for repo in (STORE, APP):
+        for scope, version, filename in wanted:
+            ref = PackageRef(repo, "npm", scope, "ui")
+            assert [a.name for a in store.list_assets(ref, version)] == [filename], (repo, scope)

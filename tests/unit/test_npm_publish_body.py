@@ -115,3 +115,21 @@ def test_a_body_ending_inside_a_string_is_refused() -> None:
     cut = raw.index(b'"data"') + 12
     with pytest.raises(PublishBodyError):
         read(raw[:cut], 4)
+
+
+def test_escapes_cost_linear_time() -> None:
+    """A string of escaped quotes is scanned once (each byte looked at once), not re-read at every quote."""
+    import time
+
+    doc = body(b"abc", readme='\\"' * 200_000 + "\\\\")
+    raw = json.dumps(doc).encode()
+    started = time.monotonic()
+    skeleton, tarball = read(raw, 65536, max_json=len(raw) * 2)
+    assert time.monotonic() - started < 2.0
+    assert tarball == b"abc" and skeleton["readme"] == doc["readme"]
+
+
+def test_nesting_is_bounded() -> None:
+    with pytest.raises(PublishBodyError) as info:
+        read(b"[" * 100_000, 4096)
+    assert "nested" in str(info.value)

@@ -14,6 +14,10 @@ from typing import IO, Any
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_README_BYTES = 4 * 1024 * 1024
+#: how much of an archive is read looking for them: a tarball is decompressed as it is read, so these bound the
+#: work a small, highly compressed tarball can cause (a "zip bomb")
+MAX_SCANNED_BYTES = 256 * 1024 * 1024
+MAX_SCANNED_MEMBERS = 20_000
 
 
 class TarballError(ValueError):
@@ -34,12 +38,17 @@ def _is_readme(base: str) -> bool:
 
 def read_tarball(file: IO[bytes]) -> TarballContents:
     """The manifest and README of the tarball read from ``file`` (streamed: the archive is read once, in
-    order). TarballError if it has no readable top-level ``package.json``."""
+    order, and only until both are found, or ``MAX_SCANNED_BYTES`` / ``MAX_SCANNED_MEMBERS`` are passed).
+    TarballError if it has no readable top-level ``package.json`` there."""
     manifest: dict[str, Any] | None = None
     readme, readme_filename = "", ""
     try:
         with tarfile.open(fileobj=file, mode="r|gz") as archive:
-            for member in archive:
+            for count, member in enumerate(archive):
+                if manifest is not None and readme:
+                    break  # both found: the rest is never decompressed
+                if count >= MAX_SCANNED_MEMBERS or member.offset_data + member.size > MAX_SCANNED_BYTES:
+                    break
                 if not member.isfile():
                     continue
                 _top, sep, base = member.name.lstrip("./").partition("/")

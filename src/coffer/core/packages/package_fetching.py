@@ -102,7 +102,7 @@ def _same_bytes(announced: BlobInfo, stored: BlobInfo) -> bool:
 class PackageFetching(PackageAccess):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._fetches: SingleFlight[str, tuple[PackageVersion, Asset]] = SingleFlight()
+        self._fetches: SingleFlight[tuple[object, ...], tuple[PackageVersion, Asset]] = SingleFlight()
         self._metadata_fetches: SingleFlight[str, str] = SingleFlight()
 
     def local_asset(self, repo: RepoRef, resolved: ResolvedVersion, asset: Asset) -> Asset:
@@ -123,7 +123,12 @@ class PackageFetching(PackageAccess):
             return stored
         # the flight ends once the connection's repository holds the file: a request that read the listing
         # before then finds it there (``_held``) instead of fetching it again
-        version, local = self._fetches.do(_file_key(asset.blob), lambda: self._fetch_and_retain(resolved, asset))
+        # one flight per file of one version retained into one repository: two packages (or two connections'
+        # repositories) whose files have the same bytes are fetched and retained each for itself
+        ref = resolved.version.package
+        key = (location.connection, location.repo, ref.format, ref.namespace, ref.name, resolved.version.version)
+        flight = (*key, asset.name, _file_key(asset.blob))
+        version, local = self._fetches.do(flight, lambda: self._fetch_and_retain(resolved, asset))
         if repo != location.repo:
             self._retain(repo, version, local)
         return local

@@ -75,7 +75,7 @@ class NpmPublisher:
         kept yet). Raises ``CofferError``s for refusals."""
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             raise _invalid("The request body is not JSON") from None
         doc = _object(doc, "The request body")
         if doc.get("name", name.full) != name.full:

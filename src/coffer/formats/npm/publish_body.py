@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from coffer.core.packages.package_store import PendingBlob
 
 _STRUCTURE = re.compile(rb'["{}\[\]:,]')
+_STRING_STOP = re.compile(rb'["\\]')
+MAX_KEY = 1024  # bytes of a key kept (longer keys are never the ones looked for)
+MAX_DEPTH = 64  # nesting of objects and arrays
 _ATTACHMENTS = b"_attachments"
 _DATA = b"data"
 
@@ -34,7 +37,7 @@ class PublishBodyError(ValueError):
         self.status = status
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     kind: int  # ord("{") or ord("[")
     key: bytes | None = None  # the key whose value is being read (objects)
@@ -95,6 +98,7 @@ class PublishBodyReader:
         self._sink: _Base64Sink | None = None
         self._in_data = False
         self._escape_pending = False  # the data chunk ended in a backslash
+        self._escaped = False  # a skeleton string's chunk ended in a backslash
 
     @property
     def tarball(self) -> PendingBlob | None:
@@ -149,6 +153,8 @@ class PublishBodyReader:
             return start + 1
         self._skeleton.append(c)
         if c in (ord("{"), ord("[")):
+            if len(self._stack) >= MAX_DEPTH:
+                raise PublishBodyError(f"The publish document is nested more than {MAX_DEPTH} levels deep")
             self._stack.append(_Frame(c))
         elif c in (ord("}"), ord("]")):
             if self._stack:
@@ -160,23 +166,37 @@ class PublishBodyReader:
         return start + 1
 
     def _feed_string(self, chunk: bytes, pos: int) -> int:
-        while True:
-            quote = chunk.find(b'"', pos)
-            if quote < 0:
-                self._string += chunk[pos:]
-                self._skeleton += chunk[pos:]
-                return len(chunk)
-            self._string += chunk[pos:quote]
-            self._skeleton += chunk[pos : quote + 1]
-            backslashes = len(self._string) - len(self._string.rstrip(b"\\"))
-            if backslashes % 2:  # an escaped quote: still inside
-                self._string += b'"'
-                pos = quote + 1
+        """Up to the string's closing quote. Escapes are skipped as they come (``\\x`` is two bytes, whatever x
+        is), carrying ``_escaped`` over chunk ends, so each byte is looked at once; only a key's bytes are
+        kept (at most ``MAX_KEY`` of them), to know where the data is."""
+        end = len(chunk)
+        while pos < end:
+            if self._escaped:
+                self._escaped = False
+                self._keep_string(chunk[pos : pos + 1])
+                self._skeleton += chunk[pos : pos + 1]
+                pos += 1
+                continue
+            m = _STRING_STOP.search(chunk, pos)
+            stop = end if m is None else m.start()
+            self._keep_string(chunk[pos:stop])
+            self._skeleton += chunk[pos : stop + 1 if m is not None else stop]
+            if m is None:
+                return end
+            if chunk[stop] == ord("\\"):
+                self._escaped = True
+                self._keep_string(b"\\")
+                pos = stop + 1
                 continue
             self._in_string = False
             if self._string_is_key and self._stack:
                 self._stack[-1].key = bytes(self._string)
-            return quote + 1
+            return stop + 1
+        return end
+
+    def _keep_string(self, part: bytes) -> None:
+        if self._string_is_key and len(self._string) <= MAX_KEY:
+            self._string += part
 
     def _at_data(self) -> bool:
         """Whether the value starting now is ``_attachments.<file>.data`` of the document."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
@@ -140,6 +140,8 @@ class NpmEndpoint:
             return refuse(413, str(exc), close=True)
         except BadLength as exc:
             return refuse(400, str(exc), close=True)
+        except ClientDisconnect:  # nothing was kept (the reader's pending blob is discarded); nobody to tell
+            return refuse(400, "The client closed the connection before the request body was complete", close=True)
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -355,7 +357,10 @@ class NpmEndpoint:
 
 
 def _json_string(body: bytes) -> str:
-    value = json.loads(body)
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if not isinstance(value, str):
         raise ValueError("not a string")
     return value
