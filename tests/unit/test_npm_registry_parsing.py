@@ -111,9 +111,8 @@ def test_a_full_packument_gives_a_tarball_per_listed_semver_version_with_a_diges
     assert sorted(files) == ["0.0.3", "1.3.0", "2.0.0-beta.1"]
     old, current, beta = files["0.0.3"], files["1.3.0"], files["2.0.0-beta.1"]
     assert (old.filename, old.sha256, old.sha512, old.sha1) == ("left-pad-0.0.3.tgz", "", "", "a" * 40)
-    assert old.key == "a" * 40 and old.size is None
+    assert old.size is None
     assert current.sha512 == hashlib.sha512(b"1.3.0 bytes").hexdigest() and current.sha1 == "b" * 40
-    assert current.key == current.sha512
     assert current.url == "https://registry.example/left-pad/-/left-pad-1.3.0.tgz"
     assert beta.sha512 == hashlib.sha512(b"beta").hexdigest() and beta.sha1 == ""  # sha384 passed over
     assert beta.url == "https://registry.example/left-pad/-/left-pad-2.0.0-beta.1.tgz"  # relative: against the registry

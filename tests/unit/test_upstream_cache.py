@@ -218,3 +218,22 @@ def test_external_packages_ask_npm_by_full_name_and_never_ask_pypi_for_a_namespa
     assert pypi.package(PackageRef(repo, "pypi", "acme", "requests")) is None
     assert npm.package(PackageRef(repo, "pypi", None, "requests")) is None  # another format: not asked
     assert index.calls == ["@acme/ui", "ui", "requests"]
+
+
+def test_listings_kept_are_bounded_by_their_weight() -> None:
+    index, clock = FakeIndex(), Ticker()
+    for name in ("a", "b", "c"):
+        index.projects[name] = _project(name, *(f"1.0.{i}" for i in range(100)))
+    one = index.projects["a"].weight
+    cache = ProjectCache(index, clock, ttl=60, spawn=lambda task: task(), max_bytes=int(one * 2.5))
+    for name in ("a", "b", "c"):
+        assert cache.get(name) is not None
+    assert index.calls == ["a", "b", "c"]
+    cache.get("c")
+    cache.get("b")
+    assert index.calls == ["a", "b", "c"]  # the two most recent are kept
+    cache.get("a")  # the least recently used was dropped: fetched again
+    assert index.calls == ["a", "b", "c", "a"]
+    huge = ProjectCache(index, clock, ttl=60, spawn=lambda task: task(), max_bytes=1)
+    assert huge.get("a") is not None and huge.get("a") is not None  # one listing over the bound is still kept
+    assert index.calls.count("a") == 3

@@ -178,6 +178,7 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
         TokenAuthenticator(services.tokens),
         system_clock,
         max_upload_bytes=settings.max_upload_bytes,
+        public_url=settings.public_url,
     )
 
     @contextlib.asynccontextmanager

@@ -17,8 +17,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Callable, Generator, Mapping
@@ -27,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from coffer.core.packages.npm_manifest import DEPRECATED_KEY, MANIFEST_KEY, stored_manifest
+from coffer.core.packages.npm_manifest import DEPRECATED_KEY, MANIFEST_KEY, sri_digests, stored_manifest
 from coffer.core.packages.npm_names import clean_version, tarball_name
 from coffer.core.packages.upstreams import UpstreamFile, UpstreamProject, UpstreamUnavailableError
 from coffer.upstreams.http_index import HttpIndex, hex_digest, iso_timestamp
@@ -50,22 +48,6 @@ def request_path(name: str) -> str | None:
     return f"@{scope}%2f{rest}" if scope is not None else rest
 
 
-def _sri_digests(integrity: object) -> dict[str, str]:
-    """The hex digests of an SRI string (``sha512-<base64> sha1-<base64>``) by algorithm, the first of each."""
-    found: dict[str, str] = {}
-    if not isinstance(integrity, str):
-        return found
-    for token in integrity.split():
-        algorithm, sep, value = token.partition("-")
-        if not sep or algorithm in found:
-            continue
-        try:
-            found[algorithm] = base64.b64decode(value.partition("?")[0], validate=True).hex()
-        except (binascii.Error, ValueError):
-            continue
-    return found
-
-
 def _file(
     unscoped: str, number: object, manifest: object, registry_url: str, times: Mapping[str, Any]
 ) -> UpstreamFile | None:
@@ -80,7 +62,7 @@ def _file(
         return None
     if urlsplit(url).scheme not in ("http", "https"):
         return None
-    sri = _sri_digests(dist.get("integrity"))
+    sri = sri_digests(dist.get("integrity"))
     sha512 = hex_digest(sri.get("sha512"), 128) or ""
     sha1 = hex_digest(dist.get("shasum"), 40) or hex_digest(sri.get("sha1"), 40) or ""
     if not sha512 and not sha1:

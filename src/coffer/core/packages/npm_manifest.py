@@ -12,6 +12,8 @@ The same functions serve a published version (``formats/npm`` publish), a versio
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -58,6 +60,54 @@ DEPENDENCY_TYPES = (
 )
 
 _INSTALL_SCRIPTS = ("preinstall", "install", "postinstall")
+
+
+def sri_digests(integrity: object, *, strict: bool = False) -> dict[str, str]:
+    """The hex digests of a Subresource Integrity string (``dist.integrity``: ``sha512-<base64> sha1-<base64>``)
+    by algorithm, the first of each. Items that are not base64 are skipped, or with ``strict`` a ValueError."""
+    found: dict[str, str] = {}
+    if not isinstance(integrity, str):
+        return found
+    for item in integrity.split():
+        algorithm, sep, value = item.partition("-")
+        if not sep or algorithm in found:
+            continue
+        try:
+            found[algorithm] = base64.b64decode(value.partition("?")[0], validate=True).hex()
+        except (binascii.Error, ValueError):
+            if strict:
+                raise ValueError(f"dist.integrity {item!r} is not valid base64") from None
+    return found
+
+
+#: the fields of a manifest that decide what installing a version does: a publish takes them from the tarball's
+#: own package.json (what is installed), not from the document sent beside it
+INSTALL_FIELDS = (
+    "dependencies",
+    "optionalDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "bundleDependencies",
+    "bundledDependencies",
+    "bin",
+    "os",
+    "cpu",
+    "libc",
+    "engines",
+)
+
+
+def with_packed_fields(manifest: Mapping[str, Any], packed: Mapping[str, Any]) -> dict[str, Any]:
+    """``manifest`` (sent with a publish) with the install fields of ``packed`` (the tarball's package.json), and
+    ``hasInstallScript`` when either declares install scripts: a packument never hides a dependency or an
+    install script the tarball has ("manifest confusion")."""
+    merged = {k: v for k, v in manifest.items() if k not in INSTALL_FIELDS}
+    merged.update((k, packed[k]) for k in INSTALL_FIELDS if k in packed)
+    for source in (manifest, packed):
+        scripts = source.get("scripts")
+        if isinstance(scripts, dict) and any(s in scripts for s in _INSTALL_SCRIPTS):
+            merged["hasInstallScript"] = True
+    return merged
 
 
 def stored_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,7 +208,7 @@ def dependencies(version: PackageVersion) -> list[Dependency]:
         if not isinstance(deps, dict):
             continue
         for name, requirement in deps.items():
-            parsed = parse_name(name) if isinstance(name, str) else None
+            parsed = parse_name(name, legacy=True) if isinstance(name, str) else None
             if parsed is None:
                 continue
             found.append(

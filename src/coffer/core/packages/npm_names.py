@@ -2,8 +2,9 @@
 
 - A name is ``name`` or ``@scope/name``; the package APIs call the scope (without ``@``) the *namespace*.
 - Names follow the npm registry's rules for new packages (validate-npm-package-name): at most 214 characters
-  with the scope, lower case, URL-safe, not starting with ``.`` or ``_``, no spaces. Names are compared as given:
-  npm itself does not fold case or punctuation.
+  with the scope, lower case, URL-safe, not starting with ``.`` or ``_``, no spaces; reads also accept the
+  upper-case names of old packages (``JSONStream``). Names are compared as given: npm itself does not fold case
+  or punctuation.
 - Versions are Semantic Versioning 2.0.0 (``1.2.3``, ``1.2.3-beta.1+build``), compared by semver precedence;
   a leading ``v`` or ``=`` is dropped, as ``semver.clean`` does when npm publishes.
 """
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 MAX_NAME_LENGTH = 214
 _NAME_PART = re.compile(r"[a-z0-9~-][a-z0-9._~-]*", re.ASCII)
+#: names published before npm required lower case (``JSONStream``, ``Base64``): still installed, never new
+_LEGACY_PART = re.compile(r"[A-Za-z0-9~-][A-Za-z0-9._~-]*", re.ASCII)
 _SEMVER = re.compile(
     r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -41,8 +44,9 @@ def full_name(scope: str | None, name: str) -> str:
     return f"@{scope}/{name}" if scope else name
 
 
-def parse_name(text: str) -> NpmName | None:
-    """``name`` or ``@scope/name`` (also ``@scope%2fname`` as npm escapes it in URLs) split; None unless valid."""
+def parse_name(text: str, *, legacy: bool = False) -> NpmName | None:
+    """``name`` or ``@scope/name`` (also ``@scope%2fname`` as npm escapes it in URLs) split; None unless valid
+    for a new package, or with ``legacy`` for an old one (upper case allowed: what reads accept)."""
     text = text.replace("%2f", "/").replace("%2F", "/")
     if not text or len(text) > MAX_NAME_LENGTH:
         return None
@@ -50,19 +54,16 @@ def parse_name(text: str) -> NpmName | None:
     name = text
     if text.startswith("@"):
         scope, sep, name = text[1:].partition("/")
-        if not sep or not _valid_part(scope):
+        if not sep or not _valid_part(scope, legacy):
             return None
-    if not _valid_part(name) or (scope is None and name in _BLACKLIST):
+    if not _valid_part(name, legacy) or (scope is None and name in _BLACKLIST):
         return None
     return NpmName(scope, name)
 
 
-def _valid_part(part: str) -> bool:
-    return bool(_NAME_PART.fullmatch(part)) and not part.startswith((".", "_"))
-
-
-def is_valid_scope(scope: str) -> bool:
-    return _valid_part(scope)
+def _valid_part(part: str, legacy: bool) -> bool:
+    pattern = _LEGACY_PART if legacy else _NAME_PART
+    return bool(pattern.fullmatch(part)) and not part.startswith((".", "_"))
 
 
 def clean_version(text: str) -> str | None:

@@ -68,7 +68,7 @@ class _Fetched:
 
 
 def _file_key(blob: BlobInfo) -> str:
-    """What identifies a listed file's bytes: its strongest announced digest (as ``UpstreamFile.key``)."""
+    """What identifies a listed file's bytes: its strongest announced digest."""
     return blob.sha256 or blob.sha512 or blob.sha1
 
 

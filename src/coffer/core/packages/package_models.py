@@ -13,6 +13,7 @@ VersionStatus = Literal["Published", "Unfinished", "Unlisted", "Archived", "Disp
 # What each status allows (CodeArtifact's definitions).
 LISTED_STATUSES: frozenset[str] = frozenset({"Published"})  # shown in the package index
 DOWNLOADABLE_STATUSES: frozenset[str] = frozenset({"Published", "Unlisted"})  # assets can be fetched
+TAGGED_FORMATS: frozenset[str] = frozenset({"npm"})  # formats whose packages have tags (npm's dist-tags)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,18 @@ class PackagePublishing(PackageReads):
                 return source, found
         return None
 
+    def check_publish_allowed(self, caller: Caller, package: PackageRef) -> None:
+        """Everything about publishing to ``package`` that does not depend on the version: the caller may
+        (``authorize_publish``), the package's origin configuration and its package group allow it. For a
+        streamed publish, to refuse before its body is read; ``publish`` checks all of it again."""
+        ref = normalize_ref(package)
+        self._authorize_package(caller, "PublishPackageVersion", ref)
+        self._require_repository(ref.repo)
+        existing = self._d.store.get_package(ref)
+        if existing is not None and existing.publish == "BLOCK":
+            raise ValidationError(publish_blocked(ref), "OTHER")
+        self._check_group_publish(ref)
+
     def _check_group_publish(self, ref: PackageRef) -> None:
         """ValidationError unless the package group controls let the package be published to its repository
         (both these and the package's own configuration must allow it: BLOCK wins, as on AWS)."""

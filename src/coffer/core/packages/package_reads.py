@@ -20,6 +20,7 @@ from coffer.core.packages.package_group_origins import EffectiveOriginRules
 from coffer.core.packages.package_models import (
     DOWNLOADABLE_STATUSES,
     LISTED_STATUSES,
+    TAGGED_FORMATS,
     Asset,
     Package,
     PackageRef,
@@ -149,7 +150,7 @@ class PackageReads(PackageAccess):
         decided: dict[str, ResolvedVersion | None] = {}  # None: not listed (its first repository says so)
         tag_layers: list[dict[str, str]] = []
         for source, ref in self._package_sources(repo, fmt, namespace, name):
-            tags = source.tags(ref)
+            tags = source.tags(ref) if fmt in TAGGED_FORMATS else {}
             if tags:
                 tag_layers.append(tags)
             for version in source.versions(ref):

@@ -16,7 +16,7 @@ from coffer.core.packages.npm_manifest import DEPRECATED_KEY
 from coffer.core.packages.npm_names import clean_version
 from coffer.core.packages.package_access import PackageAccess
 from coffer.core.packages.package_models import PackageRef, PackageVersion
-from coffer.core.packages.package_names import normalize_ref, normalize_version
+from coffer.core.packages.package_names import normalize_ref
 from coffer.core.shared.errors import ValidationError
 
 MAX_TAG_LENGTH = 255
@@ -55,24 +55,6 @@ class PackageTagging(PackageAccess):
         removed = self._d.store.delete_package_tag(ref, tag)
         self._changed()
         return removed
-
-    def stored_tags(self, caller: Caller, package: PackageRef) -> dict[str, str]:
-        """The tags the package has in its repository itself (not merged with upstreams)."""
-        ref = normalize_ref(package)
-        self._authorize_package(caller, "ReadFromRepository", ref)
-        return self._d.store.get_package_tags(ref)
-
-    def update_version_extra(
-        self, caller: Caller, package: PackageRef, version: str, changes: Mapping[str, str | None]
-    ) -> PackageVersion:
-        """Set (None: remove) keys of the version's ``extra`` in its repository (e.g. npm's deprecation); a new
-        revision. ResourceNotFoundError if the repository does not hold the version."""
-        ref = normalize_ref(package)
-        self._authorize_package(caller, "PublishPackageVersion", ref)
-        self._require_version(ref, version)
-        updated = self._d.store.update_version_extra(ref, normalize_version(ref.format, version), changes)
-        self._changed()
-        return updated
 
     def set_deprecations(self, caller: Caller, package: PackageRef, messages: Mapping[str, str | None]) -> list[str]:
         """npm's deprecate/undeprecate: for each version of ``messages`` the repository holds, its deprecation

@@ -29,6 +29,7 @@ from coffer.core.shared.single_flight import SingleFlight
 _log = logging.getLogger("coffer.upstreams")
 
 MAX_PROJECTS = 20_000  # listings kept (least recently used dropped first)
+MAX_BYTES = 512 * 1024 * 1024  # and at most about this much memory (UpstreamProject.weight)
 DEFAULT_RETRY_AFTER = 10.0  # seconds between attempts at a registry that failed
 
 
@@ -52,6 +53,7 @@ class ProjectCache:
         wait: float | None = None,
         spawn: Callable[[Callable[[], None]], object] | None = None,
         max_projects: int = MAX_PROJECTS,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         """``wait``: how long a request waits for another's fetch of the same project (default: unbounded; the
         client's own timeouts bound the fetch). ``spawn`` runs a background refresh (by default on a pool of
@@ -66,6 +68,8 @@ class ProjectCache:
             spawn = pool.submit
         self._spawn = spawn
         self._max = max_projects
+        self._max_bytes = max_bytes
+        self._bytes = 0  # the weight of the listings kept
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._failed: dict[str, tuple[float, UpstreamError]] = {}  # name -> (until, error) for unseen projects
         self._refresh_not_before: dict[str, float] = {}
@@ -104,12 +108,19 @@ class ProjectCache:
         return project
 
     def _store(self, name: str, project: UpstreamProject | None) -> None:
+        weight = 0 if project is None else project.weight
         with self._lock:
             self._failed.pop(name, None)
+            old = self._entries.pop(name, None)
+            if old is not None and old.project is not None:
+                self._bytes -= old.project.weight
             self._entries[name] = _Entry(project, self._clock())
-            self._entries.move_to_end(name)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            self._bytes += weight
+            # the least recently used go first; the listing just stored stays, however large
+            while len(self._entries) > 1 and (len(self._entries) > self._max or self._bytes > self._max_bytes):
+                _, dropped = self._entries.popitem(last=False)
+                if dropped.project is not None:
+                    self._bytes -= dropped.project.weight
 
     def _refresh_later(self, name: str, now: float) -> None:
         with self._lock:

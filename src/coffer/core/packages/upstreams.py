@@ -59,11 +59,6 @@ class UpstreamFile:
     sha512: str = ""  # hex (npm: decoded from ``dist.integrity``)
     sha1: str = ""  # hex (npm: ``dist.shasum``, for tarballs that have no integrity)
 
-    @property
-    def key(self) -> str:
-        """What identifies the file's bytes: its strongest announced digest."""
-        return self.sha256 or self.sha512 or self.sha1
-
 
 @dataclass(frozen=True)
 class UpstreamRelease:
@@ -88,6 +83,13 @@ class UpstreamProject:
     #: per version (normalized), the format's fields a version keeps in ``PackageVersion.extra`` (npm: the
     #: manifest under ``npm_manifest.MANIFEST_KEY``, a deprecation under ``DEPRECATED_KEY``)
     version_extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False, compare=False)
+
+    @functools.cached_property
+    def weight(self) -> int:
+        """About the bytes the listing holds in memory: what a cache of listings counts (``ProjectCache``)."""
+        files = sum(300 + len(f.filename) + len(f.url) for f in self.files)
+        extra = sum(len(value) for fields in self.version_extra.values() for value in fields.values())
+        return 256 + files + extra
 
     @functools.cached_property
     def releases(self) -> dict[str, UpstreamRelease]:

@@ -18,15 +18,20 @@ class BadLength(Exception):
     pass
 
 
-async def read_bounded(request: Request, limit: int) -> bytes:
-    """The whole body, at most ``limit`` bytes (``BodyTooLarge`` otherwise; ``BadLength`` for a malformed
-    Content-Length)."""
+def check_length(request: Request, limit: int) -> None:
+    """``BodyTooLarge`` when the declared ``Content-Length`` is over ``limit``, ``BadLength`` when malformed."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise BadLength("malformed Content-Length")
         if int(declared) > limit:
             raise BodyTooLarge(limit)
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The whole body, at most ``limit`` bytes (``BodyTooLarge`` otherwise; ``BadLength`` for a malformed
+    Content-Length)."""
+    check_length(request, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -77,6 +77,28 @@ def _dist(asset: Asset, tarball_base: str) -> dict[str, str]:
     return dist
 
 
+def _entry(
+    manifest: dict[str, Any], asset: Asset, name: str, tarball_base: str, *, abbreviated: bool
+) -> dict[str, Any]:
+    entry = {k: manifest[k] for k in ABBREVIATED_FIELDS if k in manifest} if abbreviated else dict(manifest)
+    if not abbreviated:
+        entry["_id"] = f"{name}@{manifest['version']}"
+    entry["dist"] = _dist(asset, tarball_base)
+    return entry
+
+
+def version_document(view: PackageView, name: str, tarball_base: str, wanted: str) -> dict[str, Any] | None:
+    """One version's full manifest with its ``dist`` (``GET /<name>/<version or tag>``); None if absent."""
+    number = tags_of(view).get(wanted, wanted)
+    for resolved in view.versions:
+        if resolved.version.version == number:
+            asset = _tarball(resolved)
+            if asset is None:
+                return None
+            return _entry(manifest_of(resolved.version), asset, name, tarball_base, abbreviated=False)
+    return None
+
+
 def latest_version(versions: list[str]) -> str | None:
     """The version ``latest`` names when no tag says: the highest release, else the highest pre-release."""
     releases = [v for v in versions if not is_prerelease(v)]
@@ -109,11 +131,7 @@ def document(view: PackageView, name: str, tarball_base: str, *, abbreviated: bo
         manifest = manifest_of(resolved.version)
         manifests[number] = manifest
         by_number[number] = resolved
-        entry = {k: manifest[k] for k in ABBREVIATED_FIELDS if k in manifest} if abbreviated else dict(manifest)
-        if not abbreviated:
-            entry["_id"] = f"{name}@{number}"
-        entry["dist"] = _dist(asset, tarball_base)
-        versions[number] = entry
+        versions[number] = _entry(manifest, asset, name, tarball_base, abbreviated=abbreviated)
         times[number] = iso(resolved.version.published_time)
     tags = {t: v for t, v in tags_of(view).items() if v in versions}
     modified = iso(max((r.version.published_time for r in by_number.values()), default=0.0))

@@ -19,20 +19,19 @@ registry words it. A PUT without ``_attachments`` is a metadata update: Coffer a
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
 from starlette.responses import Response
 
 from coffer.core.identity.callers import Caller
-from coffer.core.packages.npm_manifest import npm_version
+from coffer.core.packages.npm_manifest import npm_version, sri_digests, with_packed_fields
 from coffer.core.packages.npm_names import NpmName, clean_version, tarball_name
 from coffer.core.packages.npm_tarball import TarballError, read_tarball
 from coffer.core.packages.package_models import ASSET_NAME_REUSED, Asset, PackageRef
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.package_store import PendingBlob
+from coffer.core.packages.package_tagging import check_tag
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import ConflictError, ValidationError
 from coffer.formats.npm.replies import reply
@@ -46,20 +45,6 @@ def _object(value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _invalid(f"{what} must be a JSON object")
     return value
-
-
-def _decode_integrity(integrity: str) -> dict[str, str]:
-    """``sha512-<base64> sha1-<base64>`` as hex digests by algorithm (unknown algorithms ignored)."""
-    digests: dict[str, str] = {}
-    for item in integrity.split():
-        algorithm, sep, b64 = item.partition("-")
-        if not sep or algorithm not in ("sha512", "sha1"):
-            continue
-        try:
-            digests[algorithm] = base64.b64decode(b64.partition("?")[0], validate=True).hex()
-        except (binascii.Error, ValueError):
-            raise _invalid(f"dist.integrity {item!r} is not valid base64") from None
-    return digests
 
 
 class NpmPublisher:
@@ -119,6 +104,9 @@ class NpmPublisher:
         if manifest.get("name") != name.full or manifest.get("version") != number:
             raise _invalid(f"The manifest of {number} names {manifest.get('name')}@{manifest.get('version')}")
         self._check_attachment(_object(doc["_attachments"], "_attachments"), size)
+        tags = [t for t, v in _object(doc.get("dist-tags", {}), "dist-tags").items() if v == number]
+        for tag in tags:
+            check_tag(tag)  # before anything is published: a refused tag refuses the publish
         now = self._clock()
         info = pending.finish()
         self._check_digests(manifest, info.sha512, info.sha1)
@@ -132,7 +120,8 @@ class NpmPublisher:
             raise _invalid(f"The tarball's package.json names {packed[0]}@{packed[1]}, not {name.full}@{number}")
         blob = pending.keep()
         readme = contents.readme or (doc.get("readme") if isinstance(doc.get("readme"), str) else "") or ""
-        version = npm_version(ref, number, manifest, when=now, readme=readme, origin_repository=ref.repo)
+        kept = with_packed_fields(manifest, contents.manifest)
+        version = npm_version(ref, number, kept, when=now, readme=readme, origin_repository=ref.repo)
         asset = Asset(name=tarball_name(name.name, number), blob=blob, created_at=now)
         try:
             self._packages.publish(caller, version, asset)
@@ -142,9 +131,8 @@ class NpmPublisher:
                     f"You cannot publish over the previously published versions: {number}.", number, "package-version"
                 ) from None
             raise
-        for tag, tagged in _object(doc.get("dist-tags", {}), "dist-tags").items():
-            if tagged == number and isinstance(tag, str):
-                self._packages.set_tag(caller, ref, tag, number)
+        for tag in tags:
+            self._packages.set_tag(caller, ref, tag, number)
         return reply({"ok": True, "id": name.full, "version": number}, status=201)
 
     @staticmethod
@@ -164,7 +152,10 @@ class NpmPublisher:
             return
         integrity = dist.get("integrity")
         if isinstance(integrity, str):
-            announced = _decode_integrity(integrity)
+            try:
+                announced = sri_digests(integrity, strict=True)
+            except ValueError as exc:
+                raise _invalid(str(exc)) from None
             if announced.get("sha512", sha512) != sha512 or announced.get("sha1", sha1) != sha1:
                 raise _invalid("The tarball does not match the manifest's dist.integrity: it was not stored")
         shasum = dist.get("shasum")

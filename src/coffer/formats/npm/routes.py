@@ -12,21 +12,16 @@ Every request is authenticated by token first (401 with the challenge otherwise)
 repository (403), and only then is the path looked at. Writes are authorized for the package from the URL before
 their body is read, and the body is bounded as it arrives. The commands CodeArtifact does not support (audit,
 search, login/adduser, logout, whoami, token, owner, access, team, star, hook, unpublish) get an immediate 404
-naming the command and what to use instead: npm retries neither, and prints the message.
+(405 for unpublish's writes) naming the command and what to use instead: npm retries neither, and prints the
+message.
 
-Packuments are rendered once and kept (``_Rendered``): the same bytes, ETag and gzip body are served as long as
-the package view's ``packument.fingerprint`` is the same, across the read path's one-second reloads.
+Packuments are rendered once and kept (``packument_cache``).
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -37,14 +32,16 @@ from coffer.core.identity.callers import Caller
 from coffer.core.packages.npm_names import NpmName, clean_version, parse_name
 from coffer.core.packages.package_models import PackageRef, PackageView, RepoRef
 from coffer.core.packages.package_service import PackageService
+from coffer.core.packages.package_store import PendingBlob
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import CofferError
 from coffer.formats.auth import TokenAuthenticator
 from coffer.formats.blob_responses import send_blob
-from coffer.formats.host_style import public_path
+from coffer.formats.host_style import SCOPE_KEY, HostStyle, public_path
 from coffer.formats.locations import Location, parse_location, repository_routes
 from coffer.formats.npm import packument
-from coffer.formats.npm.bodies import BadLength, BodyTooLarge, read_bounded
+from coffer.formats.npm.bodies import BadLength, BodyTooLarge, check_length, read_bounded
+from coffer.formats.npm.packument_cache import GZIP_MIN, PackumentCache, accepts_gzip
 from coffer.formats.npm.publish import NpmPublisher
 from coffer.formats.npm.publish_body import PublishBodyError, PublishBodyReader
 from coffer.formats.npm.replies import JSON, error_reply, refuse, reply
@@ -56,8 +53,6 @@ _READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_TAG_BODY = 64 * 1024
 MANIFEST_ALLOWANCE = 16 * 1024 * 1024  # a publish body's JSON besides the base64 tarball
 FEED_BATCH = 1024 * 1024  # body bytes handed to the publish reader at once
-MAX_RENDERED = 1024  # packuments kept rendered
-GZIP_MIN = 1024
 
 _UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
     ("-/npm/v1/security/", "npm audit", "audit your dependencies with a scanner of your own"),
@@ -78,8 +73,9 @@ def _unsupported(command: str, instead: str) -> str:
     return f"{command} is not supported by CodeArtifact repositories (nor by Coffer); {instead}"
 
 
-def _split_package(parts: list[str]) -> tuple[NpmName, list[str]] | None:
-    """The package named at the start of ``parts`` (``name`` or ``@scope``, ``name``) and what follows it."""
+def _split_package(parts: list[str], *, legacy: bool = False) -> tuple[NpmName, list[str]] | None:
+    """The package named at the start of ``parts`` (``name`` or ``@scope``, ``name``) and what follows it;
+    ``legacy`` accepts old upper-case names (reads)."""
     if not parts or not parts[0]:
         return None
     if parts[0].startswith("@"):
@@ -88,33 +84,32 @@ def _split_package(parts: list[str]) -> tuple[NpmName, list[str]] | None:
         text, rest = f"{parts[0]}/{parts[1]}", parts[2:]
     else:
         text, rest = parts[0], parts[1:]
-    name = parse_name(text)
+    name = parse_name(text, legacy=legacy)
     return None if name is None else (name, rest)
-
-
-@dataclass
-class _Rendered:
-    view: PackageView  # the view last seen to render these bytes (the cheap test: the same object)
-    fingerprint: tuple[object, ...]  # packument.fingerprint of the view rendered (the test for a reloaded view)
-    body: bytes
-    etag: str
-    gzipped: bytes | None = field(default=None)
 
 
 class NpmEndpoint:
     """The routes of every npm repository; mount them with ``routes()``."""
 
     def __init__(
-        self, packages: PackageService, authenticator: TokenAuthenticator, clock: Clock, *, max_upload_bytes: int
+        self,
+        packages: PackageService,
+        authenticator: TokenAuthenticator,
+        clock: Clock,
+        *,
+        max_upload_bytes: int,
+        public_url: str | None = None,
     ) -> None:
+        """``public_url``: the URL clients reach Coffer at (``Settings.public_url``), which tarball URLs then
+        start with; without it they follow the request's own scheme and ``Host``."""
         self._packages = packages
+        self._public_url = public_url.rstrip("/") if public_url else None
         self._auth = authenticator
         self._publisher = NpmPublisher(packages, clock)
         self._max_tarball = max_upload_bytes
         # base64 of the largest tarball, JSON-escaped at worst ("\/" for "/"), and the rest of the document
         self._max_publish_body = (max_upload_bytes + 2) // 3 * 4 * 2 + MANIFEST_ALLOWANCE
-        self._rendered: OrderedDict[tuple[object, ...], _Rendered] = OrderedDict()
-        self._lock = threading.Lock()
+        self._packuments = PackumentCache()
 
     def routes(self) -> list[BaseRoute]:
         return repository_routes(PREFIX, self.handle)
@@ -159,7 +154,7 @@ class NpmEndpoint:
         parts = rest.split("/")
         if parts[0] == "-":
             return self._special_read(request, location, parts)
-        split = _split_package(parts)
+        split = _split_package(parts, legacy=True)
         if split is None:
             return refuse(404, f"Not found: {rest!r} is not an npm package name")
         name, tail = split
@@ -182,7 +177,7 @@ class NpmEndpoint:
         if path == "-/ping":
             return reply({})
         if parts[:2] == ["-", "package"]:
-            split = _split_package(parts[2:])
+            split = _split_package(parts[2:], legacy=True)
             if split is not None and split[1] == ["dist-tags"]:
                 name = split[0]
                 view = self._view(location.repo, name)
@@ -206,9 +201,18 @@ class NpmEndpoint:
         return refuse(404, f"Not found: {name.full} is not in {repo.domain}/{repo.name} or its upstreams")
 
     def _tarball_base(self, request: Request, location: Location, name: NpmName) -> str:
+        """Where the package's tarballs are, under the registry URL the client uses: the public URL when one is
+        configured (the scheme behind a TLS proxy is then right), the host-style host for a host-style request
+        (that host was checked by ``HostStyleLayer``), else the request's own scheme and ``Host``."""
+        path = public_path(request.scope, location.base) + quote(name.full, safe="@/") + "/-/"
+        style: HostStyle | None = request.scope.get(SCOPE_KEY)
+        if style is not None:
+            scheme = urlsplit(self._public_url).scheme if self._public_url else request.url.scheme
+            return f"{scheme}://{style.host}{path}"
+        if self._public_url is not None:
+            return self._public_url + path
         host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
-        base = public_path(request.scope, location.base)
-        return f"{request.url.scheme}://{host}{base}{quote(name.full, safe='@/')}/-/"
+        return f"{request.url.scheme}://{host}{path}"
 
     def _packument(self, request: Request, location: Location, name: NpmName) -> Response:
         view = self._view(location.repo, name)
@@ -216,47 +220,23 @@ class NpmEndpoint:
             return self._no_package(location.repo, name)
         abbreviated = packument.wants_abbreviated(request.headers.get("accept"))
         base = self._tarball_base(request, location, name)
-        rendered = self._render(view, (location.repo, name, abbreviated, base), name, base, abbreviated)
+        rendered = self._packuments.get(view, (location.repo, name, abbreviated, base), name.full, base, abbreviated)
         media_type = packument.ABBREVIATED if abbreviated else JSON
         headers = {"ETag": rendered.etag, "Vary": "Accept, Accept-Encoding", "Cache-Control": "private, max-age=0"}
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match and rendered.etag in (t.strip() for t in if_none_match.split(",")):
-            return Response(status_code=304, headers=headers)
         body = rendered.body
-        if len(body) >= GZIP_MIN and "gzip" in (request.headers.get("accept-encoding") or ""):
-            if rendered.gzipped is None:
-                rendered.gzipped = gzip.compress(body, compresslevel=6, mtime=0)
-            body = rendered.gzipped
+        if len(body) >= GZIP_MIN and accepts_gzip(request.headers.get("accept-encoding")):
+            body = self._packuments.gzipped(rendered)
             headers["Content-Encoding"] = "gzip"
+            headers["ETag"] = rendered.etag[:-1] + '-gzip"'  # another representation: another entity tag
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match and headers["ETag"] in (t.strip() for t in if_none_match.split(",")):
+            return Response(status_code=304, headers=headers)
         return Response(body, media_type=media_type, headers=headers)
-
-    def _render(
-        self, view: PackageView, key: tuple[object, ...], name: NpmName, base: str, abbreviated: bool
-    ) -> _Rendered:
-        with self._lock:
-            kept = self._rendered.get(key)
-            if kept is not None and kept.view is view:
-                self._rendered.move_to_end(key)
-                return kept
-        made_from = packument.fingerprint(view)
-        if kept is not None and kept.fingerprint == made_from:
-            kept.view = view  # the read path reloaded the same content: keep the bytes
-            return kept
-        body = packument.render(view, name.full, base, abbreviated=abbreviated)
-        made = _Rendered(view, made_from, body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"')
-        with self._lock:
-            self._rendered[key] = made
-            self._rendered.move_to_end(key)
-            while len(self._rendered) > MAX_RENDERED:
-                self._rendered.popitem(last=False)
-        return made
 
     def _one_version(self, request: Request, location: Location, name: NpmName, wanted: str) -> Response:
         view = self._view(location.repo, name)
         base = self._tarball_base(request, location, name)
-        doc = packument.document(view, name.full, base, abbreviated=False)
-        number = doc["dist-tags"].get(wanted, wanted)
-        found = doc["versions"].get(number)
+        found = packument.version_document(view, name.full, base, wanted)
         if found is None:
             return refuse(404, f"Not found: version or tag {wanted!r} of {name.full}")
         return reply(found)
@@ -297,11 +277,16 @@ class NpmEndpoint:
         if tail not in ([], [""]) or method != "PUT":
             return refuse(405, "Method not allowed", close=True, headers={"Allow": "GET, HEAD, PUT"})
         ref = PackageRef(location.repo, FORMAT, name.scope, name.name)
-        # limits before work: the caller may publish this package, then a bounded body
+        # limits before work: the caller may publish this package, then a bounded body; the package's origin
+        # rules are checked when the tarball begins (a deprecation is a PUT too: only a tarball makes a publish),
+        # before a byte of it is stored
         await run_in_threadpool(self._packages.authorize_publish, caller, ref)
-        reader = PublishBodyReader(
-            self._packages.begin_blob, max_json=MANIFEST_ALLOWANCE, max_tarball=self._max_tarball
-        )
+
+        def begin_tarball() -> PendingBlob:
+            self._packages.check_publish_allowed(caller, ref)
+            return self._packages.begin_blob()
+
+        reader = PublishBodyReader(begin_tarball, max_json=MANIFEST_ALLOWANCE, max_tarball=self._max_tarball)
         try:
             await self._stream_into(request, reader)
             skeleton = reader.finish()
@@ -317,12 +302,7 @@ class NpmEndpoint:
     async def _stream_into(self, request: Request, reader: PublishBodyReader) -> None:
         """The body into ``reader``, in batches of ``FEED_BATCH`` handed to a worker thread (the tarball's bytes
         are written to disk there, off the event loop); the declared length is checked first."""
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise BadLength("malformed Content-Length")
-            if int(declared) > self._max_publish_body:
-                raise BodyTooLarge(self._max_publish_body)
+        check_length(request, self._max_publish_body)
         batch: list[bytes] = []
         held = 0
         async for chunk in request.stream():
