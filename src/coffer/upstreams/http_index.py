@@ -7,13 +7,15 @@ rules every external connection follows on the wire.
 - Credentials in the registry URL (``https://user:secret@host/path/``) are sent to the registry's own origin
   (scheme, host and port) only, never to a file host elsewhere and never in clear to a plain-HTTP link on the
   same host; no message carries them. HTTP Basic by default; a client may read them otherwise (npm: a token).
-- Files are fetched from the registry's host or from public addresses only (``may_fetch``): not loopback,
-  private or link-local ones, unless the registry itself is on that host.
+- Files are fetched from the registry's host or from hosts that are not loopback, private or link-local
+  addresses (``may_fetch``, also for every redirect), unless the registry itself is on that host. DNS names are
+  not resolved first: a name that resolves to such an address is the network's business.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -78,6 +80,8 @@ class HttpIndex:
             follow_redirects=True,
             headers={"User-Agent": "coffer (external connection)"},
             transport=transport,
+            # every request, redirects included: a public file host cannot redirect Coffer into its own network
+            event_hooks={"request": [self._guard]},
         )
         self._auth = None if username is None and password is None else self._credentials(username, password)
 
@@ -98,6 +102,13 @@ class HttpIndex:
         parts = urlsplit(url)
         return self._auth if self._auth is not None and (parts.scheme, parts.netloc) == self._origin else None
 
+    def _guard(self, request: httpx.Request) -> None:
+        if not self._may_fetch(str(request.url)):
+            raise UpstreamUnavailableError(
+                f"{self._connection} sent Coffer to {request.url.host}, a loopback, private or link-local address "
+                "other than the registry's own host: refused"
+            )
+
     def _may_fetch(self, url: str) -> bool:
         """A listed file is fetched from the registry's own host, or from a host that is not a loopback, private or
         link-local address: a listing cannot make Coffer fetch from inside its own network (169.254.169.254, a
@@ -108,9 +119,12 @@ class HttpIndex:
         if host == "localhost" or host.endswith(".localhost"):
             return False
         try:
-            address = ipaddress.ip_address(host)
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
         except ValueError:
-            return True  # a DNS name: what it resolves to is the network's business
+            try:  # the other spellings of an IPv4 address the resolver accepts: 2130706433, 0x7f000001, 127.1
+                address = ipaddress.IPv4Address(socket.inet_aton(host))
+            except (OSError, ValueError):
+                return True  # a DNS name: what it resolves to is the network's business
         return not (address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified)
 
     def download(self, url: str, sink: PendingBlob, max_bytes: int) -> None:
