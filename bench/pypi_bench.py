@@ -283,13 +283,35 @@ class Phase:
 
 def load_phase(clients: Clients, index: Index, kind: str, project: str, rnd: int, args: argparse.Namespace) -> Phase:
     seconds = args.seconds if rnd >= 0 else args.warmup
-    measure_from = time.perf_counter() + args.ramp
+    request = index.request(kind, project)
+    return measure_load(clients, index.name, kind, index.host, index.port, request, index.cpu, rnd, seconds,
+                        ramp=args.ramp, concurrency=args.concurrency)  # fmt: skip
+
+
+def measure_load(
+    clients: Clients,
+    server: str,
+    kind: str,
+    host: str,
+    port: int,
+    request: bytes,
+    cpu: Callable[[], float],
+    rnd: int,
+    seconds: float,
+    *,
+    ramp: float,
+    concurrency: int,
+    answered: bool = False,
+) -> Phase:
+    """One load phase: ``concurrency`` connections sending ``request`` for ``ramp`` + ``seconds``; the server's
+    CPU (``cpu()``) over the measured window. ``answered``: see ``pypi_index.run_phase``."""
+    measure_from = time.perf_counter() + ramp
     measure_until = measure_from + seconds
-    clients.start(index.host, index.port, index.request(kind, project), args.concurrency, measure_from, measure_until)
+    clients.start(host, port, request, concurrency, measure_from, measure_until, answered)
     time.sleep(max(0.0, measure_from - time.perf_counter()))
-    cpu0 = index.cpu()
+    cpu0 = cpu()
     time.sleep(max(0.0, measure_until - time.perf_counter()))
-    cpu = index.cpu() - cpu0
+    cpu_used = cpu() - cpu0
     latencies: array[float] = array("d")
     ok = errors = 0
     samples: list[str] = []
@@ -304,7 +326,7 @@ def load_phase(clients: Clients, index: Index, kind: str, project: str, rnd: int
         client_cpu = max(client_cpu, m["cpu_seconds"] / m["window"] if m["window"] else 0.0)
     ordered = sorted(latencies)
     return Phase(
-        server=index.name,
+        server=server,
         kind=kind,
         round=rnd,
         requests=ok,
@@ -312,8 +334,8 @@ def load_phase(clients: Clients, index: Index, kind: str, project: str, rnd: int
         rps=ok / seconds,
         p50_ms=percentile(ordered, 50) * 1000,
         p99_ms=percentile(ordered, 99) * 1000,
-        server_cpu=cpu / seconds,
-        rps_per_core=ok / cpu if cpu > 0 else float("nan"),
+        server_cpu=cpu_used / seconds,
+        rps_per_core=ok / cpu_used if cpu_used > 0 else float("nan"),
         client_cpu=client_cpu,
         loadavg=os.getloadavg()[0],
         error_samples=samples[:5],

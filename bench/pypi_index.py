@@ -116,7 +116,13 @@ async def one_get(host: str, port: int, request: bytes) -> tuple[int, bytes]:
 
 
 async def _connection(
-    host: str, port: int, request: bytes, result: PhaseResult, measure_from: float, measure_until: float
+    host: str,
+    port: int,
+    request: bytes,
+    result: PhaseResult,
+    measure_from: float,
+    measure_until: float,
+    answered: bool = False,
 ) -> None:
     latencies = result.latencies
     perf = time.perf_counter
@@ -141,7 +147,7 @@ async def _connection(
             t1 = perf()
             if status != 200:
                 result.error(f"HTTP {status}: {body[:300]!r}")
-            elif t0 >= measure_from and t1 <= measure_until:
+            elif (measure_from <= t1 if answered else measure_from <= t0) and t1 <= measure_until:
                 result.ok += 1
                 latencies.append(t1 - t0)
             if close:
@@ -153,11 +159,21 @@ async def _connection(
 
 
 async def run_phase(
-    host: str, port: int, request: bytes, connections: int, measure_from: float, measure_until: float
+    host: str,
+    port: int,
+    request: bytes,
+    connections: int,
+    measure_from: float,
+    measure_until: float,
+    answered: bool = False,
 ) -> PhaseResult:
+    """Load until ``measure_until``; a response counts if its request was sent and answered inside the window,
+    or with ``answered`` if it was answered inside it (for a server slower per request than the window is long:
+    16 connections queued behind one another wait 16 times a request). Requests still open at the end are
+    answered before the phase ends, so the server is idle when the next one starts."""
     result = PhaseResult()
     tasks = [
-        asyncio.create_task(_connection(host, port, request, result, measure_from, measure_until))
+        asyncio.create_task(_connection(host, port, request, result, measure_from, measure_until, answered))
         for _ in range(connections)
     ]
     await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
@@ -186,6 +202,7 @@ def worker_main(conn: Connection, cpus: list[int] | None) -> None:
                     command["connections"],
                     command["from"],
                     command["until"],
+                    command.get("answered", False),
                 )
             )
             conn.send(result.to_message())
@@ -210,7 +227,14 @@ class Clients:
             self._procs.append(proc)
 
     def start(
-        self, host: str, port: int, request: bytes, connections: int, measure_from: float, measure_until: float
+        self,
+        host: str,
+        port: int,
+        request: bytes,
+        connections: int,
+        measure_from: float,
+        measure_until: float,
+        answered: bool = False,
     ) -> None:
         n = len(self._pipes)
         shares = [connections // n + (1 if i < connections % n else 0) for i in range(n)]
@@ -224,6 +248,7 @@ class Clients:
                     "connections": share,
                     "from": measure_from,
                     "until": measure_until,
+                    "answered": answered,
                 }
             )
 

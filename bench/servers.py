@@ -203,10 +203,13 @@ def _reported_port(process: subprocess.Popen[str], output: list[str], deadline: 
     raise ServerError("coffer serve did not start:\n" + "".join(output))
 
 
-def start(name: str, data_dir: Path, cpus: list[int] | None, timeout: float = 60.0) -> Server:
-    """Start ``name`` ("uvicorn" or "granian") on a fresh ``data_dir``, pinned to ``cpus``, and wait until
-    /health answers. The process is stopped again if anything goes wrong (or the caller is interrupted)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def start(
+    name: str, data_dir: Path, cpus: list[int] | None, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> Server:
+    """Start ``name`` ("uvicorn" or "granian") on a fresh ``data_dir``, pinned to ``cpus``, with ``env`` added to
+    this process's environment, and wait until /health answers. The process is stopped again if anything goes
+    wrong (or the caller is interrupted)."""
+    env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     deadline = time.monotonic() + timeout
     cmd, port = _command(name, data_dir, env)
     process = subprocess.Popen(_pinned(cmd, cpus), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

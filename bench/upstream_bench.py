@@ -85,24 +85,36 @@ class Running:
     cpu: Any  # () -> CPU seconds the server (and its children) used so far
 
 
-def start_coffer(tmp: Path, upstream: str) -> Running:
+def coffer_with_connection(
+    data_dir: Path, connection: str, upstream: str, fmt: str, cpus: list[int] | None = None, **env: str
+) -> tuple[Server, str, str]:
+    """``coffer serve`` (on ``cpus``, with ``COFFER_*`` settings ``env``) whose external ``connection`` (e.g.
+    ``public:pypi``) fetches from ``upstream``: a domain, a ``<fmt>-store`` repository holding the connection and
+    an ``app`` repository with it as upstream (the layout AWS recommends). (server, app's ``fmt`` endpoint, a
+    token valid for 12 hours)."""
     import boto3
 
-    os.environ["COFFER_EXTERNAL_CONNECTION_URLS"] = f"public:pypi={upstream}"
+    env = {"COFFER_EXTERNAL_CONNECTION_URLS": f"{connection}={upstream}", **env}
+    server = start("uvicorn", data_dir, cpus, env=env)
     try:
-        server: Server = start("uvicorn", tmp / "coffer-data", None)
-    finally:
-        del os.environ["COFFER_EXTERNAL_CONNECTION_URLS"]
-    access, secret = server.credentials()
-    ca = boto3.client("codeartifact", endpoint_url=server.url, region_name="us-east-1",
-                      aws_access_key_id=access, aws_secret_access_key=secret)  # fmt: skip
-    ca.create_domain(domain=DOMAIN)
-    ca.create_repository(domain=DOMAIN, repository="pypi-store")
-    ca.associate_external_connection(domain=DOMAIN, repository="pypi-store", externalConnection="public:pypi")
-    ca.create_repository(domain=DOMAIN, repository="app", upstreams=[{"repositoryName": "pypi-store"}])
-    endpoint = ca.get_repository_endpoint(domain=DOMAIN, repository="app", format="pypi")["repositoryEndpoint"]
-    token = urllib.parse.quote(ca.get_authorization_token(domain=DOMAIN)["authorizationToken"], safe="")
-    url = endpoint.replace("://", f"://aws:{token}@", 1) + "simple/"
+        access, secret = server.credentials()
+        ca = boto3.client("codeartifact", endpoint_url=server.url, region_name="us-east-1",
+                          aws_access_key_id=access, aws_secret_access_key=secret)  # fmt: skip
+        ca.create_domain(domain=DOMAIN)
+        ca.create_repository(domain=DOMAIN, repository=f"{fmt}-store")
+        ca.associate_external_connection(domain=DOMAIN, repository=f"{fmt}-store", externalConnection=connection)
+        ca.create_repository(domain=DOMAIN, repository="app", upstreams=[{"repositoryName": f"{fmt}-store"}])
+        endpoint = ca.get_repository_endpoint(domain=DOMAIN, repository="app", format=fmt)["repositoryEndpoint"]
+        token = ca.get_authorization_token(domain=DOMAIN, durationSeconds=43200)["authorizationToken"]
+    except BaseException:
+        server.stop()
+        raise
+    return server, endpoint, token
+
+
+def start_coffer(tmp: Path, upstream: str) -> Running:
+    server, endpoint, token = coffer_with_connection(tmp / "coffer-data", "public:pypi", upstream, "pypi")
+    url = endpoint.replace("://", f"://aws:{urllib.parse.quote(token, safe='')}@", 1) + "simple/"
     return Running("coffer", url, server.stop, server.cpu_seconds)
 
 
