@@ -39,7 +39,9 @@ from coffer.core.packages.package_store import FETCHED_FIRST
 from coffer.core.packages.upstream_cache import ProjectCache
 from coffer.core.packages.upstreams import UpstreamProject, UpstreamRelease
 
-NPM_FIELDS_CACHED = 8192  # npm manifests whose package API fields are kept (``_npm_fields``)
+NPM_FIELDS_CACHED = 65536  # npm manifests whose package API fields are kept (``_npm_fields``)
+#: a listing's versions by number, and their assets by number
+_Listing = tuple[dict[str, PackageVersion], dict[str, tuple[Asset, ...]]]
 
 
 class ExternalPackages:
@@ -75,32 +77,44 @@ class ExternalPackages:
             ref=ref, display_name=display_name, publish=FETCHED_FIRST.publish, upstream=FETCHED_FIRST.upstream
         )
 
+    def _listing(self, ref: PackageRef, project: UpstreamProject) -> _Listing:
+        """The project's versions and their assets as this connection offers them to ``ref``'s repository: built
+        once per cached listing (``UpstreamProject.derived``), so that the read path's views, rebuilt every
+        second, hold the same objects and are compared and rendered again at no cost."""
+        return project.derived((ref, self.connection, self._repo), lambda: self._build(ref, project))
+
+    def _build(self, ref: PackageRef, project: UpstreamProject) -> _Listing:
+        versions = {r.version: self._version(ref, r, project) for r in project.releases.values()}
+        assets = {
+            r.version: tuple(
+                Asset(
+                    name=f.filename,
+                    blob=BlobInfo(sha256=f.sha256, size=f.size or 0, md5="", sha1=f.sha1, sha512=f.sha512),
+                    created_at=f.upload_time or 0.0,
+                    metadata_sha256=f.metadata_sha256,
+                    fetch_from=FetchLocation(f.url, self.connection, self._repo),
+                )
+                for f in r.files
+            )
+            for r in project.releases.values()
+        }
+        return versions, assets
+
     def versions(self, ref: PackageRef) -> Iterator[PackageVersion]:
         project = self._project(ref)
         if project is None:
             return iter(())
-        return (self._version(ref, r, project) for r in project.releases.values())
+        return iter(self._listing(ref, project)[0].values())
 
     def version(self, ref: PackageRef, version: str) -> PackageVersion | None:
         project = self._project(ref)
-        release = None if project is None else project.releases.get(version)
-        return None if project is None or release is None else self._version(ref, release, project)
+        return None if project is None else self._listing(ref, project)[0].get(version)
 
     def assets(self, ref: PackageRef, version: PackageVersion) -> list[Asset]:
         project = self._project(ref)
-        release = None if project is None else project.releases.get(version.version)
-        if release is None:
+        if project is None:
             return []
-        return [
-            Asset(
-                name=f.filename,
-                blob=BlobInfo(sha256=f.sha256, size=f.size or 0, md5="", sha1=f.sha1, sha512=f.sha512),
-                created_at=f.upload_time or 0.0,
-                metadata_sha256=f.metadata_sha256,
-                fetch_from=FetchLocation(f.url, self.connection, self._repo),
-            )
-            for f in release.files
-        ]
+        return list(self._listing(ref, project)[1].get(version.version, ()))
 
     def tags(self, ref: PackageRef) -> dict[str, str]:
         project = self._project(ref)

@@ -11,12 +11,14 @@ single-flight fetches, retention and the origin rules (``upstream_cache``, ``ext
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from coffer.core.packages.package_store import PendingBlob
 from coffer.core.shared.errors import CofferError
+
+T = TypeVar("T")
 
 
 class UpstreamError(CofferError):
@@ -83,6 +85,18 @@ class UpstreamProject:
     #: per version (normalized), the format's fields a version keeps in ``PackageVersion.extra`` (npm: the
     #: manifest under ``npm_manifest.MANIFEST_KEY``, a deprecation under ``DEPRECATED_KEY``)
     version_extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False, compare=False)
+    #: values computed from the listing, by key (``derived``); they live and die with it
+    _derived: dict[object, object] = field(default_factory=dict, hash=False, compare=False, repr=False)
+
+    def derived(self, key: object, build: Callable[[], T]) -> T:
+        """What ``build`` makes of this listing, made once per ``key`` while the listing is cached (e.g. its
+        versions as one repository's connection offers them), so that every read of the same listing gets the
+        same objects. Two threads may both build it once; one of the values is kept."""
+        try:
+            return cast(T, self._derived[key])
+        except KeyError:
+            value = build()
+            return cast(T, self._derived.setdefault(key, value))
 
     @functools.cached_property
     def weight(self) -> int:
