@@ -1000,3 +1000,18 @@ def test_migration_6_is_frozen_and_upgrades_a_version_5_database(db_url: str) ->
         assert upgraded.get_package_tags(ref) == {"latest": "1.0.0"}
     finally:
         upgraded.close()
+
+
+def test_list_package_assets_reads_every_version_at_once(pstore: Store) -> None:
+    ref = pref("multi")
+    pstore.add_asset(pver(ref=ref, version="1.0"), asset("multi-1.0.tar.gz"))
+    pstore.add_asset(pver(ref=ref, version="1.0"), asset("multi-1.0-py3-none-any.whl"))
+    pstore.add_asset(pver(ref=ref, version="2.0"), asset("multi-2.0.tar.gz"))
+    pstore.add_asset(pver(ref=pref("other"), version="1.0"), asset("other-1.0.tar.gz"))
+    found = pstore.list_package_assets(ref)
+    assert {v: [a.name for a in got] for v, got in found.items()} == {
+        "1.0": ["multi-1.0-py3-none-any.whl", "multi-1.0.tar.gz"],
+        "2.0": ["multi-2.0.tar.gz"],
+    }
+    assert found["1.0"] == pstore.list_assets(ref, "1.0")
+    assert pstore.list_package_assets(pref("absent")) == {}

@@ -52,6 +52,7 @@ class ExternalPackages:
         self.connection = connection
         self._fmt = fmt
         self._cache = cache
+        self._seen: dict[PackageRef, UpstreamProject | None] = {}
 
     @property
     def repo(self) -> RepoRef:
@@ -61,11 +62,18 @@ class ExternalPackages:
         return iter(())
 
     def _project(self, ref: PackageRef) -> UpstreamProject | None:
-        if ref.format != self._fmt:
-            return None
-        if ref.format == "npm":
-            return self._cache.get(full_name(ref.namespace, ref.name))
-        return None if ref.namespace else self._cache.get(ref.name)
+        """The listing, asked of the cache once per package for this source's life (one read of the read path:
+        a view asks for every version's assets)."""
+        if ref in self._seen:
+            return self._seen[ref]
+        project: UpstreamProject | None = None
+        if ref.format == self._fmt:
+            if ref.format == "npm":
+                project = self._cache.get(full_name(ref.namespace, ref.name))
+            elif not ref.namespace:
+                project = self._cache.get(ref.name)
+        self._seen[ref] = project
+        return project
 
     def package(self, ref: PackageRef) -> Package | None:
         project = self._project(ref)

@@ -55,9 +55,13 @@ class PackageSource(Protocol):
 class StoredPackages:
     """A repository of the domain: its packages as the store holds them."""
 
-    def __init__(self, store: PackageStore, repo: RepoRef) -> None:
+    def __init__(self, store: PackageStore, repo: RepoRef, *, batch_assets: bool = False) -> None:
+        """``batch_assets``: read every version's assets of a package at its first ``assets`` call, for a source
+        that lives one read of the read path (which asks for all of them)."""
         self._store = store
         self._repo = repo
+        self._batch = batch_assets
+        self._assets: dict[PackageRef, dict[str, list[Asset]]] = {}
 
     @property
     def repo(self) -> RepoRef:
@@ -93,7 +97,16 @@ class StoredPackages:
         # A disposed version has no assets, whatever rows a store may still hold.
         if version.status == "Disposed":
             return []
-        return self._store.list_assets(ref, version.version)
+        if not self._batch:
+            return self._store.list_assets(ref, version.version)
+        return list(self._package_assets(ref).get(version.version, ()))
+
+    def _package_assets(self, ref: PackageRef) -> dict[str, list[Asset]]:
+        """Every version's assets of the package, read in one query the first time this source is asked for
+        one of them (a view asks for all of them; the source lives for one read)."""
+        if ref not in self._assets:
+            self._assets[ref] = self._store.list_package_assets(ref)
+        return self._assets[ref]
 
     def tags(self, ref: PackageRef) -> dict[str, str]:
         return self._store.get_package_tags(ref)
@@ -129,7 +142,7 @@ def search_sources(deps: Deps, repo: RepoRef, upstreams: UpstreamCaches | None =
     sources: list[PackageSource] = []
     for found in _searched(deps, repo):
         r = RepoRef(repo.domain_owner, repo.domain, found.name)
-        sources.append(StoredPackages(deps.store, r))
+        sources.append(StoredPackages(deps.store, r, batch_assets=True))
         if upstreams is None:
             continue
         for connection in found.external_connections:

@@ -158,6 +158,11 @@ class PackageStore(Protocol):
         """Ordered by name."""
         ...
 
+    def list_package_assets(self, ref: PackageRef) -> dict[str, list[Asset]]:
+        """The assets of every version of the package, by (normalized) version, each list ordered by name;
+        versions without assets are absent."""
+        ...
+
     def set_status(self, ref: PackageRef, version: str, status: str, expected_status: str | None) -> PackageVersion:
         """Change one version's status (new revision). ``ConflictError`` if ``expected_status`` is given and
         differs; ``ResourceNotFoundError`` if the version is absent."""

@@ -350,6 +350,21 @@ class SqlPackages(SqlBase):
             ).all()
         return [_to_asset(r) for r in rows]
 
+    def list_package_assets(self, ref: PackageRef) -> dict[str, list[Asset]]:
+        """One query: the assets joined to their versions of the package."""
+        pv = package_versions
+        with self._read() as conn:
+            rows = conn.execute(
+                select(assets, pv.c.version.label("version_number"))
+                .join(pv, assets.c.version_id == pv.c.id)
+                .where(pv.c.package_id == _package_id_select(ref).scalar_subquery())
+                .order_by(pv.c.version, assets.c.name)
+            ).all()
+        found: dict[str, list[Asset]] = {}
+        for row in rows:
+            found.setdefault(row.version_number, []).append(_to_asset(row))
+        return found
+
     def _version_mismatch(
         self, conn: Connection, ref: PackageRef, version: str, expected_status: str | None
     ) -> CofferError:
