@@ -136,6 +136,9 @@ class PackageFetching(PackageAccess):
     def _fetch_and_retain(self, resolved: ResolvedVersion, asset: Asset) -> tuple[PackageVersion, Asset]:
         location = asset.fetch_from
         assert location is not None
+        held = self._held(location.repo, resolved.version, asset)
+        if held is not None:  # a flight that ended just before this one began retained it
+            return held
         fetched = self._fetch(asset, resolved.version)
         local = Asset(
             name=asset.name,

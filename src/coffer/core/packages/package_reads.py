@@ -181,14 +181,30 @@ class PackageReads(PackageAccess):
     ) -> tuple[ResolvedVersion, Asset] | None:
         """The asset to download, through upstreams; only versions whose status allows downloads."""
         wanted = normalize_version(fmt, version)
-        # Fast path: a version the (cached) index shows is Published in the first repository that has it, which
-        # is exactly what the search below would find. Unlisted versions are not in the index: they take it.
-        for shown in self.index_versions(repo, fmt, namespace, name):
-            if shown.version.version == wanted:
-                for asset in shown.assets:
+        # Fast paths. A version the (cached) view shows is Published in the first repository that has it, which
+        # is exactly what the search below would find (unlisted versions are not in it: they take the search).
+        # Without a cached view, the repository itself is the first of its search order: a version it holds
+        # decides there, in two reads, without building the view.
+        view = self._index.peek((repo, fmt, namespace, name))
+        if view is not None:
+            for shown in view.versions:
+                if shown.version.version == wanted:
+                    for asset in shown.assets:
+                        if asset.name == asset_name:
+                            return shown, asset
+                    break
+        else:
+            own = normalize_ref(PackageRef(repo=repo, format=fmt, namespace=namespace, name=name))
+            held = self._d.store.get_version(own, wanted)
+            if held is not None:
+                if held.status not in DOWNLOADABLE_STATUSES:
+                    return None
+                assets = tuple(self._stored(repo).assets(own, held))
+                for asset in assets:
                     if asset.name == asset_name:
-                        return shown, asset
-                break
+                        return ResolvedVersion(version=held, assets=assets, source=repo), asset
+                if held.origin_external is None:
+                    return None  # a published version has exactly its own files
         first: PackageVersion | None = None
         for source, ref in self._package_sources(repo, fmt, namespace, name):
             found = source.version(ref, wanted)

@@ -37,6 +37,11 @@ class TtlCache(Generic[K, V]):
             self._data[key] = (now + self._ttl, value)
         return value
 
+    def peek(self, key: K) -> V | None:
+        """The value if it is cached and fresh; None otherwise (nothing is loaded)."""
+        hit = self._data.get(key)
+        return hit[1] if hit is not None and hit[0] > self._clock() else None
+
     def invalidate(self, key: K | None = None) -> None:
         with self._lock:
             if key is None:
