@@ -160,9 +160,12 @@ def test_repository_endpoint_in_every_format(ca: Any, server: Any, fmt: str) -> 
         ca.create_repository(domain="endpoints", repository="internal")
     except ca.exceptions.ConflictException:
         pass
-    if fmt == "pypi":
+    if fmt in ("pypi", "npm"):
         url = ca.get_repository_endpoint(domain="endpoints", repository="internal", format=fmt)["repositoryEndpoint"]
         assert url == f"{server.url}/{fmt}/d/endpoints-{ACCOUNT}/internal/"
+    elif fmt == "generic":  # the API is its endpoint
+        with pytest.raises(ca.exceptions.ValidationException, match="Generic packages have no package-client endpoint"):
+            ca.get_repository_endpoint(domain="endpoints", repository="internal", format=fmt)
     else:  # not served yet (tests/functional/test_host_style.py)
         with pytest.raises(ca.exceptions.ValidationException, match=f"does not serve the {fmt} format yet"):
             ca.get_repository_endpoint(domain="endpoints", repository="internal", format=fmt)

@@ -56,9 +56,10 @@ def test_aws_sdk_for_javascript(server: Any) -> None:
     expiration = datetime.fromisoformat(out["expiration"].replace("Z", "+00:00")).timestamp()
     assert abs(expiration - (time.time() + 900)) < 30
     assert out["endpoint"] == f"{server.url}/pypi/d/{domain}-{ACCOUNT}/internal/"
-    assert out["npmEndpointError"] == (
-        "ValidationException: Coffer does not serve the npm format yet; only pypi repositories can be used by "
-        "package clients"
+    assert out["npmEndpoint"] == f"{server.url}/npm/d/{domain}-{ACCOUNT}/internal/"
+    assert out["mavenEndpointError"] == (
+        "ValidationException: Coffer does not serve the maven format yet; only npm, pypi repositories can be used "
+        "by package clients"
     )
     assert out["errorName"] == "ValidationException"
     assert out["errorStatus"] == 400

@@ -25,10 +25,13 @@ out.expiration = token.expiration.toISOString();
 out.endpoint = (
   await client.send(new GetRepositoryEndpointCommand({ domain, repository: "internal", format: "pypi" }))
 ).repositoryEndpoint;
+out.npmEndpoint = (
+  await client.send(new GetRepositoryEndpointCommand({ domain, repository: "internal", format: "npm" }))
+).repositoryEndpoint;
 try {
-  await client.send(new GetRepositoryEndpointCommand({ domain, repository: "internal", format: "npm" }));
+  await client.send(new GetRepositoryEndpointCommand({ domain, repository: "internal", format: "maven" }));
 } catch (err) {
-  out.npmEndpointError = `${err.name}: ${err.message}`;
+  out.mavenEndpointError = `${err.name}: ${err.message}`;
 }
 try {
   await client.send(new DescribeDomainCommand({ domain: "Not-Valid" }));
