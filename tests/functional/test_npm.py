@@ -454,3 +454,20 @@ def test_tarball_urls_follow_the_public_url(tmp_path: Path) -> None:
             headers = {"Accept": "application/json"} | ({"Host": host} if host else {})
             doc = get(local, "pub", **headers).json()
             assert doc["versions"]["1.0.0"]["dist"]["tarball"] == npm_repo.endpoint + "pub/-/pub-1.0.0.tgz"
+
+
+def test_a_deprecation_based_on_a_stale_read_is_refused(repo: NpmRepo) -> None:
+    """Two deprecations at once: the second, sent back with the _rev it read, would undo the first; it gets 409."""
+    for version in ("1.0.0", "2.0.0"):
+        assert publish(repo, "racy", version).status_code == 201
+    first = get(repo, "racy?write=true", Accept="application/json").json()
+    second = get(repo, "racy?write=true", Accept="application/json").json()
+    assert first["_rev"] == second["_rev"]
+    first["versions"]["1.0.0"]["deprecated"] = "use 2"
+    assert put(repo, "racy", json.dumps(first).encode()).status_code == 200
+    second["versions"]["2.0.0"]["deprecated"] = "use 3"
+    stale = put(repo, "racy", json.dumps(second).encode())
+    assert stale.status_code == 409 and "changed since it was read" in stale.json()["error"]
+    doc = get(repo, "racy", Accept="application/json").json()
+    assert doc["versions"]["1.0.0"]["deprecated"] == "use 2" and "deprecated" not in doc["versions"]["2.0.0"]
+    assert doc["_rev"] != first["_rev"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import json
 from typing import Any
 from urllib.parse import quote
@@ -137,7 +138,7 @@ def document(view: PackageView, name: str, tarball_base: str, *, abbreviated: bo
     modified = iso(max((r.version.published_time for r in by_number.values()), default=0.0))
     if abbreviated:
         return {"name": name, "modified": modified, "dist-tags": tags, "versions": versions}
-    doc: dict[str, Any] = {"_id": name, "name": name, "dist-tags": tags, "versions": versions}
+    doc: dict[str, Any] = {"_id": name, "_rev": revision(view), "name": name, "dist-tags": tags, "versions": versions}
     created = min((r.version.published_time for r in by_number.values()), default=0.0)
     doc["time"] = {"created": iso(created), "modified": modified, **times}
     latest = tags.get("latest")
@@ -148,6 +149,17 @@ def document(view: PackageView, name: str, tarball_base: str, *, abbreviated: bo
         if readme:
             doc["readme"] = readme
     return doc
+
+
+def revision(view: PackageView) -> str:
+    """The full packument's ``_rev``: it changes whenever a version is added, removed or changed (its revision,
+    its deprecation). A write of the document read (``npm deprecate`` sends it back) carries it, so that a write
+    based on a stale read is refused instead of undoing another's change."""
+    digest = hashlib.sha256()
+    for r in view.versions:
+        v = r.version
+        digest.update(f"{v.version}\0{v.revision}\0{v.extra.get(DEPRECATED_KEY) or ''}\n".encode())
+    return "1-" + digest.hexdigest()[:32]
 
 
 def fingerprint(view: PackageView) -> tuple[object, ...]:

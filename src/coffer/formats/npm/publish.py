@@ -14,7 +14,9 @@ What is checked, before anything is visible:
 
 The same version twice is a 409 (``You cannot publish over the previously published versions``), as npm's
 registry words it. A PUT without ``_attachments`` is a metadata update: Coffer applies the versions'
-``deprecated`` fields (``npm deprecate``) and ignores the rest, which the registry owns.
+``deprecated`` fields (``npm deprecate``) and ignores the rest, which the registry owns; one whose ``_rev`` is not
+the packument's current one (``packument.revision``: another write came between its read and its write) is a 409,
+so that two deprecations at once never undo each other.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from coffer.core.identity.callers import Caller
 from coffer.core.packages.npm_manifest import npm_version, sri_digests, with_packed_fields
 from coffer.core.packages.npm_names import NpmName, clean_version, tarball_name
 from coffer.core.packages.npm_tarball import TarballError, read_tarball
-from coffer.core.packages.package_models import ASSET_NAME_REUSED, Asset, PackageRef
+from coffer.core.packages.package_models import ASSET_NAME_REUSED, Asset, PackageRef, package_label
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.package_store import PendingBlob
 from coffer.core.packages.package_tagging import check_tag
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import ConflictError, ValidationError
+from coffer.formats.npm.packument import revision
 from coffer.formats.npm.replies import reply
 
 
@@ -67,14 +70,23 @@ class NpmPublisher:
             raise _invalid(f"The package name in the body ({doc.get('name')!r}) is not {name.full!r}, as in the URL")
         versions = _object(doc.get("versions", {}), "versions")
         if "_attachments" not in doc:
-            return self._update(caller, ref, versions)
+            return self._update(caller, ref, versions, doc.get("_rev"))
         if tarball is None:
             raise _invalid("The attachment has no base64 data")
         return self._publish(caller, ref, name, doc, versions, tarball, size)
 
     # --- npm deprecate ----------------------------------------------------------------------------------------
 
-    def _update(self, caller: Caller, ref: PackageRef, versions: dict[str, Any]) -> Response:
+    def _update(self, caller: Caller, ref: PackageRef, versions: dict[str, Any], rev: object) -> Response:
+        if isinstance(rev, str):
+            current = revision(self._packages.package_view(ref.repo, "npm", ref.namespace, ref.name))
+            if rev != current:
+                raise ConflictError(
+                    f"{package_label(ref)} changed since it was read (revision {rev}, now {current}): nothing was "
+                    "changed; run the command again",
+                    ref.name,
+                    "package",
+                )
         messages: dict[str, str | None] = {}
         for number, manifest in versions.items():
             if isinstance(manifest, dict):
