@@ -13,15 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coffer.login.toml_edit import dumps, set_array_entry, set_table_values
 from coffer.login.tools import (
     INDEX_NAME,
     LoginError,
-    dumps,
     index_url,
     plan_poetry,
     plan_uv,
-    set_array_entry,
-    set_table_values,
 )
 
 ENDPOINT = "http://127.0.0.1:5080/pypi/d/acme-111122223333/internal/"
