@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from botocore.exceptions import ClientError
 from tests.functional.conftest import ACCOUNT, make_client, read_profile, token_policy
 from tests.functional.server import RunningServer, running_server
 from tests.functional.test_aws_cli import run_aws
+from tests.raw_http import stream_request
 
 MiB = 1024 * 1024
 LIMIT = 3 * MiB  # the server's upload limit in these tests
@@ -114,59 +112,8 @@ def raw_publish(
     parts = urlsplit(url)
     head = [f"POST {parts.path}?{parts.query} HTTP/1.1", f"Host: {parts.netloc}"]
     head += [f"{k}: {v}" for k, v in request.headers.items()]
-    head.append("Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}")
-    sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=60)
-    stop = threading.Event()
-    progress = {"sent": 0, "done": False}
-
-    def send() -> None:
-        if wait and stop.wait(wait):
-            return
-        try:
-            for piece in pieces:
-                if stop.is_set():
-                    return
-                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if length is None else piece)
-                progress["sent"] += len(piece)
-            if length is None:
-                sock.sendall(b"0\r\n\r\n")
-            progress["done"] = True
-        except OSError:
-            pass
-
-    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-    started = time.monotonic()
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    try:
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            data = sock.recv(65536)
-            if not data:
-                raise AssertionError(f"the server closed the connection without an answer ({progress})")
-            buf += data
-        seconds = time.monotonic() - started
-        sent, done = int(progress["sent"]), bool(progress["done"])
-        stop.set()
-        head_bytes, _, rest = buf.partition(b"\r\n\r\n")
-        lines = head_bytes.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        size = int(headers.get("content-length", "0"))
-        while len(rest) < size:
-            data = sock.recv(65536)
-            if not data:
-                break
-            rest += data
-        return Reply(status, headers, rest[:size], sent, done, seconds)
-    finally:
-        stop.set()
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        sender.join(timeout=30)
-        sock.close()
+    raw = stream_request(parts.hostname or "127.0.0.1", parts.port or 80, head, pieces, length, wait=wait)
+    return Reply(raw.status, raw.headers, raw.body, raw.sent, raw.done, raw.seconds)
 
 
 def query_of(coords: dict[str, str], version: str, asset: str, **extra: str) -> dict[str, str]:

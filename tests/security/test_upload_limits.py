@@ -16,7 +16,6 @@ import hashlib
 import itertools
 import json
 import os
-import socket
 import stat
 import threading
 import time
@@ -47,6 +46,7 @@ from tests.functional.conftest import ACCOUNT, make_client, new_user, token_poli
 from tests.functional.dists import build_wheel, upload_form
 from tests.functional.pypi_clients import Repo, twine_upload
 from tests.functional.server import RunningServer, running_server
+from tests.raw_http import stream_request
 
 MiB = 1024 * 1024
 CAP = 4 * MiB  # the server's file size limit in these tests
@@ -177,70 +177,16 @@ def exchange(url: str, token: str, body: Body, *, wait: float = 0.0, timeout: fl
     ``wait`` seconds after the head, and stops when the answer arrives."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    sock = socket.create_connection((host, port), timeout=timeout)
     auth = base64.b64encode(f"aws:{token}".encode()).decode()
     head = [
         f"POST {parts.path} HTTP/1.1",
         f"Host: {host}:{port}",
         f"Authorization: Basic {auth}",
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}",
-        "Transfer-Encoding: chunked" if body.length is None else f"Content-Length: {body.length}",
     ]
-    stop = threading.Event()
-
-    def send() -> None:
-        if wait and stop.wait(wait):
-            return
-        try:
-            for piece in body.pieces:
-                if stop.is_set():
-                    return
-                if body.length is None:
-                    sock.sendall(b"%x\r\n" % len(piece))
-                    sock.sendall(piece)
-                    sock.sendall(b"\r\n")
-                else:
-                    sock.sendall(piece)
-                body.sent += len(piece)
-            if body.length is None:
-                sock.sendall(b"0\r\n\r\n")
-            body.done = True
-        except OSError:
-            pass
-
-    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-    started = time.monotonic()
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    try:
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            data = sock.recv(65536)
-            if not data:
-                raise AssertionError(f"the server closed the connection without an answer ({body.sent} bytes sent)")
-            buf += data
-        seconds = time.monotonic() - started
-        sent = body.sent
-        stop.set()
-        head_bytes, _, rest = buf.partition(b"\r\n\r\n")
-        lines = head_bytes.decode("latin-1").split("\r\n")
-        _, status, reason = [*lines[0].split(" ", 2), ""][:3]
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        length = int(headers.get("content-length", "0"))
-        while len(rest) < length:
-            data = sock.recv(65536)
-            if not data:
-                break
-            rest += data
-        return Reply(int(status), reason, headers, rest[:length], sent, body.length, seconds)
-    finally:
-        stop.set()
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        sender.join(timeout=30)
-        sock.close()
+    raw = stream_request(host, port, head, body.pieces, body.length, wait=wait, timeout=timeout)
+    body.sent, body.done = raw.sent_after, raw.done_after
+    return Reply(raw.status, raw.reason, raw.headers, raw.body, raw.sent, body.length, raw.seconds)
 
 
 # --- multipart bodies, generated as they are sent --------------------------------------------------------------------
