@@ -62,7 +62,7 @@ from pypi_bench import BenchError, Phase, console, measure_load, say, tree_cpu
 from pypi_index import Clients, get_request
 from rich.table import Table
 from run import _git, src_digest
-from servers import HOST, Server, ServerError, _free_port, _pinned, bench_lock
+from servers import HOST, Server, ServerError, _free_port, _pinned, bench_lock, split_cpus
 from upstream_bench import coffer_with_connection
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -594,11 +594,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpus: list[int] | None = None
-    client_cpus: list[int] | None = None
-    if not args.no_pin and len(cpus) >= 2:
-        server_cpus, client_cpus = cpus[:1], cpus[1:]
+    server_cpus, client_cpus = split_cpus(args.no_pin)
     env = environment(args, server_cpus, client_cpus)
     started = time.perf_counter()
     installs: list[Install] = []

@@ -62,7 +62,18 @@ from pypi_index import (
 from rich.console import Console
 from rich.table import Table
 from run import _git, percentile, src_digest
-from servers import ACCOUNT_ID, HOST, Server, ServerError, _cpu_seconds, _descendants, _free_port, bench_lock, start
+from servers import (
+    ACCOUNT_ID,
+    HOST,
+    Server,
+    ServerError,
+    _cpu_seconds,
+    _descendants,
+    _free_port,
+    bench_lock,
+    split_cpus,
+    start,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -547,10 +558,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     cpus = sorted(os.sched_getaffinity(0))
-    server_cpus: list[int] | None = None
-    client_cpus: list[int] | None = None
-    if not args.no_pin and len(cpus) >= 2:
-        server_cpus, client_cpus = cpus[:1], cpus[1:]
+    server_cpus, client_cpus = split_cpus(args.no_pin)
     if args.clients is None:
         args.clients = max(1, len(client_cpus or cpus) - (0 if client_cpus else 1))
     args.clients = min(args.clients, args.concurrency)

@@ -77,6 +77,15 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
 
 
+def split_cpus(no_pin: bool) -> tuple[list[int] | None, list[int] | None]:
+    """(server CPUs, client CPUs): the first CPU for the servers and the rest for the clients, unless ``no_pin``
+    or there is only one (then None, None: nothing is pinned)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if no_pin or len(cpus) < 2:
+        return None, None
+    return cpus[:1], cpus[1:]
+
+
 def cpu_busy_seconds(cpus: list[int]) -> float:
     """Busy time (everything but idle and iowait; steal included) of ``cpus`` since boot, from /proc/stat."""
     wanted = {f"cpu{c}" for c in cpus}
