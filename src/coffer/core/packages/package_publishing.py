@@ -139,9 +139,7 @@ class PackagePublishing(PackageReads):
         ref = normalize_ref(package)
         self._authorize_package(caller, "PublishPackageVersion", ref)
         self._require_repository(ref.repo)
-        existing = self._d.store.get_package(ref)
-        if existing is not None and existing.publish == "BLOCK":
-            raise ValidationError(publish_blocked(ref), "OTHER")
+        self._check_origin(self._d.store.get_package(ref), "", new_version=False)
         self._check_group_publish(ref)
 
     def _check_group_publish(self, ref: PackageRef) -> None:
