@@ -51,6 +51,11 @@ class RequestRecord:
         elif kind == "http.response.start":
             self.status = message["status"]
             await self._send(message)
+        elif kind == "http.response.zerocopysend":  # a file's bytes, sent by the server
+            await self._send(message)
+            if not self.disconnected:
+                self.sent += message.get("count") or 0  # without a count: to the file's end, not known here
+                self.complete = not message.get("more_body", False)
         else:  # http.response.pathsend and other extensions: the length is not known here
             await self._send(message)
             self.complete = True

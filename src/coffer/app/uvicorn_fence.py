@@ -6,10 +6,12 @@ event-loop time and stalls every other connection. This subclass counts the byte
 handing them to the parser and refuses a head that is too long without ever parsing it; it also adds the missing
 timeouts and a cap on open connections. The limits are :class:`coffer.settings.http_limits.HttpLimits`.
 
-Fence: this is the one module that relies on uvicorn internals (the attributes and methods named in
-:data:`PROTOCOL_METHODS`, :data:`PROTOCOL_STATE`, :data:`CYCLE_STATE` and :data:`FLOW_STATE`). ``coffer serve``
-checks the methods at start (:func:`uvicorn_problems`) and ``tests/security/test_http_limits.py`` checks all of
-them on real objects, so an upgrade of uvicorn that changes them fails loudly instead of silently dropping a limit.
+Fence: this module and ``coffer.app.zero_copy_cycle`` (the ``http.response.zerocopysend`` extension, which this
+protocol offers on every plain connection) are the ones that rely on uvicorn internals (the attributes and methods
+named in :data:`PROTOCOL_METHODS`, :data:`PROTOCOL_STATE`, :data:`CYCLE_METHODS`, :data:`CYCLE_STATE` and
+:data:`FLOW_STATE`). ``coffer serve`` checks the methods at start (:func:`uvicorn_problems`) and
+``tests/security/test_http_limits.py`` checks all of them on real objects, so an upgrade of uvicorn that changes them
+fails loudly instead of silently dropping a limit or sending files wrongly.
 
 How each limit works:
 
@@ -49,11 +51,13 @@ from typing import Any, ClassVar, Final
 
 import httptools
 import uvicorn
+from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
+from coffer.app.zero_copy_cycle import ZeroCopyCycle
 from coffer.formats.reason import RESPONSE_REASON
 from coffer.http.access_log import AccessLogWriter, log_target, split_target
 from coffer.http.refusals import refusal, request_target
@@ -78,6 +82,7 @@ PROTOCOL_METHODS: Final = (
     "_should_upgrade",
     "handle_websocket_upgrade",
     "_unsupported_upgrade_warning",
+    "_start_asgi_task",
 )
 PROTOCOL_STATE: Final = (
     "loop",
@@ -93,15 +98,22 @@ PROTOCOL_STATE: Final = (
     "timeout_keep_alive",
     "timeout_keep_alive_task",
 )
+CYCLE_METHODS: Final = ("send", "run_asgi")
 CYCLE_STATE: Final = (
     "scope",
+    "transport",
+    "flow",
     "response_started",
     "response_complete",
     "disconnected",
+    "keep_alive",
+    "chunked_encoding",
+    "expected_content_length",
     "message_event",
+    "on_response",
     "waiting_for_100_continue",
 )
-FLOW_STATE: Final = ("read_paused", "resume_reading")
+FLOW_STATE: Final = ("read_paused", "write_paused", "resume_reading", "drain")
 
 
 def uvicorn_problems() -> list[str]:
@@ -110,7 +122,12 @@ def uvicorn_problems() -> list[str]:
         f"HttpToolsProtocol.{name}" for name in PROTOCOL_METHODS if not callable(getattr(HttpToolsProtocol, name, None))
     ]
     problems += [
-        f"FlowControl.{name}" for name in ("resume_reading",) if not callable(getattr(FlowControl, name, None))
+        f"RequestResponseCycle.{name}"
+        for name in CYCLE_METHODS
+        if not callable(getattr(RequestResponseCycle, name, None))
+    ]
+    problems += [
+        f"FlowControl.{name}" for name in ("resume_reading", "drain") if not callable(getattr(FlowControl, name, None))
     ]
     return [f"uvicorn {uvicorn.__version__} lacks {p}" for p in problems]
 
@@ -191,6 +208,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             record = cycle.scope.get(RECORD_KEY)
             if isinstance(record, RequestRecord):  # the app's line: what it sends from now on goes nowhere
                 record.disconnected = True
+            if isinstance(cycle, ZeroCopyCycle):
+                cycle.connection_lost()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -230,6 +249,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
         else:
             super().shutdown()
+
+    # uvicorn's protocol
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        ZeroCopyCycle.adopt(cycle)  # before its app runs: the scope offers http.response.zerocopysend
+        super()._start_asgi_task(cycle, app)
 
     # parser callbacks
 
@@ -451,6 +476,7 @@ def _parser_message(exc: httptools.HttpParserError) -> str:
 
 
 __all__ = [
+    "CYCLE_METHODS",
     "CYCLE_STATE",
     "FLOW_STATE",
     "HEAD_KEPT",
