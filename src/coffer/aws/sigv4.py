@@ -15,7 +15,6 @@ strings follow its latin-1 wire convention.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import math
 from collections.abc import Callable, Collection, Sequence
@@ -154,7 +153,7 @@ class SigV4Verifier:
         creq = canonical_request(request, parsed.signed_headers, payload_sha256_hex)
         sts = string_to_sign(parsed.amz_date, parsed.credential_scope, creq)
         key = self._signing_key(secret_access_key, parsed.credential_date, parsed.region, parsed.service)
-        expected = hmac.new(key, sts.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        expected = hmac.digest(key, sts.encode("utf-8", "surrogatepass"), "sha256").hex()
         if not _constant_time_equal(expected, parsed.signature):
             raise InvalidSignatureError(SIGNATURE_MISMATCH)
 

@@ -197,6 +197,22 @@ def verify(
         raise UnknownSigningKeyError()
     if not hmac.compare_digest(mac, _mac(key.secret, PREFIX + body)):
         raise TamperedTokenError()
+    return check_claims(claims, ring, now=now, domain_owner=domain_owner, domain=domain, is_revoked=is_revoked)
+
+
+def check_claims(
+    claims: TokenClaims,
+    ring: KeyRing,
+    *,
+    now: float,
+    domain_owner: str,
+    domain: str,
+    is_revoked: Callable[[str], bool] | None = None,
+) -> TokenClaims:
+    """The checks of ``verify`` that can change with time, for claims whose MAC was verified before: the signing
+    key still in the ring, not expired, the right domain, not revoked."""
+    if ring.get(claims.key_id) is None:
+        raise UnknownSigningKeyError()
     if now >= claims.expires_at:
         raise ExpiredTokenError()
     if claims.domain_owner != domain_owner or claims.domain != domain:
