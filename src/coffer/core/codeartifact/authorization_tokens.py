@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from coffer.core.codeartifact import token_format as tokens
 from coffer.core.codeartifact.deps import Deps
@@ -20,8 +20,7 @@ BEARER_SERVICE = "codeartifact.amazonaws.com"
 MAX_VERIFIED = 10_000  # verified tokens remembered (all forgotten when full)
 
 
-@dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(NamedTuple):
     token: str
     expiration: int  # epoch seconds, exactly the token's expiry
 
