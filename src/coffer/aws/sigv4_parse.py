@@ -55,7 +55,7 @@ class IncomingRequest:
             raw = quote(scope["path"], safe="/").encode("ascii")
         path, _, query = raw.partition(b"?")  # a few servers leave the query in raw_path
         query = scope.get("query_string") or query
-        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
         return cls(scope["method"], path.decode("latin-1"), query.decode("latin-1"), headers)
 
 
