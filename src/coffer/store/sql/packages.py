@@ -25,6 +25,14 @@ from coffer.store.sql.base import (
     row_values,
     starts_with,
 )
+from coffer.store.sql.package_queries import (
+    GET_PACKAGE,
+    GET_PACKAGE_TAGS,
+    GET_VERSION,
+    LIST_ASSETS,
+    LIST_PACKAGE_ASSETS,
+    package_params,
+)
 from coffer.store.sql.repositories import lookup_repository_id, no_repository
 
 _BLOB_BATCH: Final = 500
@@ -249,12 +257,7 @@ class SqlPackages(SqlBase):
 
     def get_package(self, ref: PackageRef) -> Package | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(packages)
-                .join(repositories, packages.c.repository_id == repositories.c.id)
-                .join(domains, repositories.c.domain_id == domains.c.id)
-                .where(_package_where(ref))
-            ).one_or_none()
+            row = conn.execute(GET_PACKAGE, package_params(ref)).one_or_none()
         return None if row is None else _to_package(ref.repo, row)
 
     def list_packages(
@@ -305,12 +308,7 @@ class SqlPackages(SqlBase):
 
     def get_version(self, ref: PackageRef, version: str) -> PackageVersion | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(package_versions).where(
-                    package_versions.c.package_id == _package_id_select(ref).scalar_subquery(),
-                    package_versions.c.version == version,
-                )
-            ).one_or_none()
+            row = conn.execute(GET_VERSION, package_params(ref, version=version)).one_or_none()
         return None if row is None else _to_version(ref, row)
 
     def list_versions(
@@ -343,23 +341,13 @@ class SqlPackages(SqlBase):
 
     def list_assets(self, ref: PackageRef, version: str) -> list[Asset]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(assets)
-                .where(assets.c.version_id == _version_id_select(ref, version).scalar_subquery())
-                .order_by(assets.c.name)
-            ).all()
+            rows = conn.execute(LIST_ASSETS, package_params(ref, version=version)).all()
         return [_to_asset(r) for r in rows]
 
     def list_package_assets(self, ref: PackageRef) -> dict[str, list[Asset]]:
         """One query: the assets joined to their versions of the package."""
-        pv = package_versions
         with self._read() as conn:
-            rows = conn.execute(
-                select(assets, pv.c.version.label("version_number"))
-                .join(pv, assets.c.version_id == pv.c.id)
-                .where(pv.c.package_id == _package_id_select(ref).scalar_subquery())
-                .order_by(pv.c.version, assets.c.name)
-            ).all()
+            rows = conn.execute(LIST_PACKAGE_ASSETS, package_params(ref)).all()
         found: dict[str, list[Asset]] = {}
         for row in rows:
             found.setdefault(row.version_number, []).append(_to_asset(row))
@@ -418,11 +406,7 @@ class SqlPackages(SqlBase):
 
     def get_package_tags(self, ref: PackageRef) -> dict[str, str]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(package_tags.c.tag, package_tags.c.version)
-                .where(package_tags.c.package_id == _package_id_select(ref).scalar_subquery())
-                .order_by(package_tags.c.tag)
-            ).all()
+            rows = conn.execute(GET_PACKAGE_TAGS, package_params(ref)).all()
         return {r.tag: r.version for r in rows}
 
     def set_package_tag(self, ref: PackageRef, tag: str, version: str) -> None:
