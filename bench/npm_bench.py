@@ -668,7 +668,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     env["loadavg_at_end"] = os.getloadavg()
     return {
         "environment": env,
-        "packument": packument,
+        "packument_name": packument,
         "packument_info": info,
         **summary,
         "installs": [asdict(i) for i in installs],

@@ -85,13 +85,17 @@ class Index:
     def project_path(self, project: str) -> str:
         return f"{self.simple_path}{normalize(project)}/"
 
+    def headers(self, accept: str | None = PIP_ACCEPT) -> dict[str, str]:
+        """pip's Accept header (unless None) and, for Coffer, the token."""
+        headers = {"Accept": accept} if accept else {}
+        if self.auth_header:
+            headers["Authorization"] = self.auth_header
+        return headers
+
     def request(self, kind: str, project: str) -> bytes:
         if kind == "health":
             return get_request(self.host, self.port, "/health")
-        headers = {"Accept": PIP_ACCEPT}
-        if self.auth_header:
-            headers["Authorization"] = self.auth_header
-        return get_request(self.host, self.port, self.project_path(project), headers)
+        return get_request(self.host, self.port, self.project_path(project), self.headers())
 
 
 def setup_coffer(
