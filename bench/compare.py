@@ -47,6 +47,7 @@ bench/README.md ("Comparison runs (issue 12)", newest first).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -61,7 +62,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,22 +106,48 @@ README = BENCH_DIR / "README.md"
 SECTION = "## Comparison runs (issue 12)"
 
 
+class Clock:
+    """The wall seconds of each stage of the run, said as each ends with the time since the start."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            now = time.perf_counter()
+            self.stages[name] = round(now - t0, 1)
+            minutes, seconds = divmod(int(now - self.start), 60)
+            say(f"  [{minutes}:{seconds:02d}] {name}: {now - t0:.0f}s")
+
+
+CLOCK = Clock()
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # the servers
 
 
 @dataclass
-class Servers:
-    """What is running, for the finally block."""
+class Running:
+    """What is running (servers, client processes), for the finally block."""
 
     coffer: list[Server] = field(default_factory=list)
     peers: list[Peer] = field(default_factory=list)
+    clients: list[Any] = field(default_factory=list)
 
     def stop(self) -> None:
+        for c in self.clients:
+            c.close()
         for server in self.coffer:
             server.stop()
         for peer in self.peers:
             peer.stop()
+        self.clients.clear()
         self.coffer.clear()
         self.peers.clear()
 
@@ -129,7 +156,7 @@ def coffer_serve_help() -> str:
     return run_checked([*_script("coffer", "coffer"), "serve", "--help"], "coffer serve --help")
 
 
-def setup_devpi(tmp: Path, wheels: list[Path], cpus: list[int] | None, running: Servers) -> Index:
+def setup_devpi(tmp: Path, wheels: list[Path], cpus: list[int] | None, running: Running) -> Index:
     peer = start_devpi(tmp, cpus)
     running.peers.append(peer)
     t0 = time.perf_counter()
@@ -330,32 +357,35 @@ def measure_pypi(
     wheels = tree_wheels()
     result["wheels"] = {w.name: w.stat().st_size for w in wheels}
     serve_args = ("--workers", "1") if result["workers_flag"] else ()
-    running = Servers()
-    clients: list[Any] = []
+    running = Running()
     try:
-        coffer, coffer_index, _ = setup_coffer(tmp / "coffer", wheels, server_cpus, serve_args)
-        running.coffer.append(coffer)
-        indexes = {"coffer": coffer_index}
-        if {"pip", "uv", "simple", "download"} & args.only:
-            pps, indexes["pypiserver"] = setup_pypiserver(tmp, wheels, server_cpus)
-            running.peers.append(pps)
-            indexes["devpi"] = setup_devpi(tmp, wheels, server_cpus, running)
-            result["servers"] = {"coffer": " ".join(coffer.command), **{p.name: p.info for p in running.peers}}
-            urls = check_servers(indexes, wheels)
-            say(f"  every server lists {SIMPLE_PROJECT} and serves the {DOWNLOAD_PROJECT} wheel byte for byte; "
-                "Coffer without a token: 401")  # fmt: skip
+        with CLOCK.stage("setup"):
+            coffer, coffer_index, _ = setup_coffer(tmp / "coffer", wheels, server_cpus, serve_args)
+            running.coffer.append(coffer)
+            indexes = {"coffer": coffer_index}
+            result["servers"]["coffer"] = " ".join(coffer.command)
+            if {"pip", "uv", "simple", "download"} & args.only:
+                pps, indexes["pypiserver"] = setup_pypiserver(tmp, wheels, server_cpus)
+                running.peers.append(pps)
+                indexes["devpi"] = setup_devpi(tmp, wheels, server_cpus, running)
+                result["servers"].update({p.name: p.info for p in running.peers})
+                urls = check_servers(indexes, wheels)
+                say(f"  every server lists {SIMPLE_PROJECT} and serves the {DOWNLOAD_PROJECT} wheel byte for byte; "
+                    "Coffer without a token: 401")  # fmt: skip
         installs: list[Install] = result["installs"]
         phases: list[Phase] = result["phases"]
         for tool in ("pip", "uv"):
             if tool in args.only:
-                installs += run_installs(tool, indexes, wheels, tmp, args, client_cpus)
+                with CLOCK.stage(tool):
+                    installs += run_installs(tool, indexes, wheels, tmp, args, client_cpus)
         if "simple" in args.only:
             simple_clients = Clients(1, client_cpus)
-            clients.append(simple_clients)
-            rounds_of(lambda name, rnd: load_simple(simple_clients, indexes[name], rnd, args), PYPI, args, phases)
+            running.clients.append(simple_clients)
+            with CLOCK.stage("simple"):
+                rounds_of(lambda name, rnd: load_simple(simple_clients, indexes[name], rnd, args), PYPI, args, phases)
         if "download" in args.only:
             dl = Clients(1, client_cpus, worker=download_load.worker_main)
-            clients.append(dl)
+            running.clients.append(dl)
             requests = {}
             for name, url in urls.items():
                 requests[name] = download_load.download_request(url, indexes[name].headers(None))[2]
@@ -365,22 +395,23 @@ def measure_pypi(
                 return measure_load(dl, name, "download", index.host, index.port, requests[name], index.cpu, rnd,
                                     seconds, ramp=args.ramp, concurrency=4)  # fmt: skip
 
-            rounds_of(download, PYPI, args, phases)
+            with CLOCK.stage("download"):
+                rounds_of(download, PYPI, args, phases)
         if "token" in args.only:
             token_clients = TokenClients(1, client_cpus)
-            clients.append(token_clients)
+            running.clients.append(token_clients)
             target = Target(HOST, coffer.port, DOMAIN, *coffer.credentials())
             check_signing(coffer, target)
 
             def token(kind: str, rnd: int) -> Phase:
                 return load_token(token_clients, target, kind, "coffer", coffer.cpu_seconds, rnd, args)
 
-            rounds_of(token, ("health", "token"), args, phases)
+            with CLOCK.stage("token"):
+                rounds_of(token, ("health", "token"), args, phases)
         check_errors(phases)
     finally:
-        for c in clients:
-            c.close()
-        running.stop()
+        with CLOCK.stage("stopping the servers"):
+            running.stop()
 
 
 class SplitCpu:
@@ -406,8 +437,7 @@ def measure_workers(args: argparse.Namespace, tmp: Path, result: dict[str, Any])
     """Token and simple-page req/s of ``coffer serve --workers 1`` and ``--workers 2``, each on a fresh data
     directory holding the ``requests`` wheel, nothing pinned."""
     wheels = [w for w in tree_wheels() if normalize(w.name.split("-")[0]) == SIMPLE_PROJECT]
-    running = Servers()
-    clients: list[Any] = []
+    running = Running()
     try:
         servers, indexes, targets = {}, {}, {}
         for n in (1, 2):
@@ -420,7 +450,7 @@ def measure_workers(args: argparse.Namespace, tmp: Path, result: dict[str, Any])
             check_signing(server, targets[name])
         result["servers"]["workers"] = {name: " ".join(s.command) for name, s in servers.items()}
         token_clients, simple_clients = TokenClients(1, None), Clients(1, None)
-        clients += [token_clients, simple_clients]
+        running.clients += [token_clients, simple_clients]
         phases: list[Phase] = result["phases"]
         cpus = {name: SplitCpu(s.process.pid) for name, s in servers.items()}
 
@@ -445,8 +475,6 @@ def measure_workers(args: argparse.Namespace, tmp: Path, result: dict[str, Any])
         rounds_of(simple, ("w1", "w2"), args, phases)
         check_errors(phases)
     finally:
-        for c in clients:
-            c.close()
         running.stop()
 
 
@@ -577,25 +605,28 @@ def download_row(phases: list[Phase], size: int | None) -> Row:
     )
 
 
+def ratio_row(
+    label: str, aim: str, met: Callable[[float], bool], shown: tuple[dict[str, Any], dict[str, Any]], sep: str,
+    over: bool, cpu: str, note: str = "",
+) -> Row:  # fmt: skip
+    """A row of two Coffer loads: the first shown over the second (``over``) or the second over the first."""
+    a, b = shown if over else shown[::-1]
+    ratio = a["rps"] / b["rps"]
+    ratios = [x.rps / y.rps for x, y in zip(a["rounds"], b["rounds"], strict=True)]
+    rounds = every_round({"coffer": [p.rps for p in shown[0]["rounds"]]}, ",.0f", ratios)
+    rounds["coffer"] += sep + " ".join(f"{p.rps:,.0f}" for p in shown[1]["rounds"])
+    cell = f"{shown[0]['rps']:,.0f}{sep}{shown[1]['rps']:,.0f}"
+    return Row(label, {"coffer": cell}, ratio, a["per_core"] / b["per_core"], aim, met(ratio), rounds,
+               {"coffer": cpu}, note)  # fmt: skip
+
+
 def token_row(phases: list[Phase]) -> Row:
     label, aim = "GetAuthorizationToken / `/health`, one worker, req/s", f"at least {TOKEN_AIM}"
     t, h = load_stats(phases, "token", "coffer"), load_stats(phases, "health", "coffer")
     if not t["rounds"]:
         return not_run(label, aim, "not run")
-    ratio = t["rps"] / h["rps"]
-    ratios = [a.rps / b.rps for a, b in zip(t["rounds"], h["rounds"], strict=True)]
-    rounds = every_round({"coffer": [p.rps for p in t["rounds"]]}, ",.0f", ratios)
-    rounds["coffer"] += " / " + " ".join(f"{p.rps:,.0f}" for p in h["rounds"])
-    return Row(
-        label,
-        {"coffer": f"{t['rps']:,.0f} / {h['rps']:,.0f}"},
-        ratio,
-        t["per_core"] / h["per_core"],
-        aim,
-        ratio >= TOKEN_AIM,
-        rounds,
-        {"coffer": f"token {load_cpu(t)}; health {load_cpu(h)}"},
-    )
+    cpu = f"token {load_cpu(t)}; health {load_cpu(h)}"
+    return ratio_row(label, aim, lambda r: r >= TOKEN_AIM, (t, h), " / ", True, cpu)
 
 
 def workers_row(phases: list[Phase], kind: str, available: bool, splits: list[dict[str, Any]]) -> Row:
@@ -606,21 +637,9 @@ def workers_row(phases: list[Phase], kind: str, available: bool, splits: list[di
     one, two = load_stats(phases, f"w-{kind}", "w1"), load_stats(phases, f"w-{kind}", "w2")
     if not one["rounds"]:
         return not_run(label, aim, "not run")
-    ratio = two["rps"] / one["rps"]
-    ratios = [b.rps / a.rps for a, b in zip(one["rounds"], two["rounds"], strict=True)]
-    rounds = every_round({"coffer": [p.rps for p in one["rounds"]]}, ",.0f", ratios)
-    rounds["coffer"] += " -> " + " ".join(f"{p.rps:,.0f}" for p in two["rounds"])
-    return Row(
-        label,
-        {"coffer": f"{one['rps']:,.0f} -> {two['rps']:,.0f}"},
-        ratio,
-        two["per_core"] / one["per_core"],
-        aim,
-        ratio >= WORKERS_AIM,
-        rounds,
-        {"coffer": f"1 worker {load_cpu(one)}; 2 workers {load_cpu(two)}"},
-        f"the two workers' CPU, busiest first, per round: {worker_shares(splits, kind)}",
-    )
+    cpu = f"1 worker {load_cpu(one)}; 2 workers {load_cpu(two)}"
+    note = f"the two workers' CPU, busiest first, per round: {worker_shares(splits, kind)}"
+    return ratio_row(label, aim, lambda r: r >= WORKERS_AIM, (one, two), " -> ", False, cpu, note)
 
 
 def worker_shares(splits: list[dict[str, Any]], kind: str) -> str:
@@ -742,8 +761,8 @@ def record(text: str, when: str, env: dict[str, Any]) -> None:
     dirty = " + uncommitted changes" if env["git_dirty"] else ""
     block = (
         f"### {when}, git `{env['git_head']}`{dirty}\n\n"
-        f"`{env['command']}`: {env['wall_seconds'] / 60:.1f} min; load average {env['loadavg_at_start'][0]:.1f} at "
-        f"the start, {env['loadavg_at_end'][0]:.1f} at the end.\n\n{text}\n"
+        f"`{env['command']}`: {env['run_seconds'] / 60:.1f} min; load average {env['loadavg_after_lock'][0]:.1f} at "
+        f"the start, {env['loadavg_at_end'][0]:.1f} at the end.\n\n{text.strip()}\n\n"
     )
     if SECTION not in readme:
         at = readme.index("## Summary")
@@ -757,7 +776,7 @@ def record(text: str, when: str, env: dict[str, Any]) -> None:
     first = readme.find("\n### ", start)
     end = readme.find("\n## ", start + len(SECTION))
     at = first + 1 if first >= 0 and (end < 0 or first < end) else (end + 1 if end >= 0 else len(readme))
-    README.write_text(readme[:at] + block + ("\n" if at < len(readme) else "") + readme[at:])
+    README.write_text(readme[:at] + block + readme[at:])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -808,19 +827,24 @@ def main() -> int:
     with bench_lock(say), tempfile.TemporaryDirectory(prefix="coffer-compare-") as tmp_name:
         tmp = Path(tmp_name)
         env["loadavg_after_lock"] = os.getloadavg()
+        CLOCK.stages["waiting for the bench lock"] = round(time.perf_counter() - started, 1)
         try:
             if args.only & {"pip", "uv", "simple", "download", "token"}:
                 (tmp / "coffer" / "home").mkdir(parents=True)
                 (tmp / "home").mkdir()
                 measure_pypi(args, tmp, result, (server_cpus, client_cpus))
             if "workers" in args.only and workers_flag:
-                measure_workers(args, tmp, result)
+                with CLOCK.stage("workers"):
+                    measure_workers(args, tmp, result)
             if "npm" in args.only:
-                measure_npm(args, result)
+                with CLOCK.stage("npm"):
+                    measure_npm(args, result)
         except (BenchError, ServerError, subprocess.TimeoutExpired) as exc:
             say(f"[bold red]benchmark failed:[/bold red] {exc}")
             return 2
     env["wall_seconds"] = round(time.perf_counter() - started, 1)
+    env["run_seconds"] = round(env["wall_seconds"] - CLOCK.stages.get("waiting for the bench lock", 0.0), 1)
+    env["stage_seconds"] = CLOCK.stages
     env["loadavg_at_end"] = os.getloadavg()
     for name in ("pypiserver", "devpi"):
         if name in result["servers"]:
@@ -829,11 +853,12 @@ def main() -> int:
         env["versions"].update(node=result["npm"]["environment"]["node"], npm=result["npm"]["environment"]["npm"],
                                verdaccio=result["npm"]["environment"]["verdaccio"]["version"])  # fmt: skip
     table = rows(result, args)
-    text = markdown(table) + "\n" + LEGEND + "\n"
+    tables = markdown(table)
+    text = tables + "\n" + LEGEND + "\n"
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print()
-    print(f"Issue 12 comparison, {when}, git {env['git_head']}{dirty}, {env['wall_seconds'] / 60:.1f} min, "
-          f"load average {env['loadavg_at_start'][0]:.1f} -> {env['loadavg_at_end'][0]:.1f}\n")  # fmt: skip
+    print(f"Issue 12 comparison, {when}, git {env['git_head']}{dirty}, {env['run_seconds'] / 60:.1f} min, "
+          f"load average {env['loadavg_after_lock'][0]:.1f} -> {env['loadavg_at_end'][0]:.1f}\n")  # fmt: skip
     print(text)
     out = {
         **result,
@@ -846,7 +871,7 @@ def main() -> int:
     args.output.write_text(json.dumps(_finite(out), indent=2, allow_nan=False) + "\n")
     say(f"results written to {args.output}")
     if args.record:
-        record(text, when, env)
+        record(tables, when, env)
         say(f"tables added to {README}")
     return 0
 
