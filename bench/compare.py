@@ -87,7 +87,18 @@ from pypi_bench import DOMAIN, Index, Phase, installed, measure, measure_load, s
 from pypi_index import Clients, normalize
 from run import Clients as TokenClients
 from run import _finite, _terminate, check_signing
-from servers import HOST, Server, ServerError, _cpu_seconds, _descendants, _pinned, _script, bench_lock, split_cpus
+from servers import (
+    HOST,
+    Server,
+    ServerError,
+    _cpu_seconds,
+    _descendants,
+    _pinned,
+    _script,
+    bench_lock,
+    cpu_busy_seconds,
+    split_cpus,
+)
 from upstream_bench import TREE, tree_wheels
 
 MEASURES = ("pip", "uv", "simple", "download", "token", "workers", "npm")
@@ -210,6 +221,36 @@ def check_servers(indexes: dict[str, Index], wheels: list[Path]) -> dict[str, st
     return urls
 
 
+def probed(index: Index, pid: int, cpus: list[int] | None) -> Index:
+    """``index`` with its CPU measured by a CpuProbe of ``pid`` (on ``cpus``)."""
+    return dataclasses.replace(index, cpu=CpuProbe(pid, cpus))
+
+
+class CpuProbe:
+    """A server's CPU seconds (its process and their children, as ``Server.cpu_seconds``), asked at a window's start
+    and at its end (``measure`` and ``install`` do), that also keeps what each process used of the last window and
+    how busy the server's CPUs were besides (other processes, steal)."""
+
+    def __init__(self, pid: int, cpus: list[int] | None) -> None:
+        self.pid = pid
+        self.cpus = cpus
+        self.snapshots: list[tuple[dict[int, float], float]] = []
+
+    def __call__(self) -> float:
+        snapshot = {pid: _cpu_seconds(pid) for pid in _descendants(self.pid)}
+        busy = cpu_busy_seconds(self.cpus) if self.cpus else 0.0
+        self.snapshots = [*self.snapshots[-1:], (snapshot, busy)]
+        return sum(snapshot.values())
+
+    def window(self, seconds: float) -> dict[str, Any]:
+        """The last window's CPU, as shares of one core over ``seconds``: each process's (largest first, at most
+        four) and the other load on the server's CPUs (None when the server is not pinned)."""
+        (before, busy0), (after, busy1) = self.snapshots
+        used = sorted((after[pid] - before.get(pid, 0.0) for pid in after), reverse=True)
+        other = max(0.0, busy1 - busy0 - sum(used)) / seconds if self.cpus else None
+        return {"processes": [round(x / seconds, 3) for x in used[:4]], "other_cpu": other}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # installs
 
@@ -223,6 +264,7 @@ class Install:
     server_cpu_seconds: float
     client_cpu_seconds: float  # pip's or uv's
     loadavg: float
+    other_cpu: float | None = None  # the other load on the server's CPUs, share of one core
 
 
 def uv_binary() -> str:
@@ -259,7 +301,8 @@ def install(
     if got != expected:
         wrong = sorted(set(got.items()) ^ set(expected.items()))
         raise BenchError(f"{tool} install from {index.name}: not the tree's distributions ({wrong[:10]})")
-    return Install(tool, index.name, rnd, seconds, cpu, client_cpu, os.getloadavg()[0])
+    other = index.cpu.window(seconds)["other_cpu"] if isinstance(index.cpu, CpuProbe) else None
+    return Install(tool, index.name, rnd, seconds, cpu, client_cpu, os.getloadavg()[0], other)
 
 
 def rotation(rnd: int, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -291,7 +334,8 @@ def run_installs(
         done.append(one)
         label = "first  " if rnd < 0 else f"round {rnd + 1}"
         say(f"  {tool} {label} {LABELS[name]:12} {one.seconds:6.2f}s  server CPU {one.server_cpu_seconds:5.2f}s  "
-            f"{tool} CPU {one.client_cpu_seconds:5.2f}s  load {one.loadavg:.1f}")  # fmt: skip
+            f"{tool} CPU {one.client_cpu_seconds:5.2f}s  other load {share(one.other_cpu)}  "
+            f"load {one.loadavg:.1f}")  # fmt: skip
     return done
 
 
@@ -299,24 +343,35 @@ def run_installs(
 # loads
 
 
+def share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
 def show(p: Phase) -> None:
     rate = f"{p.bytes_per_s / 1e6:8,.0f} MB/s" if p.bytes_per_s else f"{p.rps:8,.0f} req/s"
+    processes = p.extra.get("processes", [])
+    split = f" ({' + '.join(f'{x:.0%}' for x in processes)})" if len(processes) > 1 else ""
     say(f"  {p.kind:8} round {p.round + 1} {LABELS.get(p.server, p.server):12} {rate}  p50 {p.p50_ms:7.1f} ms  "
-        f"errors {p.errors}  server CPU {p.server_cpu:4.0%}  client CPU {p.client_cpu:4.0%}  "
-        f"load {p.loadavg:.1f}")  # fmt: skip
+        f"errors {p.errors}  server CPU {p.server_cpu:4.0%}{split}  other load {share(p.extra.get('other_cpu'))}  "
+        f"client CPU {p.client_cpu:4.0%}  load {p.loadavg:.1f}")  # fmt: skip
 
 
 def rounds_of(
-    phase: Callable[[str, int], Phase], names: tuple[str, ...], args: argparse.Namespace, phases: list[Phase]
+    phase: Callable[[str, int], Phase],
+    names: tuple[str, ...],
+    args: argparse.Namespace,
+    phases: list[Phase],
+    probe: Callable[[str], CpuProbe],
 ) -> None:
-    """An unmeasured warm-up of each of ``names``, then the rounds, the order rotating."""
-    for name in names:
-        phases.append(phase(name, -1))
-    for rnd in range(args.rounds):
+    """An unmeasured warm-up of each of ``names``, then the rounds, the order rotating; each phase's CPU details
+    from ``probe(name)``."""
+    for rnd in range(-1, args.rounds):
         for name in rotation(rnd, names):
             p = phase(name, rnd)
+            p.extra.update(probe(name).window(args.seconds if rnd >= 0 else args.warmup))
             phases.append(p)
-            show(p)
+            if rnd >= 0:
+                show(p)
 
 
 def load_simple(clients: Clients, index: Index, rnd: int, args: argparse.Namespace, name: str = "") -> Phase:
@@ -362,12 +417,14 @@ def measure_pypi(
         with CLOCK.stage("setup"):
             coffer, coffer_index, _ = setup_coffer(tmp / "coffer", wheels, server_cpus, serve_args)
             running.coffer.append(coffer)
-            indexes = {"coffer": coffer_index}
+            indexes = {"coffer": probed(coffer_index, coffer.process.pid, server_cpus)}
             result["servers"]["coffer"] = " ".join(coffer.command)
             if {"pip", "uv", "simple", "download"} & args.only:
-                pps, indexes["pypiserver"] = setup_pypiserver(tmp, wheels, server_cpus)
+                pps, index = setup_pypiserver(tmp, wheels, server_cpus)
                 running.peers.append(pps)
-                indexes["devpi"] = setup_devpi(tmp, wheels, server_cpus, running)
+                indexes["pypiserver"] = probed(index, pps.process.pid, server_cpus)
+                index = setup_devpi(tmp, wheels, server_cpus, running)
+                indexes["devpi"] = probed(index, running.peers[-1].process.pid, server_cpus)
                 result["servers"].update({p.name: p.info for p in running.peers})
                 urls = check_servers(indexes, wheels)
                 say(f"  every server lists {SIMPLE_PROJECT} and serves the {DOWNLOAD_PROJECT} wheel byte for byte; "
@@ -382,7 +439,8 @@ def measure_pypi(
             simple_clients = Clients(1, client_cpus)
             running.clients.append(simple_clients)
             with CLOCK.stage("simple"):
-                rounds_of(lambda name, rnd: load_simple(simple_clients, indexes[name], rnd, args), PYPI, args, phases)
+                rounds_of(lambda name, rnd: load_simple(simple_clients, indexes[name], rnd, args), PYPI, args, phases,
+                          lambda name: indexes[name].cpu)  # fmt: skip
         if "download" in args.only:
             dl = Clients(1, client_cpus, worker=download_load.worker_main)
             running.clients.append(dl)
@@ -396,7 +454,7 @@ def measure_pypi(
                                     seconds, ramp=args.ramp, concurrency=4)  # fmt: skip
 
             with CLOCK.stage("download"):
-                rounds_of(download, PYPI, args, phases)
+                rounds_of(download, PYPI, args, phases, lambda name: indexes[name].cpu)
         if "token" in args.only:
             token_clients = TokenClients(1, client_cpus)
             running.clients.append(token_clients)
@@ -404,33 +462,14 @@ def measure_pypi(
             check_signing(coffer, target)
 
             def token(kind: str, rnd: int) -> Phase:
-                return load_token(token_clients, target, kind, "coffer", coffer.cpu_seconds, rnd, args)
+                return load_token(token_clients, target, kind, "coffer", indexes["coffer"].cpu, rnd, args)
 
             with CLOCK.stage("token"):
-                rounds_of(token, ("health", "token"), args, phases)
+                rounds_of(token, ("health", "token"), args, phases, lambda _: indexes["coffer"].cpu)
         check_errors(phases)
     finally:
         with CLOCK.stage("stopping the servers"):
             running.stop()
-
-
-class SplitCpu:
-    """A server's CPU seconds (its process and their children, as ``Server.cpu_seconds``) that also keeps each
-    process's part of the last window (``measure`` asks at the window's start and at its end)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.snapshots: list[dict[int, float]] = []
-
-    def __call__(self) -> float:
-        snapshot = {pid: _cpu_seconds(pid) for pid in _descendants(self.pid)}
-        self.snapshots = [*self.snapshots[-1:], snapshot]
-        return sum(snapshot.values())
-
-    def split(self) -> list[float]:
-        """Each process's CPU seconds over the last window, largest first."""
-        before, after = self.snapshots
-        return sorted((after[pid] - before.get(pid, 0.0) for pid in after), reverse=True)
 
 
 def measure_workers(args: argparse.Namespace, tmp: Path, result: dict[str, Any]) -> None:
@@ -445,34 +484,26 @@ def measure_workers(args: argparse.Namespace, tmp: Path, result: dict[str, Any])
             (tmp / name / "home").mkdir(parents=True)
             server, index, _ = setup_coffer(tmp / name, wheels, None, ("--workers", str(n)))
             running.coffer.append(server)
-            servers[name], indexes[name] = server, index
+            servers[name], indexes[name] = server, probed(index, server.process.pid, None)
             targets[name] = Target(HOST, server.port, DOMAIN, *server.credentials())
             check_signing(server, targets[name])
         result["servers"]["workers"] = {name: " ".join(s.command) for name, s in servers.items()}
         token_clients, simple_clients = TokenClients(1, None), Clients(1, None)
         running.clients += [token_clients, simple_clients]
         phases: list[Phase] = result["phases"]
-        cpus = {name: SplitCpu(s.process.pid) for name, s in servers.items()}
-
-        def split(phase: Phase, kind: str) -> Phase:
-            phase.kind = kind
-            shares = [
-                round(x / (args.seconds if phase.round >= 0 else args.warmup), 3) for x in cpus[phase.server].split()
-            ]
-            result["worker_split"].append(
-                {"kind": kind, "server": phase.server, "round": phase.round, "shares": shares}
-            )
-            return phase
 
         def token(name: str, rnd: int) -> Phase:
-            return split(load_token(token_clients, targets[name], "token", name, cpus[name], rnd, args), "w-token")
+            phase = load_token(token_clients, targets[name], "token", name, indexes[name].cpu, rnd, args)
+            phase.kind = "w-token"
+            return phase
 
         def simple(name: str, rnd: int) -> Phase:
-            index = dataclasses.replace(indexes[name], cpu=cpus[name])
-            return split(load_simple(simple_clients, index, rnd, args, name), "w-simple")
+            phase = load_simple(simple_clients, indexes[name], rnd, args, name)
+            phase.kind = "w-simple"
+            return phase
 
-        rounds_of(token, ("w1", "w2"), args, phases)
-        rounds_of(simple, ("w1", "w2"), args, phases)
+        rounds_of(token, ("w1", "w2"), args, phases, lambda name: indexes[name].cpu)
+        rounds_of(simple, ("w1", "w2"), args, phases, lambda name: indexes[name].cpu)
         check_errors(phases)
     finally:
         running.stop()
@@ -517,7 +548,13 @@ def every_round(values: dict[str, list[float]], spec: str, ratios: list[float]) 
 
 def load_cpu(s: dict[str, Any], unit: str = "req") -> str:
     per_core = s["mb_per_core"] if unit == "MB" else s["per_core"]
-    return f"{per_core:,.0f} {unit}/CPU-s ({s['server_cpu']:.0%} of a core; client {s['client_cpu']:.0%})"
+    other = f", other load {s['other_cpu']:.0%}" if s.get("other_cpu") is not None else ""
+    return f"{per_core:,.0f} {unit}/CPU-s ({s['server_cpu']:.0%} of a core{other}; client {s['client_cpu']:.0%})"
+
+
+def other(installs: list[Install]) -> str:
+    value = med_or_none([i.other_cpu for i in installs])
+    return "" if value is None else f"; other load {value:.0%}"
 
 
 def install_row(tool: str, label: str, installs: list[Install]) -> Row:
@@ -543,7 +580,7 @@ def install_row(tool: str, label: str, installs: list[Install]) -> Row:
         aim + f" ({LABELS[faster]})",
         ratio <= INSTALL_AIM,
         every_round({n: [i.seconds for i in mine[n]] for n in PYPI}, ".2f", ratios),
-        {n: f"{cpu[n]:.2f} CPU-s / install ({tool} {client[n]:.1f} CPU-s)" for n in PYPI},
+        {n: f"{cpu[n]:.2f} CPU-s / install ({tool} {client[n]:.1f} CPU-s{other(mine[n])})" for n in PYPI},
     )
 
 
@@ -556,8 +593,14 @@ def load_stats(phases: list[Phase], kind: str, server: str) -> dict[str, Any]:
         "mb_per_core": med([p.bytes_per_core / 1e6 for p in mine]),
         "server_cpu": med([p.server_cpu for p in mine]),
         "client_cpu": max((p.client_cpu for p in mine), default=float("nan")),
+        "other_cpu": med_or_none([p.extra.get("other_cpu") for p in mine]),
         "rounds": mine,
     }
+
+
+def med_or_none(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def simple_row(phases: list[Phase]) -> Row:
@@ -629,7 +672,7 @@ def token_row(phases: list[Phase]) -> Row:
     return ratio_row(label, aim, lambda r: r >= TOKEN_AIM, (t, h), " / ", True, cpu)
 
 
-def workers_row(phases: list[Phase], kind: str, available: bool, splits: list[dict[str, Any]]) -> Row:
+def workers_row(phases: list[Phase], kind: str, available: bool) -> Row:
     what = "GetAuthorizationToken" if kind == "token" else f"simple page `{SIMPLE_PROJECT}/`"
     label, aim = f"{what} req/s, 2 workers / 1 worker", f"at least {WORKERS_AIM}x"
     if not available:
@@ -638,13 +681,12 @@ def workers_row(phases: list[Phase], kind: str, available: bool, splits: list[di
     if not one["rounds"]:
         return not_run(label, aim, "not run")
     cpu = f"1 worker {load_cpu(one)}; 2 workers {load_cpu(two)}"
-    note = f"the two workers' CPU, busiest first, per round: {worker_shares(splits, kind)}"
+    note = f"the two workers' CPU, busiest first, per round: {worker_shares(two['rounds'])}"
     return ratio_row(label, aim, lambda r: r >= WORKERS_AIM, (one, two), " -> ", False, cpu, note)
 
 
-def worker_shares(splits: list[dict[str, Any]], kind: str) -> str:
-    rounds = [s["shares"][:2] for s in splits if s["kind"] == f"w-{kind}" and s["server"] == "w2" and s["round"] >= 0]
-    return ", ".join(" + ".join(f"{x:.0%}" for x in r) for r in rounds)
+def worker_shares(phases: list[Phase]) -> str:
+    return ", ".join(" + ".join(f"{x:.0%}" for x in p.extra.get("processes", [])[:2]) for p in phases)
 
 
 def npm_rows(npm: dict[str, Any] | None, why: str) -> list[Row]:
@@ -705,8 +747,8 @@ def rows(result: dict[str, Any], args: argparse.Namespace) -> list[Row]:
         simple_row(phases),
         download_row(phases, botocore),
         token_row(phases),
-        workers_row(phases, "token", result["workers_flag"], result["worker_split"]),
-        workers_row(phases, "simple", result["workers_flag"], result["worker_split"]),
+        workers_row(phases, "token", result["workers_flag"]),
+        workers_row(phases, "simple", result["workers_flag"]),
         *npm_rows(result.get("npm"), why),
     ]
 
@@ -732,7 +774,11 @@ def markdown(table: list[Row]) -> str:
     for r in table:
         if r.rounds:
             out.append(line([r.measure, *(r.rounds.get(c, "") for c in COLUMNS), r.rounds.get("ratio", "")]))
-    out += ["", "Server CPU (client CPU in brackets):", ""]
+    out += [
+        "",
+        "Server CPU: per unit of work, the share of a core it had, the other load on its CPU; the client's CPU:",
+        "",
+    ]
     out.append(line(head))
     out.append(line(["---", *("---" for _ in COLUMNS)]))
     for r in table:
@@ -815,7 +861,6 @@ def main() -> int:
     env["coffer_module"] = env["coffer_module"].strip()
     workers_flag = "--workers" in coffer_serve_help()
     result: dict[str, Any] = {"environment": env, "workers_flag": workers_flag, "installs": [], "phases": []}
-    result["worker_split"] = []
     result["servers"] = {}
     started = time.perf_counter()
     dirty = " + uncommitted changes" if env["git_dirty"] else ""

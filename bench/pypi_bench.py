@@ -38,7 +38,7 @@ import time
 import urllib.parse
 from array import array
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,7 @@ class Phase:
     error_samples: list[str]
     bytes_per_s: float = 0.0  # body bytes received per second (download loads)
     bytes_per_core: float = 0.0  # body bytes per server CPU-second
+    extra: dict[str, Any] = field(default_factory=dict)  # what a benchmark adds (compare.py: CPU details)
 
 
 def load_phase(clients: Clients, index: Index, kind: str, project: str, rnd: int, args: argparse.Namespace) -> Phase:
