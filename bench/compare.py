@@ -4,10 +4,10 @@ Verdaccio for npm (bench/npm_bench.py).
     .venv/bin/python bench/compare.py [--rounds 3] [--skip-npm] [--only pip,uv,simple,download,token,workers,npm]
                                       [--record]
 
-One command, nothing to prepare (about 6 minutes without npm, 11 with it, on this machine). The tree is the 32
-wheels of flask, requests, boto3, rich, httpx, pydantic, click, attrs and their dependencies for this Python,
-downloaded once into ``bench/.cache/upstream-tree/`` (bench/upstream_bench.py's ``tree_wheels``). The same files
-are served by:
+One command, nothing to prepare (on this machine about 4 minutes without npm, a minute more for the workers
+rows, and 9 with npm). The tree is the 32 wheels of flask, requests, boto3, rich, httpx, pydantic, click, attrs and
+their dependencies for this Python, downloaded once into ``bench/.cache/upstream-tree/`` (bench/upstream_bench.py's
+``tree_wheels``). The same files are served by:
 
 - Coffer: ``coffer serve --workers 1`` (``--workers`` only where ``coffer serve`` has it), a fresh data
   directory, domain ``bench``, a private repository ``pypi`` holding the wheels (one ``twine upload``), read with a
@@ -793,7 +793,9 @@ Ratios are Coffer's figure over the peer's named in the aim (the faster one for 
 pypiserver for the simple page), token over `/health`, and 2 workers over 1. *Ratio per server CPU-s*: for
 installs, Coffer's server CPU-seconds per install over that peer's (lower is cheaper); for the rates, the same
 ratio of requests (or MB) per server CPU-second. MB = 10^6 bytes. Servers on CPU 0, clients on CPU 1, except
-the workers rows (both unpinned, the client sharing the two CPUs)."""
+the workers rows (both unpinned, the client sharing the two CPUs). *Other load*: how busy the server's CPU was
+with anything but that server (the machine is shared; during an install, whose server is mostly idle, other
+processes fill it)."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
