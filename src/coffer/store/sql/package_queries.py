@@ -4,7 +4,10 @@ matches the package as ``packages._package_where`` does."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, select
+import functools
+from typing import Any
+
+from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
 
 from coffer.core.packages.package_models import PackageRef
 from coffer.store.schema import assets, domains, package_tags, package_versions, packages, repositories
@@ -59,7 +62,26 @@ GET_PACKAGE_TAGS = (
 )
 
 
-def package_params(ref: PackageRef, **more: str) -> dict[str, str]:
+@functools.cache
+def list_versions_statement(*, status: bool, after: bool) -> Select[Any]:
+    """The page of a package's versions: with ``status`` (bound ``status``) and after a position (bound
+    ``after_time``, ``after_version``) when asked; ``limit`` bound too."""
+    pv = package_versions
+    stmt = select(pv).where(pv.c.package_id == _PACKAGE_ID_BY_PARAMS)
+    if status:
+        stmt = stmt.where(pv.c.status == bindparam("status"))
+    if after:
+        after_time: BindParameter[float] = bindparam("after_time")
+        stmt = stmt.where(
+            or_(
+                pv.c.published_time > after_time,
+                and_(pv.c.published_time == after_time, pv.c.version > bindparam("after_version")),
+            )
+        )
+    return stmt.order_by(pv.c.published_time, pv.c.version).limit(bindparam("limit"))
+
+
+def package_params(ref: PackageRef, **more: object) -> dict[str, object]:
     """The bound parameters of ``_PACKAGE_BY_PARAMS`` (as ``_package_where`` matches)."""
     repo = ref.repo
     return {

@@ -31,6 +31,7 @@ from coffer.store.sql.package_queries import (
     GET_VERSION,
     LIST_ASSETS,
     LIST_PACKAGE_ASSETS,
+    list_versions_statement,
     package_params,
 )
 from coffer.store.sql.repositories import lookup_repository_id, no_repository
@@ -316,22 +317,19 @@ class SqlPackages(SqlBase):
     ) -> Page[PackageVersion]:
         """``status`` matches exactly when given; ``after``/``next_key`` are opaque."""
         check_limit(limit)
-        pv = package_versions
-        stmt = select(pv).where(pv.c.package_id == _package_id_select(ref).scalar_subquery())
+        params = package_params(ref, limit=limit + 1)
+        stmt = list_versions_statement(status=status is not None, after=after is not None)
         if status is not None:
-            stmt = stmt.where(pv.c.status == status)
+            params["status"] = status
         if after is not None:
             a_time, a_version = decode_key(after, 2)
             try:
                 published = float(a_time)
             except ValueError as exc:
                 raise ValidationError("The pagination token is invalid") from exc
-            stmt = stmt.where(
-                or_(pv.c.published_time > published, and_(pv.c.published_time == published, pv.c.version > a_version))
-            )
-        stmt = stmt.order_by(pv.c.published_time, pv.c.version).limit(limit + 1)
+            params["after_time"], params["after_version"] = published, a_version
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, params).all()
         items = tuple(_to_version(ref, r) for r in rows[:limit])
         next_key = None
         if len(rows) > limit:
