@@ -99,50 +99,49 @@ class _Revocations:
         return token_id in self.revoked
 
 
-def _token_service(store: SqlStore, ring: list[KeyRing]) -> tuple[AuthorizationTokenService, _Revocations, Any]:
-    deps = make_deps(store)
-    revocations = _Revocations()
-    identities = IdentityService(store, deps.clock)
-    service = AuthorizationTokenService(deps, identities, lambda: ring[0], is_revoked=revocations)
-    return service, revocations, deps
+class _Issued:
+    """A token service with an issued token; ``ring[0]`` is its key ring, ``now[0]`` its clock."""
+
+    def __init__(self, store: SqlStore) -> None:
+        deps = make_deps(store)
+        self.ring = [KeyRing([SigningKey.generate(0.0)])]
+        self.now = [float(deps.clock())]
+        self.revocations = _Revocations()
+        deps = type(deps)(
+            store=store, clock=lambda: self.now[0], region=REGION, authorizer=deps.authorizer, paginator=deps.paginator
+        )
+        who = caller({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+        identities = IdentityService(store, deps.clock)
+        identities.caller_for_principal = lambda arn, pid, sit: who  # type: ignore[method-assign]
+        self.service = AuthorizationTokenService(deps, identities, lambda: self.ring[0], is_revoked=self.revocations)
+        self.issued = self.service.issue(who, DOMAIN, OWNER, 900)
+
+    def verify(self, domain: str = DOMAIN) -> Any:
+        return self.service.verify(self.issued.token, OWNER, domain)[0]
 
 
-def test_a_token_seen_before_is_still_checked_for_expiry_revocation_domain_and_key(store: SqlStore) -> None:
-    ring = [KeyRing([SigningKey.generate(0.0)])]
-    service, revocations, _ = _token_service(store, ring)
-    who = caller({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-    issued = service.issue(who, DOMAIN, OWNER, 900)
-    service._identities.caller_for_principal = lambda arn, pid, sit: who  # type: ignore[method-assign]
-
-    claims, _ = service.verify(issued.token, OWNER, DOMAIN)  # the long way, remembered
-    claims_again, _ = service.verify(issued.token, OWNER, DOMAIN)  # the short way
-    assert claims_again == claims
-
+def test_a_token_seen_before_is_still_checked_for_revocation_domain_and_key(store: SqlStore) -> None:
+    t = _Issued(store)
+    claims = t.verify()  # the long way, remembered
+    assert t.verify() == claims  # the short way
     with pytest.raises(WrongDomainError):
-        service.verify(issued.token, OWNER, "other")
-    revocations.revoked.add(claims.token_id)
+        t.verify("other")
+    t.revocations.revoked.add(claims.token_id)
     with pytest.raises(RevokedTokenError):
-        service.verify(issued.token, OWNER, DOMAIN)
-    revocations.revoked.clear()
-    ring[0] = KeyRing([SigningKey.generate(1.0)])  # the signing key retired
+        t.verify()
+    t.revocations.revoked.clear()
+    t.ring[0] = KeyRing([SigningKey.generate(1.0)])  # the signing key retired
     with pytest.raises(UnknownSigningKeyError):
-        service.verify(issued.token, OWNER, DOMAIN)
+        t.verify()
 
 
 def test_a_token_seen_before_expires_on_time(store: SqlStore) -> None:
-    ring = [KeyRing([SigningKey.generate(0.0)])]
-    service, _, deps = _token_service(store, ring)
-    who = caller({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-    issued = service.issue(who, DOMAIN, OWNER, 900)
-    service._identities.caller_for_principal = lambda arn, pid, sit: who  # type: ignore[method-assign]
-    now = [float(issued.expiration - 1)]
-    service._d = type(deps)(  # the same deps at a clock we set
-        store=deps.store, clock=lambda: now[0], region=REGION, authorizer=deps.authorizer, paginator=deps.paginator
-    )
-    service.verify(issued.token, OWNER, DOMAIN)
-    now[0] = float(issued.expiration)
+    t = _Issued(store)
+    t.now[0] = float(t.issued.expiration - 1)
+    t.verify()
+    t.now[0] = float(t.issued.expiration)
     with pytest.raises(ExpiredTokenError):
-        service.verify(issued.token, OWNER, DOMAIN)
+        t.verify()
 
 
 # --- decisions kept on the caller ------------------------------------------------------------------------------
