@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import resource
@@ -13,13 +14,20 @@ from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from coffer.app import background
+from coffer.app import background, workers
 from coffer.app.bootstrap import BootstrapError, Bootstrapped, open_data
 from coffer.app.factory import create_app
 from coffer.app.uvicorn_fence import GuardedHttpToolsProtocol, install_reason_phrases, uvicorn_problems
+from coffer.aws.query_model import load_query_service
+from coffer.aws.restjson_model import load_service
 from coffer.http.access_log import AccessLog, AccessLogWriter
 from coffer.settings import HttpLimits, Settings
+from coffer.store.blobs import FileBlobStore
+from coffer.store.engine import create_engine_for
+from coffer.store.secrets import SecretCipher
+from coffer.store.sql_store import SqlStore
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -72,6 +80,8 @@ def _fit_open_files(limits: HttpLimits) -> HttpLimits:
 
 
 def run(settings: Settings) -> None:
+    """``coffer serve``: bind, bootstrap the data directory, then serve, in this process (``settings.workers``
+    1) or in that many worker processes (:mod:`coffer.app.workers`), until SIGTERM or SIGINT."""
     limits = http_limits(settings.http_limits)
     try:
         boot = open_data(settings, create=True)
@@ -85,10 +95,48 @@ def run(settings: Settings) -> None:
             raise SystemExit(f"coffer: {exc}") from exc
     sock = bind_socket(settings.host, settings.port)
     bound_port = sock.getsockname()[1]
-    app = create_app(settings, bound_port=bound_port, boot=boot)
-    request_log = AccessLogWriter(settings.log_format) if settings.access_log else None
     install_reason_phrases()
-    config = uvicorn.Config(
+    text = banner(settings, boot, bound_port, in_background=in_background)
+    base_url = settings.base_url(bound_port)
+
+    def announce() -> None:
+        background.announce_ready(settings.data_dir, base_url, text)
+
+    status = 0
+    if settings.workers == 1:
+        app = create_app(settings, bound_port=bound_port, boot=boot)
+        request_log = AccessLogWriter(settings.log_format) if settings.access_log else None
+        server = _Server(_uvicorn_config(app, limits, request_log), on_started=announce)
+        print(text, flush=True)
+    else:
+        # the workers open the database themselves: nothing of this process's may be used on both sides of a fork
+        boot.store.close()
+        _warm_up()
+        print(text, flush=True)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make that a clean exit.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        if settings.workers == 1:
+            server.run(sockets=[sock])
+        else:
+            supervisor = workers.Supervisor(
+                settings.workers,
+                functools.partial(_worker, settings, limits, boot, sock, bound_port),
+                on_ready=announce,
+            )
+            status = supervisor.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if in_background:
+            background.forget(settings.data_dir)
+        print("Coffer stopped.", file=sys.stderr, flush=True)
+    if status:
+        raise SystemExit(status)
+
+
+def _uvicorn_config(app: ASGIApp, limits: HttpLimits, request_log: AccessLogWriter | None) -> uvicorn.Config:
+    return uvicorn.Config(
         AccessLog(app, request_log) if request_log is not None else app,
         # uvicorn's httptools protocol with Coffer's limits on head size, slow clients and connections; it logs
         # the requests it refuses before the app sees them
@@ -105,31 +153,64 @@ def run(settings: Settings) -> None:
         # the signal are cancelled
         timeout_graceful_shutdown=15,
     )
-    text = banner(settings, boot, bound_port, in_background=in_background)
-    base_url = settings.base_url(bound_port)
-    server = _Server(config, on_started=lambda: background.announce_ready(settings.data_dir, base_url, text))
-    print(text, flush=True)
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make that a clean exit.
+
+
+def _warm_up() -> None:
+    """Before the workers are forked: fill the pure, process-wide caches every worker's app would fill the same
+    way (the AWS models' compiled patterns), so that each worker starts in a fraction of the time."""
+    load_service("codeartifact")
+    for service in ("sts", "iam"):
+        load_query_service(service)
+
+
+def _worker(
+    settings: Settings,
+    limits: HttpLimits,
+    boot: Bootstrapped,
+    sock: socket.socket,
+    bound_port: int,
+    link: workers.WorkerLink,
+) -> int:
+    """One worker process: the app on a store of its own (the data directory was bootstrapped by the supervisor),
+    the blob collector in worker 1 only, uvicorn on the inherited socket. Its exit status."""
+    background.leave_launcher()
+    own = dataclasses.replace(
+        boot,
+        store=SqlStore(
+            create_engine_for(settings.database_url), SecretCipher.from_directory(boot.data.encryption_keys)
+        ),
+        blobs=FileBlobStore(boot.data.blobs),
+    )
+    app = create_app(settings, bound_port=bound_port, boot=own, worker=link.number, collect_blobs=link.number == 1)
+    request_log = AccessLogWriter(settings.log_format) if settings.access_log else None
+    server = _Server(_uvicorn_config(app, limits, request_log), on_started=link.ready)
+    server.on_starting = lambda: link.watch_supervisor(server.request_exit)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
-        if in_background:
-            background.forget(settings.data_dir)
-        print("Coffer stopped.", file=sys.stderr, flush=True)
+        if request_log is not None:
+            request_log.flush()
+    return 0
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, telling ``on_started`` once it accepts connections (a background server's parent waits
-    for that)."""
+    """uvicorn's server, telling ``on_started`` once it accepts connections (a background server's parent, or the
+    workers' supervisor, waits for that); ``on_starting`` is called on the event loop before the app starts."""
 
     def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self.on_starting: Callable[[], None] = lambda: None
+
+    def request_exit(self) -> None:
+        """Stop gracefully, as on SIGTERM."""
+        self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.on_starting()
         await super().startup(sockets)
         if self.started:
             self._on_started()
@@ -147,6 +228,7 @@ def banner(settings: Settings, boot: Bootstrapped, bound_port: int, *, in_backgr
         [
             f"Coffer listening on http://{host}:{bound_port} (clients use {base})",
             f"  account {boot.account_id}, region {settings.region}, data in {boot.data.root.resolve()}",
+            *([f"  {settings.workers} worker processes (--workers)"] if settings.workers > 1 else []),
             f"  credentials of IAM user admin: {creds} (profile default)",
             "  try:",
             f"    export AWS_SHARED_CREDENTIALS_FILE={creds} AWS_DEFAULT_REGION={settings.region}",
