@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import math
@@ -12,9 +13,11 @@ import socket
 import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import Any, Final
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import STARTUP_FAILURE
 
 from coffer.app import background, workers
 from coffer.app.bootstrap import BootstrapError, Bootstrapped, open_data
@@ -183,7 +186,7 @@ def _worker(
     )
     app = create_app(settings, bound_port=bound_port, boot=own, worker=link.number, collect_blobs=link.number == 1)
     request_log = AccessLogWriter(settings.log_format) if settings.access_log else None
-    server = _Server(_uvicorn_config(app, limits, request_log), on_started=link.ready)
+    server = _Server(_uvicorn_config(app, limits, request_log), on_started=link.ready, link=link)
     server.on_starting = lambda: link.watch_supervisor(server.request_exit)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
@@ -198,11 +201,17 @@ def _worker(
 
 class _Server(uvicorn.Server):
     """uvicorn's server, telling ``on_started`` once it accepts connections (a background server's parent, or the
-    workers' supervisor, waits for that); ``on_starting`` is called on the event loop before the app starts."""
+    workers' supervisor, waits for that); ``on_starting`` is called on the event loop before the app starts.
 
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+    ``link`` (a worker of several): the socket is served by :class:`OneByOneAcceptor` instead of the event loop's
+    own server, and the worker's connections are published on the load board (at each accept and every tick)."""
+
+    def __init__(
+        self, config: uvicorn.Config, on_started: Callable[[], None], *, link: workers.WorkerLink | None = None
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._link = link
         self.on_starting: Callable[[], None] = lambda: None
 
     def request_exit(self) -> None:
@@ -211,9 +220,121 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self.on_starting()
-        await super().startup(sockets)
+        if self._link is not None and sockets is not None:
+            await self._startup_one_by_one(sockets)
+        else:
+            await super().startup(sockets)
         if self.started:
             self._on_started()
+
+    async def _startup_one_by_one(self, sockets: list[socket.socket]) -> None:
+        """uvicorn's ``startup`` for sockets given (the lifespan first, a failure exits with its status), each
+        socket served by an :class:`OneByOneAcceptor` (uvicorn's shutdown closes and waits for them as it does
+        for its servers)."""
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+        config, loop = self.config, asyncio.get_running_loop()
+
+        def create_protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=loop
+            )
+
+        self.servers = [
+            OneByOneAcceptor(loop, sock, create_protocol, self._may_accept)  # type: ignore[misc]
+            for sock in sockets
+        ]
+        self.started = True
+
+    def _may_accept(self) -> bool:
+        """Whether this worker takes a waiting connection now: not while it holds ``ACCEPT_SLACK`` more than
+        another worker that is alive (that one will take it)."""
+        assert self._link is not None
+        mine = len(self.server_state.connections)
+        self._link.board.publish(self._link.number, mine)
+        fewest = self._link.board.fewest_elsewhere(self._link.number)
+        return fewest is None or mine <= fewest + ACCEPT_SLACK
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._link is not None:  # every 0.1 s: closed connections are seen, and this worker is alive
+            self._link.board.publish(self._link.number, len(self.server_state.connections))
+        return await super().on_tick(counter)
+
+
+ACCEPT_PAUSE: Final = 0.1
+"""Seconds an acceptor stops accepting after the system refused it a connection (out of file descriptors)."""
+ACCEPT_SLACK: Final = 2
+"""Connections a worker may hold beyond the least loaded other worker and still accept more."""
+ACCEPT_DEFER: Final = 0.002
+"""Seconds a worker that holds more than its share leaves waiting connections to the others, before it looks
+again."""
+
+
+class OneByOneAcceptor:
+    """Serves a listening socket shared by worker processes, accepting one connection per turn of the event loop.
+
+    The event loop's own server accepts every connection waiting when the socket becomes readable: the worker
+    that wakes first takes a whole burst (32 keep-alive connections opened at once all went to one worker of two,
+    some of the time), and keeps them for their life. One at a time, the workers take turns, and a busier worker,
+    whose loop turns slower, takes fewer. A worker whose loop did not turn during a burst (it was not scheduled)
+    would still miss it: ``may_accept`` (the load board) makes one that holds more than its share leave waiting
+    connections to the others for ``ACCEPT_DEFER`` seconds at a time. Each accepted connection is handed to the
+    loop as an accepted socket (``connect_accepted_socket``), with the protocol uvicorn would have given it."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        protocol_factory: Callable[[], asyncio.Protocol],
+        may_accept: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._factory = protocol_factory
+        self._may_accept = may_accept
+        self._fd = sock.fileno()
+        self._closed = False
+        self._handing: set[asyncio.Task[Any]] = set()
+        sock.setblocking(False)
+        loop.add_reader(self._fd, self._accept)
+
+    def _accept(self) -> None:
+        if not self._may_accept():
+            self._loop.remove_reader(self._fd)
+            self._loop.call_later(ACCEPT_DEFER, self._resume)
+            return
+        try:
+            conn, _ = self._sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # another worker took it, or the client gave up while it waited
+        except OSError as exc:  # out of file descriptors, most likely: pause rather than spin
+            print(f"coffer: cannot accept a connection: {exc.strerror or exc}", file=sys.stderr, flush=True)
+            self._loop.remove_reader(self._fd)
+            self._loop.call_later(ACCEPT_PAUSE, self._resume)
+            return
+        task = self._loop.create_task(self._loop.connect_accepted_socket(self._factory, conn))
+        self._handing.add(task)
+        task.add_done_callback(self._handed)
+
+    def _handed(self, task: asyncio.Task[Any]) -> None:
+        self._handing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            print(f"coffer: a connection could not be opened: {task.exception()}", file=sys.stderr, flush=True)
+
+    def _resume(self) -> None:
+        if not self._closed:
+            self._loop.add_reader(self._fd, self._accept)
+
+    def close(self) -> None:
+        """Accept no more connections (the socket itself stays open: its owner closes it)."""
+        if not self._closed:
+            self._closed = True
+            self._loop.remove_reader(self._fd)
+
+    async def wait_closed(self) -> None:
+        if self._handing:
+            await asyncio.gather(*self._handing, return_exceptions=True)
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

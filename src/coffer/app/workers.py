@@ -23,15 +23,21 @@ parent holds open (:meth:`WorkerLink.watch_supervisor`), and stops.
 
 Each worker's number (1 to N) stays with its slot: a worker started again in place of one that exited has the
 same number. What must run once per server runs in worker 1 (the blob collector).
+
+The workers publish how many connections each holds on a :class:`LoadBoard` (memory the supervisor shares with
+them before forking), so that one that holds more than the others can leave new connections to them
+(``coffer.app.server.OneByOneAcceptor``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import mmap
 import os
 import select
 import signal
+import struct
 import sys
 import time
 import traceback
@@ -54,6 +60,38 @@ MAX_START_FAILURES: Final = 3
 """Exits in a row before serving, in one slot, after which the supervisor gives up."""
 
 
+STALE_AFTER: Final = 1.0
+"""Seconds after which a worker's entry on the load board no longer counts (its event loop is stuck, or it is
+gone)."""
+
+
+class LoadBoard:
+    """Each worker's open connections and when it said so, in anonymous shared memory: made by the supervisor
+    before it forks, so every worker writes its own entry and reads the others'. A heuristic: an entry read while
+    it is written may mix old and new values, which the next update corrects."""
+
+    _ENTRY = struct.Struct("=qd")  # connections, time.monotonic() of the update (one clock for the machine)
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._memory = mmap.mmap(-1, self._ENTRY.size * count)  # MAP_SHARED | MAP_ANONYMOUS: survives a fork
+
+    def publish(self, number: int, connections: int) -> None:
+        self._ENTRY.pack_into(self._memory, (number - 1) * self._ENTRY.size, connections, time.monotonic())
+
+    def fewest_elsewhere(self, number: int) -> int | None:
+        """The fewest connections another worker holds, of those that spoke within ``STALE_AFTER`` seconds;
+        None when none did."""
+        now = time.monotonic()
+        fewest: int | None = None
+        for other in range(1, self._count + 1):
+            if other != number:
+                connections, at = self._ENTRY.unpack_from(self._memory, (other - 1) * self._ENTRY.size)
+                if 0 <= now - at < STALE_AFTER and (fewest is None or connections < fewest):
+                    fewest = connections
+        return fewest
+
+
 def _log(line: str) -> None:
     """One line on stderr in one write, so that it never mixes with the lines the workers write there."""
     sys.stderr.write(line + "\n")
@@ -62,11 +100,12 @@ def _log(line: str) -> None:
 
 @dataclass
 class WorkerLink:
-    """What a worker process has of its supervisor: its number and the two pipes."""
+    """What a worker process has of its supervisor: its number, the load board and the two pipes."""
 
     number: int
     """1 to ``count``."""
     count: int
+    board: LoadBoard
     _ready_fd: int
     _alive_fd: int
 
@@ -129,11 +168,13 @@ class Supervisor:
     _ready_w: int = -1  # the workers' end of the pipe they say they serve on
     _alive_r: int = -1  # the workers' end of the pipe that closes when the supervisor exits
     _parent_fds: tuple[int, ...] = ()  # what a worker closes
+    _board: LoadBoard | None = None
 
     def run(self) -> int:
         """Start the workers and supervise them until they have all stopped; 0 after a stop asked by a signal, 1
         when the supervisor gave up (said on stderr)."""
         self._slots = [_Slot(number) for number in range(1, self.count + 1)]
+        self._board = LoadBoard(self.count)
         ready_r, self._ready_w = os.pipe()
         self._alive_r, alive_w = os.pipe()
         wake_r, wake_w = os.pipe()
@@ -340,7 +381,8 @@ class Supervisor:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             for fd in self._parent_fds:
                 os.close(fd)
-            code = self.target(WorkerLink(number, self.count, self._ready_w, self._alive_r))
+            assert self._board is not None
+            code = self.target(WorkerLink(number, self.count, self._board, self._ready_w, self._alive_r))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if not isinstance(exc.code, int | None):
