@@ -12,6 +12,7 @@ before the change (its requests answer from it), and after exactly the lifetime 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -206,6 +207,36 @@ def test_a_new_repository_and_a_new_version_are_served_by_every_worker_within_th
     served = on_fresh_connections(workers, get(project))
     assert statuses(served) == every_worker(200)
     assert all(wheel_name("fresh-pkg", "1.0") in answer.text for answer in served)
+
+
+# --- one socket, connections spread ----------------------------------------------------------------------------
+
+
+async def _burst(host: str, port: int, connections: int) -> Counter[int]:
+    """Open ``connections`` at once, then ask /health on each (all held open): how many each worker took."""
+    opened = await asyncio.gather(*(asyncio.open_connection(host, port) for _ in range(connections)))
+    took: Counter[int] = Counter()
+    try:
+        for _, writer in opened:
+            writer.write(f"GET /health HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        for reader, _ in opened:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            took[json.loads(await reader.readexactly(length))["worker"]] += 1
+    finally:
+        for _, writer in opened:
+            writer.close()
+    return took
+
+
+def test_keep_alive_connections_opened_at_once_are_spread_over_the_workers(workers: RunningServer) -> None:
+    host, port = workers.url.removeprefix("http://").rsplit(":", 1)
+    for _ in range(3):
+        took = asyncio.run(_burst(host, int(port), 32))
+        # each accepts one at a time and leaves new ones to a worker holding 2 fewer (the event loop's own server
+        # took all 32 in one worker, some of the time)
+        assert sum(took.values()) == 32 and min(took[1], took[2]) >= 12, dict(took)
+        time.sleep(0.3)  # the closed connections are off the load board
 
 
 # --- one database, several writers; one log -------------------------------------------------------------------
