@@ -213,7 +213,7 @@ class Supervisor:
         for slot in self._slots:
             if slot.restart_at is not None:
                 deadlines.append(slot.restart_at)
-            elif slot.pid is not None and slot.ready_at is None:
+            elif slot.pid is not None and slot.ready_at is None and not slot.timed_out:
                 deadlines.append(slot.started_at + self.start_timeout)
         timeout = max(0.0, min(deadlines) - now)
         readable, _, _ = select.select([ready_r, wake_r], [], [], timeout)
