@@ -4,10 +4,14 @@ Which worker answered a request is known by asking ``/health`` first on the same
 several reports its number there. Every check that "every worker" does something fails unless both workers of the
 server answered it, over new connections until each has answered a few times.
 
-Coherence: with the default cache lifetime (``COFFER_CACHE_TTL`` 1 s) a change made through one worker, or by
-``coffer admin``, is seen by every worker at most one second after it was made: a revoked token, an identity or
-resource policy that now denies, a new repository, a newly published version. Each worker first caches the state
-before the change (its requests answer from it), and after exactly the lifetime none may still answer from it.
+Coherence, with the default cache lifetime (``COFFER_CACHE_TTL`` 1 s). Each worker first caches the state before
+a change (its requests answer from it), then:
+
+- a change made through the server, whichever worker made it (an identity or resource policy that now denies, a
+  new repository, a newly published version), is seen by every worker at once: the workers share their cache
+  invalidations;
+- a change made elsewhere (``coffer admin``: a revoked token, a user policy) is seen by every worker at most the
+  cache lifetime after it was made: after exactly that, none may still answer from what it cached before.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from coffer.app.workers import WorkerBoard
 from coffer.cli.serve import serve
 from coffer.settings import MAX_DEFAULT_WORKERS, Settings, SettingsError, default_workers
 from tests.functional.conftest import ACCOUNT, make_client, new_user, token_policy
@@ -158,36 +163,42 @@ def deny_read(arn: str | None = None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-@pytest.mark.parametrize("policy", ["identity", "resource"])
-def test_a_policy_that_now_denies_is_applied_by_every_worker_within_the_cache_lifetime(
-    workers: RunningServer, policy: str
-) -> None:
-    repository = f"denied-{policy}"
+@pytest.mark.parametrize("how", ["iam-api", "repository-policy", "coffer-admin"])
+def test_a_policy_that_now_denies_is_applied_by_every_worker(workers: RunningServer, how: str) -> None:
+    """Through the server (IAM's PutUserPolicy, PutRepositoryPermissionsPolicy): at once; by ``coffer admin
+    put-user-policy``: within the cache lifetime."""
+    repository = f"denied-{how}"
     ca, domain, _ = new_repository(workers, repository)
-    user = new_user(workers, token_policy("codeartifact:ReadFromRepository"), f"reader-{policy}")
+    user = new_user(workers, token_policy("codeartifact:ReadFromRepository"), f"reader-{how}")
     token = user.get_authorization_token(domain=domain)["authorizationToken"]
 
     def read(client: httpx.Client) -> httpx.Response:
         return client.get(index_path(domain, repository), auth=("aws", token))
 
     assert statuses(on_fresh_connections(workers, read)) == every_worker(200)
-    if policy == "identity":
+    if how == "iam-api":
         make_client(workers, service="iam").put_user_policy(
             UserName=user.user_name, PolicyName="deny-read", PolicyDocument=deny_read()
         )
-    else:
+    elif how == "repository-policy":
         arn = f"arn:aws:iam::{ACCOUNT}:user/{user.user_name}"
         ca.put_repository_permissions_policy(domain=domain, repository=repository, policyDocument=deny_read(arn))
-    changed = time.monotonic()
-    after_the_cache_ttl(changed)
+    else:
+        policy_file = workers.data_dir.parent / f"deny-{how}.json"
+        policy_file.write_text(deny_read())
+        command = [*coffer_command(), "admin", "put-user-policy", user.user_name, str(policy_file)]
+        put = subprocess.run(
+            [*command, "--data-dir", str(workers.data_dir)], capture_output=True, text=True, timeout=60
+        )
+        changed = time.monotonic()
+        assert put.returncode == 0, put.stderr
+        after_the_cache_ttl(changed)
     denied = on_fresh_connections(workers, read)
     assert statuses(denied) == every_worker(403)
     assert all("not authorized" in answer.text for answer in denied), denied[0].text
 
 
-def test_a_new_repository_and_a_new_version_are_served_by_every_worker_within_the_cache_lifetime(
-    workers: RunningServer,
-) -> None:
+def test_a_new_repository_and_a_new_version_are_served_by_every_worker_at_once(workers: RunningServer) -> None:
     ca, domain, token = new_repository(workers, "first")
     index, project = index_path(domain, "later"), index_path(domain, "later", "fresh-pkg")
 
@@ -196,19 +207,30 @@ def test_a_new_repository_and_a_new_version_are_served_by_every_worker_within_th
 
     assert statuses(on_fresh_connections(workers, get(index))) == every_worker(404)  # no such repository, cached
     ca.create_repository(domain=domain, repository="later")
-    changed = time.monotonic()
-    after_the_cache_ttl(changed)
     assert statuses(on_fresh_connections(workers, get(index))) == every_worker(200)
 
     assert statuses(on_fresh_connections(workers, get(project))) == every_worker(404)  # no such package, cached
     with httpx.Client(base_url=workers.url, timeout=30) as client:
         published = upload(client, domain, "later", token, "fresh-pkg", "1.0")
-    changed = time.monotonic()
     assert published.status_code == 200, published.text
-    after_the_cache_ttl(changed)
     served = on_fresh_connections(workers, get(project))
     assert statuses(served) == every_worker(200)
     assert all(wheel_name("fresh-pkg", "1.0") in answer.text for answer in served)
+
+
+def test_the_workers_count_each_others_invalidations_not_their_own() -> None:
+    board = WorkerBoard(3)
+    first, second = board.invalidations(1), board.invalidations(2)
+    assert (first.elsewhere(), second.elsewhere()) == (0, 0)
+    first.made()
+    first.made()
+    assert (first.elsewhere(), second.elsewhere()) == (0, 2)
+    second.made()
+    assert (first.elsewhere(), second.elsewhere()) == (1, 2)
+    again = board.invalidations(1)  # a worker started again in place of the first goes on from its count
+    assert again.elsewhere() == 1
+    again.made()
+    assert second.elsewhere() == 3
 
 
 # --- one socket, connections spread ----------------------------------------------------------------------------
@@ -238,7 +260,7 @@ def test_keep_alive_connections_opened_at_once_are_spread_over_the_workers(worke
         # each accepts one at a time and leaves new ones to a worker holding 2 fewer (the event loop's own server
         # took all 32 in one worker, some of the time)
         assert sum(took.values()) == 32 and min(took[1], took[2]) >= 12, dict(took)
-        time.sleep(0.3)  # the closed connections are off the load board
+        time.sleep(0.3)  # the closed connections are off the worker board
 
 
 # --- one database, several writers; one log -------------------------------------------------------------------

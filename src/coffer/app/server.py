@@ -25,6 +25,7 @@ from coffer.app.factory import create_app
 from coffer.app.uvicorn_fence import GuardedHttpToolsProtocol, install_reason_phrases, uvicorn_problems
 from coffer.aws.query_model import load_query_service
 from coffer.aws.restjson_model import load_service
+from coffer.core.shared.cache import share_invalidations
 from coffer.http.access_log import AccessLog, AccessLogWriter
 from coffer.settings import HttpLimits, Settings
 from coffer.store.blobs import FileBlobStore
@@ -177,6 +178,8 @@ def _worker(
     """One worker process: the app on a store of its own (the data directory was bootstrapped by the supervisor),
     the blob collector in worker 1 only, uvicorn on the inherited socket. Its exit status."""
     background.leave_launcher()
+    # a change made through another worker empties this one's caches at once (the TTL is for changes made elsewhere)
+    share_invalidations(link.board.invalidations(link.number))
     own = dataclasses.replace(
         boot,
         store=SqlStore(
@@ -204,7 +207,7 @@ class _Server(uvicorn.Server):
     workers' supervisor, waits for that); ``on_starting`` is called on the event loop before the app starts.
 
     ``link`` (a worker of several): the socket is served by :class:`OneByOneAcceptor` instead of the event loop's
-    own server, and the worker's connections are published on the load board (at each accept and every tick)."""
+    own server, and the worker's connections are published on the worker board (at each accept and every tick)."""
 
     def __init__(
         self, config: uvicorn.Config, on_started: Callable[[], None], *, link: workers.WorkerLink | None = None
@@ -278,7 +281,7 @@ class OneByOneAcceptor:
     that wakes first takes a whole burst (32 keep-alive connections opened at once all went to one worker of two,
     some of the time), and keeps them for their life. One at a time, the workers take turns, and a busier worker,
     whose loop turns slower, takes fewer. A worker whose loop did not turn during a burst (it was not scheduled)
-    would still miss it: ``may_accept`` (the load board) makes one that holds more than its share leave waiting
+    would still miss it: ``may_accept`` (the worker board) makes one that holds more than its share leave waiting
     connections to the others for ``ACCEPT_DEFER`` seconds at a time. Each accepted connection is handed to the
     loop as an accepted socket (``connect_accepted_socket``), with the protocol uvicorn would have given it."""
 

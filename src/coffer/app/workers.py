@@ -24,9 +24,10 @@ parent holds open (:meth:`WorkerLink.watch_supervisor`), and stops.
 Each worker's number (1 to N) stays with its slot: a worker started again in place of one that exited has the
 same number. What must run once per server runs in worker 1 (the blob collector).
 
-The workers publish how many connections each holds on a :class:`LoadBoard` (memory the supervisor shares with
-them before forking), so that one that holds more than the others can leave new connections to them
-(``coffer.app.server.OneByOneAcceptor``).
+The workers publish on a :class:`WorkerBoard` (memory the supervisor shares with them before forking) how many
+connections each holds, so that one that holds more than the others can leave new connections to them
+(``coffer.app.server.OneByOneAcceptor``), and how many cache invalidations each has made, so that a change made
+through one worker shows at once in the others (``coffer.core.shared.cache.share_invalidations``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import select
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -61,20 +63,27 @@ MAX_START_FAILURES: Final = 3
 
 
 STALE_AFTER: Final = 1.0
-"""Seconds after which a worker's entry on the load board no longer counts (its event loop is stuck, or it is
+"""Seconds after which a worker's entry on the worker board no longer counts (its event loop is stuck, or it is
 gone)."""
 
 
-class LoadBoard:
-    """Each worker's open connections and when it said so, in anonymous shared memory: made by the supervisor
-    before it forks, so every worker writes its own entry and reads the others'. A heuristic: an entry read while
-    it is written may mix old and new values, which the next update corrects."""
+class WorkerBoard:
+    """What the workers tell each other, in anonymous shared memory: made by the supervisor before it forks, so
+    every worker writes its own entries and reads the others'.
+
+    - each worker's open connections and when it said so (a heuristic: an entry read while it is written may mix
+      old and new values, which the next update corrects);
+    - how many cache invalidations each worker has made (:meth:`invalidations`; only its worker writes a count,
+      and an aligned 8-byte count is written whole)."""
 
     _ENTRY = struct.Struct("=qd")  # connections, time.monotonic() of the update (one clock for the machine)
 
     def __init__(self, count: int) -> None:
         self._count = count
-        self._memory = mmap.mmap(-1, self._ENTRY.size * count)  # MAP_SHARED | MAP_ANONYMOUS: survives a fork
+        self._counts = struct.Struct(f"={count}q")
+        self._counts_at = self._ENTRY.size * count
+        # MAP_SHARED | MAP_ANONYMOUS: the same pages in every process forked after this
+        self._memory = mmap.mmap(-1, self._counts_at + self._counts.size)
 
     def publish(self, number: int, connections: int) -> None:
         self._ENTRY.pack_into(self._memory, (number - 1) * self._ENTRY.size, connections, time.monotonic())
@@ -91,6 +100,40 @@ class LoadBoard:
                     fewest = connections
         return fewest
 
+    def invalidations(self, number: int) -> WorkerInvalidations:
+        """Worker ``number``'s view of the invalidation counts (``coffer.core.shared.cache.SharedInvalidations``)."""
+        return WorkerInvalidations(self, number)
+
+    def _total_invalidations(self) -> int:
+        return sum(self._counts.unpack_from(self._memory, self._counts_at))
+
+    def _invalidations_of(self, number: int) -> int:
+        (made,) = struct.unpack_from("=q", self._memory, self._counts_at + (number - 1) * 8)
+        return int(made)
+
+    def _count_invalidation(self, number: int) -> int:
+        made = self._invalidations_of(number) + 1
+        struct.pack_into("=q", self._memory, self._counts_at + (number - 1) * 8, made)
+        return made
+
+
+class WorkerInvalidations:
+    """The cache invalidations of a server's workers, as one worker counts them (``share_invalidations``): a
+    worker started again in place of another goes on from that one's count."""
+
+    def __init__(self, board: WorkerBoard, number: int) -> None:
+        self._board = board
+        self._number = number
+        self._lock = threading.Lock()
+        self._mine = board._invalidations_of(number)
+
+    def elsewhere(self) -> int:
+        return self._board._total_invalidations() - self._mine
+
+    def made(self) -> None:
+        with self._lock:  # two threads must not both write the old count plus one
+            self._mine = self._board._count_invalidation(self._number)
+
 
 def _log(line: str) -> None:
     """One line on stderr in one write, so that it never mixes with the lines the workers write there."""
@@ -100,12 +143,12 @@ def _log(line: str) -> None:
 
 @dataclass
 class WorkerLink:
-    """What a worker process has of its supervisor: its number, the load board and the two pipes."""
+    """What a worker process has of its supervisor: its number, the worker board and the two pipes."""
 
     number: int
     """1 to ``count``."""
     count: int
-    board: LoadBoard
+    board: WorkerBoard
     _ready_fd: int
     _alive_fd: int
 
@@ -168,13 +211,13 @@ class Supervisor:
     _ready_w: int = -1  # the workers' end of the pipe they say they serve on
     _alive_r: int = -1  # the workers' end of the pipe that closes when the supervisor exits
     _parent_fds: tuple[int, ...] = ()  # what a worker closes
-    _board: LoadBoard | None = None
+    _board: WorkerBoard | None = None
 
     def run(self) -> int:
         """Start the workers and supervise them until they have all stopped; 0 after a stop asked by a signal, 1
         when the supervisor gave up (said on stderr)."""
         self._slots = [_Slot(number) for number in range(1, self.count + 1)]
-        self._board = LoadBoard(self.count)
+        self._board = WorkerBoard(self.count)
         ready_r, self._ready_w = os.pipe()
         self._alive_r, alive_w = os.pipe()
         wake_r, wake_w = os.pipe()
