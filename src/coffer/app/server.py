@@ -1,4 +1,5 @@
-"""Run the ASGI app under uvicorn on a socket we bind ourselves (so port 0 works and we can print it)."""
+"""Run the ASGI app under uvicorn on a socket we bind ourselves (so port 0 works and we can print it), in this
+process or in several worker processes (``--workers``, :mod:`coffer.app.workers`)."""
 
 from __future__ import annotations
 
