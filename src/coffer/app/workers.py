@@ -60,8 +60,6 @@ STABLE_AFTER: Final = 30.0
 """A worker that served this long before it exited starts again after the first delay, not a longer one."""
 MAX_START_FAILURES: Final = 3
 """Exits in a row before serving, in one slot, after which the supervisor gives up."""
-
-
 STALE_AFTER: Final = 1.0
 """Seconds after which a worker's entry on the worker board no longer counts (its event loop is stuck, or it is
 gone)."""
