@@ -92,13 +92,29 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
     status = int(head[9:12])
     lower = head.lower()
     i = lower.find(b"\r\ncontent-length:")
-    if i < 0:
+    if i >= 0:
+        j = lower.index(b"\r\n", i + 17)
+        length = int(lower[i + 17 : j])
+        body = await reader.readexactly(length) if length else b""
+    elif b"\r\ntransfer-encoding: chunked\r\n" in lower:  # devpi-server streams its simple pages
+        body = await _read_chunked(reader)
+    else:
         raise HttpError(f"response without Content-Length (status {status})")
-    j = lower.index(b"\r\n", i + 17)
-    length = int(lower[i + 17 : j])
-    body = await reader.readexactly(length) if length else b""
     close = b"\r\nconnection: close\r\n" in lower or head.startswith(b"HTTP/1.0 ")
     return status, body, close
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, then the empty line
+                pass
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise HttpError("bad chunk ending")
 
 
 async def one_request(host: str, port: int, request: bytes) -> tuple[int, bytes]:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import json
 import os
 import resource
@@ -57,17 +56,27 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from common import (
+    BENCH_DIR,
+    CACHE_DIR,
+    RESULTS_DIR,
+    BenchError,
+    bench_parser,
+    console,
+    machine,
+    parse_positive,
+    say,
+    stop_process,
+    tree_cpu,
+)
 from npm_tree import TREE, Tree, download_tree, file_name
-from pypi_bench import BenchError, Phase, console, measure_load, say, tree_cpu
+from pypi_bench import Phase, measure_load
 from pypi_index import Clients, get_request
 from rich.table import Table
-from run import _git, src_digest
 from servers import HOST, Server, ServerError, _free_port, _pinned, bench_lock, split_cpus
 from upstream_bench import coffer_with_connection
 
-BENCH_DIR = Path(__file__).resolve().parent
-RESULTS_DIR = BENCH_DIR / "results"
-VERDACCIO_DIR = BENCH_DIR / ".cache" / "verdaccio"
+VERDACCIO_DIR = CACHE_DIR / "verdaccio"
 VERDACCIO_VERSION = "6.8.0"
 VERDACCIO_BIN = VERDACCIO_DIR / "node_modules" / "verdaccio" / "bin" / "verdaccio"
 NPM_ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
@@ -124,18 +133,6 @@ class Registry:
         return get_request(self.host, self.port, self.packument_path(name), self.headers())
 
 
-def _stop_process(process: subprocess.Popen[Any], *files: Any) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    for f in files:
-        f.close()
-
-
 def _wait_for(url: str, process: subprocess.Popen[Any], what: str, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -143,7 +140,7 @@ def _wait_for(url: str, process: subprocess.Popen[Any], what: str, log: Path, ti
             if httpx.get(url, timeout=2).status_code == 200:
                 return
         if process.poll() is not None or time.monotonic() > deadline:
-            _stop_process(process)
+            stop_process(process)
             raise BenchError(f"{what} did not start:\n" + log.read_text(errors="replace")[-3000:])
         time.sleep(0.2)
 
@@ -165,7 +162,7 @@ class Upstream:
         return int(httpx.get(self.url + "-/bench/requests", timeout=10).json()["requests"])
 
     def stop(self) -> None:
-        _stop_process(self.process, self._log)
+        stop_process(self.process, self._log)
 
 
 def start_coffer(tmp: Path, upstream: Upstream, cpus: list[int] | None) -> Registry:
@@ -257,7 +254,7 @@ def start_verdaccio(tmp: Path, upstream: Upstream, cpus: list[int] | None, versi
         url,
         None,
         lambda: tree_cpu(process.pid),
-        lambda: _stop_process(process, log),
+        lambda: stop_process(process, log),
         {"version": version, "config": VERDACCIO_CONFIG.splitlines()},
         process.pid,
     )
@@ -549,21 +546,12 @@ def environment(
             return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
         return "?"
 
-    dirty = None
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", "src"))
     return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["bench/npm_bench.py", *sys.argv[1:]]),
-        "git_head": _git("rev-parse", "--short", "HEAD"),
-        "src_modified_since_head": dirty,
-        "src_digest": src_digest(),
+        **machine("npm_bench.py"),
         "node": version(["node", "--version"]),
         "npm": version(["npm", "--version"]),
-        "cpus": os.cpu_count(),
         "server_cpus": server_cpus,
         "client_cpus": client_cpus,
-        "loadavg_at_start": os.getloadavg(),
         "rounds": args.rounds,
         "seconds": args.seconds,
         "ramp": args.ramp,
@@ -572,28 +560,28 @@ def environment(
     }
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+def parser() -> argparse.ArgumentParser:
+    parser = bench_parser(__doc__, "npm-latest.json")
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
     parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per packument phase (default 6)")
     parser.add_argument("--ramp", type=float, default=1.0, help="unmeasured seconds at the start of each phase")
     parser.add_argument("--concurrency", type=int, default=16, help="packument load connections (default 16)")
     parser.add_argument("--packument", default=None, help="the load's package (default: the largest abbreviated)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin the servers and clients to separate CPUs")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "npm-latest.json", help="JSON results file")
     parser.add_argument(
         "--profile",
         action="store_true",
         help="sample Coffer with py-spy during its round-1 install and packument load (slows them: not for figures)",
     )
-    args = parser.parse_args()
-    if args.rounds < 1 or args.seconds <= 0 or args.concurrency < 1:
-        parser.error("--rounds, --seconds and --concurrency must be positive")
-    return args
+    return parser
 
 
-def main() -> int:
-    args = parse_args()
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return parse_positive(parser(), "rounds", "seconds", "concurrency", argv=argv)
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole benchmark (the caller holds ``bench_lock``): its result, as written to the JSON file. Raises
+    BenchError, ServerError or TimeoutExpired when a check fails."""
     server_cpus, client_cpus = split_cpus(args.no_pin)
     env = environment(args, server_cpus, client_cpus)
     started = time.perf_counter()
@@ -603,7 +591,7 @@ def main() -> int:
     upstream: Upstream | None = None
     clients: Clients | None = None
     profiler = Profiler(args.profile)
-    with bench_lock(say), tempfile.TemporaryDirectory(prefix="coffer-npm-bench-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="coffer-npm-bench-") as tmp_name:
         tmp = Path(tmp_name)
         say(
             f"[bold]npm benchmark[/bold]: Coffer beside Verdaccio, {args.rounds} rounds; servers on CPU "
@@ -666,9 +654,6 @@ def main() -> int:
             if errors:
                 samples = sorted({s for p in phases for s in p.error_samples})[:10]
                 raise BenchError(f"{errors} failed request(s) under load:\n  " + "\n  ".join(samples))
-        except (BenchError, ServerError, subprocess.TimeoutExpired) as exc:
-            say(f"[bold red]benchmark failed:[/bold red] {exc}")
-            return 2
         finally:
             if clients is not None:
                 clients.close()
@@ -681,15 +666,27 @@ def main() -> int:
     print_tables(summary, packument, info)
     env["wall_seconds"] = round(time.perf_counter() - started, 1)
     env["loadavg_at_end"] = os.getloadavg()
-    result = {
+    return {
         "environment": env,
-        "packument": packument,
+        "packument_name": packument,
+        "packument_info": info,
         **summary,
         "installs": [asdict(i) for i in installs],
         "phases": [asdict(p) for p in phases],
     }
+
+
+def main() -> int:
+    args = parse_args()
+    with bench_lock(say):
+        try:
+            result = run_bench(args)
+        except (BenchError, ServerError, subprocess.TimeoutExpired) as exc:
+            say(f"[bold red]benchmark failed:[/bold red] {exc}")
+            return 2
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
+    env = result["environment"]
     say(
         f"results written to {args.output} ({env['wall_seconds']:.0f}s; "
         f"load average at the end {env['loadavg_at_end']})"

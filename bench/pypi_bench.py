@@ -28,12 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
-import datetime
 import json
 import os
-import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -42,12 +38,12 @@ import time
 import urllib.parse
 from array import array
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from importlib import metadata
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+from common import BenchError, bench_parser, clean_env, console, machine, parse_positive, run_checked, say
+from peers import Peer, start_pypiserver
 from pypi_index import (
     PIP_ACCEPT,
     Clients,
@@ -59,75 +55,19 @@ from pypi_index import (
     normalize,
     one_get,
 )
-from rich.console import Console
 from rich.table import Table
-from run import _git, percentile, src_digest
-from servers import (
-    ACCOUNT_ID,
-    HOST,
-    Server,
-    ServerError,
-    _cpu_seconds,
-    _descendants,
-    _free_port,
-    bench_lock,
-    split_cpus,
-    start,
-)
+from run import percentile
+from servers import ACCOUNT_ID, HOST, Server, ServerError, bench_lock, split_cpus, start
 
-BENCH_DIR = Path(__file__).resolve().parent
-RESULTS_DIR = BENCH_DIR / "results"
 BIN = Path(sys.executable).parent
 DOMAIN = "bench"
 REPOSITORY = "pypi"
 REGION = "us-east-1"
-PYPISERVER_SPEC = ("pypiserver==2.4.2", "waitress==3.0.2")  # both support Python 3.8-3.13
 LOADS = (("coffer", "health"), ("coffer", "simple"), ("pypiserver", "simple"))
 CLIENT_CPU_WARNING = 0.85
 
-console = Console() if sys.stdout.isatty() else Console(width=150)
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-def say(text: str) -> None:
-    console.print(text, highlight=False)
-
-
 # ----------------------------------------------------------------------------------------------------------------
-# processes and environments
-
-
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """No pip/twine configuration from the machine: no config file, no PIP_* variables, no keyring."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "NO_COLOR": "1",
-    }
-    env.update(extra)
-    return env
-
-
-def run_checked(cmd: list[str], what: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
-        raise BenchError(
-            f"{what} failed (exit {r.returncode}): {' '.join(cmd[:6])} ...\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-        )
-    return r.stdout + r.stderr
-
-
-def tree_cpu(pid: int) -> float:
-    return sum(_cpu_seconds(p) for p in _descendants(pid))
+# the servers
 
 
 @dataclass
@@ -145,19 +85,27 @@ class Index:
     def project_path(self, project: str) -> str:
         return f"{self.simple_path}{normalize(project)}/"
 
+    def headers(self, accept: str | None = PIP_ACCEPT) -> dict[str, str]:
+        """pip's Accept header (unless None) and, for Coffer, the token."""
+        headers = {"Accept": accept} if accept else {}
+        if self.auth_header:
+            headers["Authorization"] = self.auth_header
+        return headers
+
     def request(self, kind: str, project: str) -> bytes:
         if kind == "health":
             return get_request(self.host, self.port, "/health")
-        headers = {"Accept": PIP_ACCEPT}
-        if self.auth_header:
-            headers["Authorization"] = self.auth_header
-        return get_request(self.host, self.port, self.project_path(project), headers)
+        return get_request(self.host, self.port, self.project_path(project), self.headers())
 
 
-def setup_coffer(tmp: Path, wheels: list[Path], server_cpus: list[int] | None) -> tuple[Server, Index, str]:
+def setup_coffer(
+    tmp: Path, wheels: list[Path], server_cpus: list[int] | None, serve_args: tuple[str, ...] = ()
+) -> tuple[Server, Index, str]:
+    """``coffer serve SERVE_ARGS`` on ``tmp/coffer-data``, a domain, a repository holding ``wheels`` (one twine
+    upload) and a token: (server, its index, the token)."""
     import boto3
 
-    server = start("uvicorn", tmp / "coffer-data", server_cpus)
+    server = start("uvicorn", tmp / "coffer-data", server_cpus, args=serve_args)
     access, secret = server.credentials()
     ca = boto3.client(
         "codeartifact",
@@ -192,67 +140,23 @@ def setup_coffer(tmp: Path, wheels: list[Path], server_cpus: list[int] | None) -
     return server, index, token
 
 
-def _pin(cpus: list[int] | None) -> Callable[[], None] | None:
-    if not cpus:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
-def setup_pypiserver(
-    tmp: Path, wheels: list[Path], server_cpus: list[int] | None
-) -> tuple[subprocess.Popen[bytes], Index, dict[str, Any]]:
-    venv = tmp / "pypiserver-venv"
-    t0 = time.perf_counter()
-    run_checked([sys.executable, "-m", "venv", str(venv)], "creating pypiserver's venv")
-    # the machine's pip configuration stays in effect here: it is how this machine reaches the package registry
-    run_checked(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q", *PYPISERVER_SPEC],
-        "pip install pypiserver",
-    )
-    versions = {}
-    for name in ("pypiserver", "waitress"):
-        out = run_checked([str(venv / "bin" / "python"), "-m", "pip", "show", name], f"pip show {name}")
-        versions[name] = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Version:"))
+def setup_pypiserver(tmp: Path, wheels: list[Path], server_cpus: list[int] | None) -> tuple[Peer, Index]:
+    peer = start_pypiserver(tmp, wheels, server_cpus)
+    versions = peer.info["versions"]
     say(
-        f"  pypiserver: venv with pypiserver {versions['pypiserver']} + waitress {versions['waitress']} "
-        f"in {time.perf_counter() - t0:.1f}s"
-    )
-    packages = tmp / "pypiserver-packages"
-    packages.mkdir()
-    for wheel in wheels:
-        shutil.copy2(wheel, packages / wheel.name)
-    port = _free_port()
-    cmd = [str(venv / "bin" / "pypi-server"), "run", "-p", str(port), "-i", HOST, "--disable-fallback"]
-    cmd += ["--server", "auto", str(packages)]  # bottle's "auto" runs waitress when it is installed
-    log = open(tmp / "pypiserver.log", "wb")  # noqa: SIM115 - lives as long as the process
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_pin(server_cpus))
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise BenchError("pypiserver did not start:\n" + (tmp / "pypiserver.log").read_text(errors="replace"))
-        with contextlib.suppress(httpx.TransportError):
-            response = httpx.get(f"http://{HOST}:{port}/simple/", timeout=2)
-            if response.status_code == 200:
-                break
-        time.sleep(0.1)
-    if response.headers.get("server") != "waitress":
-        process.kill()
-        raise BenchError(f"pypiserver does not run under waitress: Server: {response.headers.get('server')!r}")
-    say(
-        f"  pypiserver: http://{HOST}:{port} (waitress) serving {len(wheels)} wheels from a directory, "
-        "unauthenticated reads"
+        f"  pypiserver: {peer.url} (pypiserver {versions['pypiserver']} + waitress {versions['waitress']}) serving "
+        f"{len(wheels)} wheels from a directory, unauthenticated reads"
     )
     index = Index(
         name="pypiserver",
         host=HOST,
-        port=port,
+        port=peer.port,
         simple_path="/simple/",
-        pip_index_url=f"http://{HOST}:{port}/simple/",
+        pip_index_url=f"{peer.url}/simple/",
         auth_header=None,
-        cpu=lambda: tree_cpu(process.pid),
+        cpu=peer.cpu,
     )
-    return process, index, {"versions": versions, "command": " ".join(cmd[1:-1]) + " <dir>"}
+    return peer, index
 
 
 def check_indexes(coffer: Index, pps: Index, project: Project) -> None:
@@ -285,11 +189,14 @@ class Phase:
     rps: float
     p50_ms: float
     p99_ms: float
-    server_cpu: float
-    rps_per_core: float
-    client_cpu: float
+    server_cpu: float  # server CPU seconds per second of the window (1.0 = one core busy)
+    rps_per_core: float  # requests per server CPU-second
+    client_cpu: float  # the busiest client process, share of one core
     loadavg: float
     error_samples: list[str]
+    bytes_per_s: float = 0.0  # body bytes received per second (download loads)
+    bytes_per_core: float = 0.0  # body bytes per server CPU-second
+    extra: dict[str, Any] = field(default_factory=dict)  # what a benchmark adds (compare.py: CPU details)
 
 
 def load_phase(clients: Clients, index: Index, kind: str, project: str, rnd: int, args: argparse.Namespace) -> Phase:
@@ -314,25 +221,47 @@ def measure_load(
     concurrency: int,
     answered: bool = False,
 ) -> Phase:
-    """One load phase: ``concurrency`` connections sending ``request`` for ``ramp`` + ``seconds``; the server's
-    CPU (``cpu()``) over the measured window. ``answered``: see ``pypi_index.run_phase``."""
+    """One load phase: ``concurrency`` connections sending ``request``. ``answered``: see
+    ``pypi_index.run_phase``."""
+
+    def begin(measure_from: float, measure_until: float) -> None:
+        clients.start(host, port, request, concurrency, measure_from, measure_until, answered)
+
+    return measure(begin, clients.results, server, kind, cpu, rnd, seconds, ramp=ramp)
+
+
+def measure(
+    begin: Callable[[float, float], None],
+    results: Callable[[], list[dict[str, Any]]],
+    server: str,
+    kind: str,
+    cpu: Callable[[], float],
+    rnd: int,
+    seconds: float,
+    *,
+    ramp: float,
+) -> Phase:
+    """One load phase of any client processes: ``begin(measure_from, measure_until)`` (``time.perf_counter``
+    instants, ``ramp`` + ``seconds`` from now) starts them, ``results()`` waits for their messages (loadgen's
+    ``PhaseResult.to_message``, with ``bytes`` for downloads); the server's CPU (``cpu()``) over the window."""
     measure_from = time.perf_counter() + ramp
     measure_until = measure_from + seconds
-    clients.start(host, port, request, concurrency, measure_from, measure_until, answered)
+    begin(measure_from, measure_until)
     time.sleep(max(0.0, measure_from - time.perf_counter()))
     cpu0 = cpu()
     time.sleep(max(0.0, measure_until - time.perf_counter()))
     cpu_used = cpu() - cpu0
     latencies: array[float] = array("d")
-    ok = errors = 0
+    ok = errors = received = 0
     samples: list[str] = []
     client_cpu = 0.0
-    for m in clients.results():
+    for m in results():
         part: array[float] = array("d")
         part.frombytes(m["latencies"])
         latencies.extend(part)
         ok += m["ok"]
         errors += m["errors"]
+        received += m.get("bytes", 0)
         samples.extend(m["error_samples"])
         client_cpu = max(client_cpu, m["cpu_seconds"] / m["window"] if m["window"] else 0.0)
     ordered = sorted(latencies)
@@ -350,6 +279,8 @@ def measure_load(
         client_cpu=client_cpu,
         loadavg=os.getloadavg()[0],
         error_samples=samples[:5],
+        bytes_per_s=received / seconds,
+        bytes_per_core=received / cpu_used if cpu_used > 0 else float("nan"),
     )
 
 
@@ -449,33 +380,8 @@ def summarise_pip(installs: list[Install]) -> dict[str, Any]:
 def environment(
     args: argparse.Namespace, server_cpus: list[int] | None, client_cpus: list[int] | None
 ) -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    versions = {}
-    for package in ("uvicorn", "starlette", "sqlalchemy", "pip", "twine"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    commit = dirty = None
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):  # read-only git queries
-        commit = _git("rev-parse", "--short", "HEAD")
-        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", "src"))
     return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["bench/pypi_bench.py", *sys.argv[1:]]),
-        "cpu_model": model,
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "python": platform.python_version(),
-        "versions": versions,
-        "git_head": commit,
-        "src_modified_since_head": dirty,
-        "src_digest": src_digest(),
+        **machine("pypi_bench.py", ("uvicorn", "starlette", "sqlalchemy", "pip", "twine")),
         "server_cpus": server_cpus,
         "client_cpus": client_cpus,
         "clients": args.clients,
@@ -538,7 +444,7 @@ def conclusion(load: dict[str, Any], pip: dict[str, Any]) -> list[str]:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = bench_parser(__doc__, "pypi-latest.json")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per load phase (default 3)")
     parser.add_argument("--rounds", type=int, default=4, help="rounds of load phases (default 4)")
     parser.add_argument("--pip-rounds", type=int, default=3, help="measured pip installs per server (default 3)")
@@ -547,12 +453,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured warm-up seconds per load")
     parser.add_argument("--ramp", type=float, default=0.3, help="unmeasured seconds at the start of each phase")
     parser.add_argument("--clients", type=int, default=None, help="client processes (default: CPUs not serving)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin servers and clients to separate CPUs")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "pypi-latest.json", help="JSON results file")
-    args = parser.parse_args()
-    if args.rounds < 1 or args.pip_rounds < 1 or args.wheels < 1 or args.seconds <= 0 or args.concurrency < 1:
-        parser.error("--rounds, --pip-rounds, --wheels, --seconds and --concurrency must be positive")
-    return args
+    return parse_positive(parser, "seconds", "rounds", "pip_rounds", "wheels", "concurrency")
 
 
 def main() -> int:
@@ -578,7 +479,7 @@ def main() -> int:
     phases: list[Phase] = []
     installs: list[Install] = []
     coffer: Server | None = None
-    pps_process: subprocess.Popen[bytes] | None = None
+    pps: Peer | None = None
     clients: Clients | None = None
     with bench_lock(), tempfile.TemporaryDirectory(prefix="coffer-pypi-bench-") as tmpname:
         tmp = Path(tmpname)
@@ -588,8 +489,8 @@ def main() -> int:
             say(f"  built {len(wheels)} wheels of {len(projects)} projects, {min(sizes)}-{max(sizes)} bytes each")
             (tmp / "home").mkdir()
             coffer, coffer_index, _ = setup_coffer(tmp, wheels, server_cpus)
-            pps_process, pps_index, pps_info = setup_pypiserver(tmp, wheels, server_cpus)
-            env["pypiserver"] = pps_info
+            pps, pps_index = setup_pypiserver(tmp, wheels, server_cpus)
+            env["pypiserver"] = pps.info
             check_indexes(coffer_index, pps_index, target)
             say(f"  both list every file of {target.name}; Coffer without a token -> 401")
             indexes = {"coffer": coffer_index, "pypiserver": pps_index}
@@ -639,13 +540,8 @@ def main() -> int:
                 clients.close()
             if coffer is not None:
                 coffer.stop()
-            if pps_process is not None and pps_process.poll() is None:
-                pps_process.terminate()
-                try:
-                    pps_process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    pps_process.kill()
-                    pps_process.wait()
+            if pps is not None:
+                pps.stop()
 
     load = summarise_load(phases)
     pip = summarise_pip(installs)

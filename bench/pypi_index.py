@@ -16,6 +16,7 @@ import os
 import re
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -212,15 +213,18 @@ def worker_main(conn: Connection, cpus: list[int] | None) -> None:
 
 
 class Clients:
-    """Client processes started once; each phase splits the connections among them."""
+    """Client processes started once; each phase splits the connections among them. ``worker``: the processes'
+    main function (this module's, or another that runs the same commands, e.g. ``download_load.worker_main``)."""
 
-    def __init__(self, count: int, cpus: list[int] | None) -> None:
+    def __init__(
+        self, count: int, cpus: list[int] | None, worker: Callable[[Connection, list[int] | None], None] | None = None
+    ) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._pipes: list[Connection] = []
         self._procs: list[Any] = []
         for _ in range(count):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(child, cpus), daemon=True)
+            proc = ctx.Process(target=worker or worker_main, args=(child, cpus), daemon=True)
             proc.start()
             child.close()
             self._pipes.append(parent)

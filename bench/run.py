@@ -16,27 +16,24 @@ import argparse
 import asyncio
 import contextlib
 import datetime
-import hashlib
 import json
 import math
 import multiprocessing
 import os
-import platform
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from array import array
 from dataclasses import dataclass
-from importlib import metadata
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import httpx
+from common import BenchError, bench_parser, machine, parse_positive
 from loadgen import Target, one_request, worker_main
 from rich.console import Console
 from rich.table import Table
@@ -52,10 +49,6 @@ CLIENT_CPU_WARNING = 0.85
 SERVER_CPU_NOTE = 0.80
 
 console = Console() if sys.stdout.isatty() else Console(width=140)  # full tables in logs and pipes
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -259,52 +252,12 @@ def summarise(phases: list[Phase], name: str) -> dict[str, Any]:
 # reporting
 
 
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=BENCH_DIR.parent, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def src_digest() -> str:
-    """SHA-256 over the paths and contents of src/coffer/**/*.py (first 16 hex digits)."""
-    digest = hashlib.sha256()
-    root = BENCH_DIR.parent / "src"
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 def environment(
     args: argparse.Namespace, server_cpus: list[int] | None, client_cpus: list[int] | None
 ) -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    versions: dict[str, str | None] = {}
-    for package in ("uvicorn", "granian", "uvloop", "httptools", "starlette", "sqlalchemy", "botocore"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    commit: str | None = None
-    dirty: bool | None = None
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):  # read-only git queries
-        commit = _git("rev-parse", "--short", "HEAD")
-        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", "src"))
+    packages = ("uvicorn", "granian", "uvloop", "httptools", "starlette", "sqlalchemy", "botocore")
     return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["bench/run.py", *sys.argv[1:]]),
-        "cpu_model": model,
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "python": platform.python_version(),
-        "versions": versions,
-        "git_head": commit,
-        "src_modified_since_head": dirty,
-        "src_digest": src_digest(),  # identifies the code measured even when the tree has uncommitted changes
+        **machine("run.py", packages),
         "server_cpus": server_cpus,
         "client_cpus": client_cpus,
         "clients": args.clients,
@@ -388,7 +341,7 @@ def conclusion(summaries: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = bench_parser(__doc__, "latest.json")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per phase (default 3)")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent keep-alive connections (default 32)")
     parser.add_argument("--server", choices=[*SERVERS, "both"], default="both", help="ASGI server(s) (default both)")
@@ -396,13 +349,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured warm-up seconds per endpoint")
     parser.add_argument("--ramp", type=float, default=0.3, help="unmeasured seconds at the start of each phase")
     parser.add_argument("--clients", type=int, default=None, help="client processes (default: CPUs not serving)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients to separate CPUs")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json", help="JSON results file")
-    args = parser.parse_args()
+    args = parse_positive(parser, "seconds", "concurrency")
     if args.rounds < 2:
         parser.error("--rounds must be at least 2")
-    if args.seconds <= 0 or args.concurrency < 1:
-        parser.error("--seconds and --concurrency must be positive")
     return args
 
 

@@ -184,11 +184,13 @@ def _wait_healthy(server: Server, deadline: float) -> None:
     raise ServerError(f"{server.name} did not become healthy:\n" + "".join(server.output))
 
 
-def _command(name: str, data_dir: Path, env: dict[str, str]) -> tuple[list[str], int | None]:
+def _command(name: str, data_dir: Path, env: dict[str, str], args: tuple[str, ...]) -> tuple[list[str], int | None]:
     """The command line for ``name`` (and the port when it is chosen here; uvicorn reports its own)."""
     if name == "uvicorn":
         cmd = [*_script("coffer", "coffer"), "serve", "--port", "0", "--data-dir", str(data_dir)]
-        return [*cmd, "--account-id", ACCOUNT_ID], None
+        return [*cmd, "--account-id", ACCOUNT_ID, *args], None
+    if args:
+        raise ValueError(f"{name} takes no coffer serve options")
     if name == "granian":
         port = _free_port()
         env.update(COFFER_DATA_DIR=str(data_dir), COFFER_ACCOUNT_ID=ACCOUNT_ID, COFFER_HOST=HOST, COFFER_PORT=str(port))
@@ -213,14 +215,19 @@ def _reported_port(process: subprocess.Popen[str], output: list[str], deadline: 
 
 
 def start(
-    name: str, data_dir: Path, cpus: list[int] | None, timeout: float = 60.0, env: dict[str, str] | None = None
+    name: str,
+    data_dir: Path,
+    cpus: list[int] | None,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Server:
-    """Start ``name`` ("uvicorn" or "granian") on a fresh ``data_dir``, pinned to ``cpus``, with ``env`` added to
-    this process's environment, and wait until /health answers. The process is stopped again if anything goes
-    wrong (or the caller is interrupted)."""
+    """Start ``name`` ("uvicorn": ``coffer serve ARGS``, or "granian") on a fresh ``data_dir``, pinned to ``cpus``,
+    with ``env`` added to this process's environment, and wait until /health answers. The process is stopped
+    again if anything goes wrong (or the caller is interrupted)."""
     env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     deadline = time.monotonic() + timeout
-    cmd, port = _command(name, data_dir, env)
+    cmd, port = _command(name, data_dir, env, args)
     process = subprocess.Popen(_pinned(cmd, cpus), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     output: list[str] = []
     server = Server(name=name, process=process, port=port or 0, data_dir=data_dir, command=cmd, output=output)

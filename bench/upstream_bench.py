@@ -21,10 +21,8 @@ and the ratios Coffer/devpi are printed and written to ``bench/results/upstream-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -35,17 +33,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-from pypi_bench import BenchError, clean_env, installed, run_checked, say, setup_pypiserver, tree_cpu
+from common import CACHE_DIR, RESULTS_DIR, BenchError, clean_env, console, git, run_checked, say
+from peers import devpi_mirror, start_devpi, start_pypiserver
+from pypi_bench import installed
 from rich.table import Table
-from run import _git
-from servers import HOST, Server, _free_port, bench_lock, start
+from servers import Server, bench_lock, start
 
-BENCH_DIR = Path(__file__).resolve().parent
-CACHE = BENCH_DIR / ".cache" / "upstream-tree"
-RESULTS = BENCH_DIR / "results"
+CACHE = CACHE_DIR / "upstream-tree"
 TREE = ("flask", "requests", "boto3", "rich", "httpx", "pydantic", "click", "attrs")
-DEVPI_SPEC = ("devpi-server==6.20.3", "devpi-client==7.3.0")
 DOMAIN = "bench"
 
 
@@ -66,15 +61,6 @@ def tree_wheels() -> list[Path]:
     wheels = sorted(CACHE.glob("*.whl"))
     say(f"  downloaded {len(wheels)} wheels in {time.perf_counter() - t0:.1f}s into {CACHE}")
     return wheels
-
-
-def devpi_venv(tmp: Path) -> Path:
-    venv = tmp / "devpi-venv"
-    run_checked([sys.executable, "-m", "venv", str(venv)], "creating devpi's venv")
-    run_checked(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *DEVPI_SPEC], "pip install devpi", timeout=600
-    )
-    return venv
 
 
 @dataclass
@@ -118,43 +104,10 @@ def start_coffer(tmp: Path, upstream: str) -> Running:
     return Running("coffer", url, server.stop, server.cpu_seconds)
 
 
-def start_devpi(tmp: Path, venv: Path, upstream: str) -> Running:
-    serverdir = tmp / "devpi-data"
-    bin_ = venv / "bin"
-    run_checked([str(bin_ / "devpi-init"), "--serverdir", str(serverdir), "--root-passwd", "root"], "devpi-init")
-    port = _free_port()
-    log = (tmp / "devpi.log").open("wb")
-    process = subprocess.Popen(
-        [str(bin_ / "devpi-server"), "--serverdir", str(serverdir), "--host", HOST, "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(base + "/+api", timeout=2).status_code == 200:
-                break
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise BenchError("devpi-server did not start:\n" + (tmp / "devpi.log").read_text(errors="replace"))
-        time.sleep(0.2)
-    client_dir = tmp / "devpi-client"
-    env = {**os.environ, "DEVPI_CLIENTDIR": str(client_dir)}
-    devpi = str(bin_ / "devpi")
-    run_checked([devpi, "use", base], "devpi use", env)
-    run_checked([devpi, "login", "root", "--password", "root"], "devpi login", env)
-    run_checked([devpi, "index", "root/pypi", f"mirror_url={upstream}"], "devpi index", env)
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-    return Running("devpi", f"{base}/root/pypi/+simple/", stop, lambda: tree_cpu(process.pid))
+def start_devpi_mirror(tmp: Path, upstream: str) -> Running:
+    peer = start_devpi(tmp, None, root_pypi=True)
+    url = devpi_mirror(peer, tmp, upstream)
+    return Running("devpi", url, peer.stop, peer.cpu)
 
 
 @dataclass
@@ -217,9 +170,8 @@ def main() -> int:
         tmp = Path(tmp_name)
         say("[bold]setting up[/bold]")
         wheels = tree_wheels()
-        pps_process, pps, _versions = setup_pypiserver(tmp, wheels, None)
-        upstream = pps.pip_index_url
-        venv = devpi_venv(tmp)
+        pps = start_pypiserver(tmp, wheels, None)
+        upstream = f"{pps.url}/simple/"
         installs: list[Install] = []
         try:
             for rnd in range(args.rounds):
@@ -228,7 +180,7 @@ def main() -> int:
                 round_dir.mkdir()
                 servers = {
                     "coffer": start_coffer(round_dir, upstream),
-                    "devpi": start_devpi(round_dir, venv, upstream),
+                    "devpi": start_devpi_mirror(round_dir, upstream),
                 }
                 try:
                     for temperature in ("cold", "warm"):
@@ -241,7 +193,7 @@ def main() -> int:
                     for s in servers.values():
                         s.stop()
         finally:
-            pps_process.terminate()
+            pps.stop()
     summary = summarise(installs)
     table = Table(title=f"pip install of {', '.join(TREE)} ({len(wheels)} wheels) through each server")
     columns = ("", "Coffer median s", "devpi median s", "Coffer / devpi", "per-round ratios", "server CPU s C / d")
@@ -255,18 +207,16 @@ def main() -> int:
         )
         table.add_row(temperature, f"{m['coffer']:.2f}", f"{m['devpi']:.2f}", f"{summary[f'{temperature}_ratio']:.2f}",
                       ratios, cpu)  # fmt: skip
-    from pypi_bench import console
-
     console.print(table)
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS_DIR.mkdir(exist_ok=True)
     record = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "git": _git("rev-parse", "--short", "HEAD"),
+        "git": git("rev-parse", "--short", "HEAD"),
         "wheels": len(wheels),
         "installs": [asdict(i) for i in installs],
         **summary,
     }
-    (RESULTS / "upstream-latest.json").write_text(json.dumps(record, indent=2))
+    (RESULTS_DIR / "upstream-latest.json").write_text(json.dumps(record, indent=2))
     return 0
 
 

@@ -44,8 +44,9 @@ def coffer_command() -> list[str]:
 @contextmanager
 def running_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
     cmd = [*coffer_command(), "serve", "--port", "0", "--data-dir", str(data_dir), *extra]
-    # caches of 0 s: what a test changes through another process (coffer admin, a second server) shows at once
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COFFER_CACHE_TTL": "0", **(env or {})}
+    # caches of 0 s: what a test changes through another process (coffer admin, a second server) shows at once;
+    # one worker process, which starts fastest (tests/functional/test_workers.py runs several: --workers wins)
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COFFER_CACHE_TTL": "0", "COFFER_WORKERS": "1", **(env or {})}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)
     output: list[str] = []
     url = None

@@ -32,6 +32,7 @@ SAMPLES = {
     "COFFER_EXTERNAL_CONNECTION_URLS": "public:pypi=http://127.0.0.1:3141/root/pypi/+simple/",
     "COFFER_UPSTREAM_TTL": "30",
     "COFFER_UPSTREAM_TIMEOUT": "2.5",
+    "COFFER_WORKERS": "7",  # more than any default (at most 4)
 }
 
 

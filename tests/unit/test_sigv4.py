@@ -726,7 +726,7 @@ def test_signing_keys_are_cached_and_bounded() -> None:
     v = SigV4Verifier("us-east-1", ["codeartifact"], FixedClock(NOW.timestamp()), signing_key_cache_size=2)
     for _ in range(3):
         check(botocore_signed(), v=v)
-    info = v._signing_key.cache_info()
+    info = v._signing_mac.cache_info()
     assert (info.hits, info.misses, info.maxsize) == (2, 1, 2)
 
 

@@ -171,3 +171,12 @@ def test_hand_built_claims_json_is_json_dumps(
     )
     expected = json.dumps(claims._to_list(), separators=(",", ":"))
     assert tokens._claims_json(claims) == expected
+
+
+@given(key=st.binary(max_size=200), message=st.binary(max_size=500))
+def test_the_precomputed_hmac_is_hmac_sha256(key: bytes, message: bytes) -> None:
+    import hmac
+
+    from coffer.core.shared.signing import hmac_sha256
+
+    assert hmac_sha256(key)(message) == hmac.digest(key, message, "sha256")

@@ -3,14 +3,16 @@
 ``serve --background`` starts ``coffer serve`` again as a child in its own session (so neither Ctrl-C in the
 terminal nor closing it stops the server), with its output appended to ``<data-dir>/coffer.log``, and waits until
 the child says it is serving: the child writes its banner to a pipe whose descriptor it finds in
-``COFFER_READY_FD`` once uvicorn listens (``coffer.app.server``), then records itself in ``<data-dir>/coffer.pid``. The
-parent prints the banner and returns 0, or, when the child exits first, prints the end of the log and returns 1.
-``coffer stop`` sends SIGTERM to the recorded server and waits for it to exit.
+``COFFER_READY_FD`` once uvicorn listens (``coffer.app.server``; with several workers, the supervisor once every
+worker does, the workers closing their copies), then records itself in ``<data-dir>/coffer.pid``. The parent
+prints the banner and returns 0, or, when the child exits first, prints the end of the log and returns 1.
+``coffer stop`` sends SIGTERM to the recorded server (the supervisor, with several workers) and waits for it to
+exit.
 
 A background server holds an exclusive ``flock`` on ``<data-dir>/coffer.lock`` for its whole life (taken before it
-binds its socket), so a second background server on the same data directory stops at once, and a pid file is
-believed only while its lock is held: the pid of a server that crashed may belong to another program by now, and
-``coffer stop`` never signals it.
+binds its socket; its workers inherit it, so it is free only once they have exited too), so a second background
+server on the same data directory stops at once, and a pid file is believed only while its lock is held: the pid
+of a server that crashed may belong to another program by now, and ``coffer stop`` never signals it.
 """
 
 from __future__ import annotations
@@ -229,6 +231,15 @@ def announce_ready(data_dir: Path, url: str, banner: str) -> None:
         os.close(fd)
     except (ValueError, OSError):
         pass  # the parent is gone: keep serving
+
+
+def leave_launcher() -> None:
+    """In a worker process a background server forked before it announced itself: close the worker's copy of the
+    pipe to ``serve --background`` (which reads it until every copy is closed) and forget it."""
+    raw = os.environ.pop(READY_FD_VARIABLE, None)
+    if raw is not None:
+        with contextlib.suppress(ValueError, OSError):
+            os.close(int(raw))
 
 
 def forget(data_dir: Path) -> None:

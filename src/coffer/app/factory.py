@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -43,6 +44,17 @@ from coffer.upstreams import HttpUpstreams, UnknownConnectionError, connection_u
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "service": "coffer", "version": __version__})
+
+
+def worker_health(worker: int) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """``/health`` of worker process ``worker`` (1 to N) of ``coffer serve --workers N``: the same answer, and the
+    worker's number (nothing else about the process)."""
+    body = {"status": "ok", "service": "coffer", "version": __version__, "worker": worker}
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse(body)
+
+    return health
 
 
 async def not_found(request: Request) -> JSONResponse:
@@ -99,8 +111,17 @@ def external_connections(settings: Settings) -> HttpUpstreams:
     return HttpUpstreams(urls, timeout=settings.upstream_timeout)
 
 
-def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstrapped | None = None) -> Starlette:
-    """The whole server. ``boot`` (the opened data directory and store) is opened here unless given."""
+def create_app(
+    settings: Settings,
+    bound_port: int | None = None,
+    boot: Bootstrapped | None = None,
+    *,
+    worker: int | None = None,
+    collect_blobs: bool = True,
+) -> Starlette:
+    """The whole server. ``boot`` (the opened data directory and store) is opened here unless given. ``worker``:
+    the number ``/health`` reports in worker process ``worker`` of several (``coffer.app.workers``);
+    ``collect_blobs``: whether this app runs the background blob collection (one worker of several does)."""
     boot = boot or open_data(settings, create=True)
     ring = KeyRingFiles(boot.data.keys)
     base_url = settings.base_url(bound_port)
@@ -185,9 +206,13 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # unreferenced blobs, every COFFER_GC_INTERVAL seconds, on a thread of its own (off the event loop)
         collector = None
-        if isinstance(boot.blobs, FileBlobStore) and not boot.read_only:
+        if collect_blobs and isinstance(boot.blobs, FileBlobStore) and not boot.read_only:
             collector = BackgroundCollector(boot.blobs, boot.store, GcSettings(settings.gc_interval, settings.gc_grace))
             collector.start()
+        # What is loaded by now (service models, route tables, caches' code) lives as long as the server: out of
+        # the garbage collector's sight, each collection only walks what requests allocate (measured in bench/)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -197,7 +222,7 @@ def create_app(settings: Settings, bound_port: int | None = None, boot: Bootstra
 
     return Starlette(
         routes=[
-            Route("/health", health, methods=["GET", "HEAD"]),
+            Route("/health", health if worker is None else worker_health(worker), methods=["GET", "HEAD"]),
             Route("/v1/{rest:path}", codeartifact),
             Route("/", RootDispatch(query), methods=["GET", "POST"]),
             *pypi.routes(),  # /pypi/d/{domain}-{owner}/{repo}/...

@@ -25,6 +25,7 @@ from coffer.core.packages.package_store import BlobStore
 from coffer.core.packages.upstream_cache import UpstreamCaches
 from coffer.core.packages.upstreams import UpstreamRegistry
 from coffer.core.ports import Store
+from coffer.core.shared.blocking import may_block
 from coffer.core.shared.clock import Clock, system_clock
 from coffer.core.shared.pagination import Paginator
 from coffer.core.shared.signing import KeyRing
@@ -57,6 +58,7 @@ class RevocationCache:
 
     def revoked(self) -> frozenset[str]:
         if not self._fresh():
+            may_block()  # the store's read, or another thread's under the lock
             with self._lock:
                 if not self._fresh():  # another thread may have refreshed while we waited
                     started = self._monotonic()

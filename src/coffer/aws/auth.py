@@ -59,7 +59,7 @@ class RequestAuthenticator:
 
     def authenticate(self, scope: Scope, request: IncomingRequest, parsed: ParsedAuthorization, body: bytes) -> Caller:
         """The verified caller of ``request`` (its source IP from the ASGI scope), or an AuthenticationError."""
-        return self._authenticate(scope, request, parsed, hashlib.sha256(body).hexdigest())
+        return self._authenticate(scope, request, parsed, hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256)
 
     def authenticate_streamed(self, scope: Scope, request: IncomingRequest, parsed: ParsedAuthorization) -> Caller:
         """``authenticate`` for a request whose body is not read yet (a streamed payload): the signature is checked
@@ -97,6 +97,9 @@ class RequestAuthenticator:
         if client:
             caller = caller.with_source_ip(client[0])
         return caller
+
+
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # most requests of the query and REST APIs' GETs
 
 
 def _record_quietly(identities: IdentityService, access_key_id: str, service: str, region: str) -> None:

@@ -29,6 +29,7 @@ from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
 from coffer.aws.protocol import Body, Exchange, Handler, ServiceHandlers, WireProtocol, WireResponse
 from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization, parse_authorization
 from coffer.aws.streamed_body import StreamedBody, check_declared_length
+from coffer.core.shared.blocking import run_inline_first
 from coffer.core.shared.errors import CofferError, InternalServerError, NotImplementedOperationError
 from coffer.request_context import note_principal, request_id_for
 
@@ -42,7 +43,8 @@ DEFAULT_MAX_STREAMS = 32
 
 class ServiceEndpoint:
     """``protocol`` reads and writes the wire; ``inline`` names operations run on the event loop instead of a
-    worker thread (their work is cheaper than the hand-off). ``max_stream_bytes``: the largest streamed payload
+    worker thread while they need nothing that blocks (their work is cheaper than the hand-off; see
+    ``coffer.core.shared.blocking``). ``max_stream_bytes``: the largest streamed payload
     (``Settings.max_upload_bytes``); ``max_streams``: how many handlers of streamed payloads run at once (more
     wait, their bodies unread)."""
 
@@ -89,12 +91,13 @@ class ServiceEndpoint:
             return await self._handle_streamed(exchange, receive, request, parsed, payload)
         body = await read_body(scope, receive, protocol.max_body)
         wire_request = protocol.accept(exchange, request, parsed, body)
-        caller = self._auth.authenticate(scope, request, parsed, body)
+        # the caller's key and identity are in memory but for a cache miss, which goes to a worker thread
+        caller = await run_inline_first(self._auth.authenticate, scope, request, parsed, body)
         note_principal(scope, caller)
 
         operation, handlers, handler, params = self._dispatch(wire_request)
         if operation.name in self._inline:
-            result = handler(handlers.services, caller, params)
+            result = await run_inline_first(handler, handlers.services, caller, params)
         else:
             result = await to_thread.run_sync(handler, handlers.services, caller, params)
         return protocol.serialize_result(wire_request, operation, result, exchange.request_id)

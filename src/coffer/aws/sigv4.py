@@ -15,7 +15,6 @@ strings follow its latin-1 wire convention.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import math
 from collections.abc import Callable, Collection, Sequence
@@ -35,6 +34,7 @@ from coffer.aws.sigv4_parse import (
     parse_authorization,
 )
 from coffer.core.shared.errors import IncompleteSignatureError, InvalidSignatureError, UnrecognizedClientError
+from coffer.core.shared.signing import hmac_sha256
 
 __all__ = [
     "CONTENT_SHA256_MISMATCH",
@@ -79,6 +79,11 @@ def string_to_sign(amz_date: str, credential_scope: str, canonical_request: str)
     return f"{ALGORITHM}\n{amz_date}\n{credential_scope}\n{hash_hex(canonical_request)}"
 
 
+def _signing_mac(secret_access_key: str, date: str, region: str, service: str) -> Callable[[bytes], bytes]:
+    """HMAC-SHA256 under the derived signing key (cached per key and scope by the verifier)."""
+    return hmac_sha256(derive_signing_key(secret_access_key, date, region, service))
+
+
 def _constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
@@ -108,7 +113,7 @@ class SigV4Verifier:
         self._max_skew = max_skew_seconds
         skew_minutes, rest = divmod(max_skew_seconds, 60)
         self._skew_text = f"{skew_minutes} min." if not rest else f"{max_skew_seconds} sec."
-        self._signing_key = functools.lru_cache(maxsize=signing_key_cache_size)(derive_signing_key)
+        self._signing_mac = functools.lru_cache(maxsize=signing_key_cache_size)(_signing_mac)
 
     def verify(
         self,
@@ -153,8 +158,8 @@ class SigV4Verifier:
 
         creq = canonical_request(request, parsed.signed_headers, payload_sha256_hex)
         sts = string_to_sign(parsed.amz_date, parsed.credential_scope, creq)
-        key = self._signing_key(secret_access_key, parsed.credential_date, parsed.region, parsed.service)
-        expected = hmac.new(key, sts.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        mac = self._signing_mac(secret_access_key, parsed.credential_date, parsed.region, parsed.service)
+        expected = mac(sts.encode("utf-8", "surrogatepass")).hex()
         if not _constant_time_equal(expected, parsed.signature):
             raise InvalidSignatureError(SIGNATURE_MISMATCH)
 

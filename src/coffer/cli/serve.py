@@ -17,6 +17,8 @@ from coffer.settings import (
     DEFAULT_UPSTREAM_TIMEOUT,
     DEFAULT_UPSTREAM_TTL,
     LOG_FORMATS,
+    MAX_DEFAULT_WORKERS,
+    MAX_WORKERS,
     Settings,
     SettingsError,
 )
@@ -83,6 +85,16 @@ from coffer.upstreams import UnknownConnectionError, connection_urls
     metavar="SECONDS",
     help="Connect and read timeout of external connections: an uncached request to a down registry fails "
     "(502/504) within about this long.",
+)
+@setting_option(
+    "workers",
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=None,
+    metavar="N",
+    help="Worker processes serving the one listening socket, each with its own database connections and "
+    f"caches (default: the CPUs this process may use, at most {MAX_DEFAULT_WORKERS}). 1 serves in this process "
+    "itself, with no supervisor.",
 )
 @click.option(
     "--background",

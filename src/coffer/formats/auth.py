@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -50,6 +51,11 @@ def extract_token(headers: Mapping[str, str]) -> str:
     value = headers.get("authorization")
     if value is None or not value.strip():
         raise MissingCredentialsError()
+    return _token_of(value)
+
+
+@functools.lru_cache(maxsize=1024)  # pure; a client sends the same header with every request (refusals: not kept)
+def _token_of(value: str) -> str:
     if len(value) > MAX_AUTHORIZATION_LENGTH:
         raise MalformedAuthorizationError()
     scheme, _, rest = value.strip().partition(" ")

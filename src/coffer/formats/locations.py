@@ -3,6 +3,7 @@ style, as CodeArtifact's VPC endpoints spell it; host-style URLs are mapped onto
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class Location:
     base: str  # the endpoint's path, ending in '/'
 
 
+@functools.lru_cache(maxsize=1024)  # pure; every request of a client names the same few repositories
 def parse_location(prefix: str, domain_and_owner: str, repository: str) -> Location | None:
     """``{domain}-{owner}`` split on the last '-' (owner: 12 digits) under ``prefix`` (``/pypi/d``); None if it
     does not name a repository."""

@@ -31,11 +31,23 @@ DEFAULT_CACHE_TTL: Final = 1.0  # seconds a resolved key, caller or policy is re
 LOG_FORMATS = ("text", "json")
 DEFAULT_UPSTREAM_TTL: Final = 300.0  # seconds an upstream project page is fresh (then served stale while refreshed)
 DEFAULT_UPSTREAM_TIMEOUT: Final = 5.0  # seconds to connect to an upstream, and between two reads of its answer
+MAX_DEFAULT_WORKERS: Final = 4  # the default number of worker processes is the usable CPUs, at most this
+MAX_WORKERS: Final = 64  # more worker processes than this is refused (a typo, not a plan)
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+")
 _DNS_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DNS_SUFFIX = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers and ``taskset`` narrow), at most
+    :data:`MAX_DEFAULT_WORKERS`."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity call on this platform
+        usable = os.cpu_count() or 1
+    return max(1, min(usable, MAX_DEFAULT_WORKERS))
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,9 @@ class Settings:
     external_connection_urls: tuple[tuple[str, str], ...] = ()
     upstream_ttl: float = DEFAULT_UPSTREAM_TTL
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    #: uvicorn worker processes of ``coffer serve`` on its one socket (1: the server runs in the one process);
+    #: default :func:`default_workers`
+    workers: int = field(default_factory=default_workers)
 
     @classmethod
     def from_env(
@@ -117,6 +132,8 @@ class Settings:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise SettingsError(f"{name.replace('_', ' ')} must be a number of seconds (0 or more), got {value!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not 1 <= self.workers <= MAX_WORKERS:
+            raise SettingsError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {self.workers!r}")
         if self.max_upload_bytes <= 0:
             raise SettingsError(f"the upload limit must be a positive number of bytes, got {self.max_upload_bytes!r}")
         if self.endpoint_dns_suffix is not None and not _DNS_SUFFIX.fullmatch(self.endpoint_dns_suffix):
@@ -162,6 +179,7 @@ ENV_VARS: Final[Mapping[str, str]] = {
     "external_connection_urls": "COFFER_EXTERNAL_CONNECTION_URLS",
     "upstream_ttl": "COFFER_UPSTREAM_TTL",
     "upstream_timeout": "COFFER_UPSTREAM_TIMEOUT",
+    "workers": "COFFER_WORKERS",
 }
 """Settings field -> its environment variable (the HTTP limits' are ``coffer.settings.http_limits.ENV_VARS``)."""
 
@@ -184,6 +202,13 @@ def _port(env: Mapping[str, str], name: str) -> int | None:
 
 def _bytes(env: Mapping[str, str], name: str) -> int | None:
     value = env_number(env, name, int, "a positive number of bytes", lambda v: v > 0)
+    return None if value is None else int(value)
+
+
+def _workers(env: Mapping[str, str], name: str) -> int | None:
+    value = env_number(
+        env, name, int, f"a whole number of worker processes (1 to {MAX_WORKERS})", lambda v: 1 <= v <= MAX_WORKERS
+    )
     return None if value is None else int(value)
 
 
@@ -212,6 +237,7 @@ _READERS: Final[Mapping[str, Any]] = {
     "cache_ttl": _seconds,
     "upstream_ttl": _seconds,
     "upstream_timeout": _seconds,
+    "workers": _workers,
     "external_connection_urls": lambda env, name: (
         None if _text(env, name) is None else parse_connection_urls(env[name].split(), name)
     ),
@@ -221,9 +247,12 @@ __all__ = [
     "DATA_FIELDS",
     "ENV_VARS",
     "LOG_FORMATS",
+    "MAX_DEFAULT_WORKERS",
+    "MAX_WORKERS",
     "HttpLimits",
     "Settings",
     "SettingsError",
+    "default_workers",
     "env_flag",
     "env_number",
 ]

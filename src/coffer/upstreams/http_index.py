@@ -25,6 +25,7 @@ import httpx
 
 from coffer.core.packages.package_store import PendingBlob
 from coffer.core.packages.upstreams import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
+from coffer.core.shared.blocking import may_block
 
 CHUNK = 1024 * 1024
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -135,6 +136,7 @@ class HttpIndex:
                 sink.write(chunk)
 
     def _request(self, url: str, what: str, headers: dict[str, str] | None = None) -> _Guarded:
+        may_block()
         if urlsplit(url).scheme not in ("http", "https"):
             raise UpstreamUnavailableError(f"{self._connection} lists {what} at a URL that is not http(s)")
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from coffer.core.codeartifact import token_format as tokens
 from coffer.core.codeartifact.deps import Deps
@@ -17,10 +17,10 @@ from coffer.core.shared.signing import KeyRing
 DEFAULT_DURATION = MAX_DURATION = MAX_SESSION_SECONDS
 MIN_DURATION = MIN_SESSION_SECONDS
 BEARER_SERVICE = "codeartifact.amazonaws.com"
+MAX_VERIFIED = 10_000  # verified tokens remembered (all forgotten when full)
 
 
-@dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(NamedTuple):
     token: str
     expiration: int  # epoch seconds, exactly the token's expiry
 
@@ -58,6 +58,9 @@ class AuthorizationTokenService:
         self._identities = identities
         self._key_ring = key_ring
         self._is_revoked = is_revoked
+        # tokens whose MAC was checked, by their exact text: a token presented again skips the decoding and
+        # the MAC (what can change, its key, expiry and revocation, is checked every time)
+        self._verified: dict[str, TokenClaims] = {}
 
     def issue(self, caller: Caller, domain: str, domain_owner: str | None, duration: int | None) -> IssuedToken:
         requested = check_duration(duration)
@@ -102,14 +105,19 @@ class AuthorizationTokenService:
     def verify(self, token: str, domain_owner: str, domain: str) -> tuple[TokenClaims, Caller]:
         """Check a token presented to a repository of ``domain_owner``/``domain`` and return the identity it
         acts for, with that identity's current policies (so a policy change cuts off issued tokens)."""
-        claims = tokens.verify(
-            self._key_ring(),
-            token,
-            now=self._d.clock(),
-            domain_owner=domain_owner,
-            domain=domain,
-            is_revoked=self._is_revoked,
-        )
+        ring, now = self._key_ring(), self._d.clock()
+        verified = self._verified.get(token)
+        if verified is not None:
+            claims = tokens.check_claims(
+                verified, ring, now=now, domain_owner=domain_owner, domain=domain, is_revoked=self._is_revoked
+            )
+        else:
+            claims = tokens.verify(
+                ring, token, now=now, domain_owner=domain_owner, domain=domain, is_revoked=self._is_revoked
+            )
+            if len(self._verified) >= MAX_VERIFIED:
+                self._verified.clear()
+            self._verified[token] = claims
         # A token minted by temporary credentials acts for that session (its session policies and tags, and
         # aws:TokenIssueTime, so a "revoke older sessions" deny also cuts off its tokens).
         caller = self._identities.caller_for_principal(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from coffer.core.identity.callers import Caller, Keys
+from coffer.core.identity.callers import MAX_DECISIONS, Caller, Keys
 from coffer.core.policy import Decision, PolicyDocument, RequestContext, denial_message, evaluate
 from coffer.core.shared.clock import Clock, iso_utc
 from coffer.core.shared.errors import AccessDeniedError
@@ -59,10 +59,24 @@ class Authorizer:
     ) -> Decision:
         """The policy engine's decision for ``action`` on ``resource`` with every policy the caller carries
         (identity, session) and the resource's policy."""
+        # When no policy involved reads a condition key (no Condition, no policy variable), the decision depends
+        # on the caller, action, resource and the policies alone: it is kept on the caller object, which the
+        # identity caches hand out (with the same policy objects) until they reload it, and reused while the
+        # resource policy is the same object too.
+        key = (action, resource, resource_account)
+        kept = caller.decisions.get(key)
+        if kept is not None and kept[0] is resource_policy:
+            return kept[1]
         request = self.request(caller, action, resource, extra_context)
         # The root user holds every identity-based permission of its account (the engine knows; it has no
         # policies of its own); resource-policy denies still apply, and across accounts it needs the resource policy.
-        return evaluate(request, caller.policies, resource_policy, resource_account, caller.session_policies)
+        decision = evaluate(request, caller.policies, resource_policy, resource_account, caller.session_policies)
+        if caller.decides_by_request_alone and (resource_policy is None or resource_policy.context_free):
+            decisions = caller.decisions
+            if len(decisions) >= MAX_DECISIONS:
+                decisions.clear()
+            decisions[key] = (resource_policy, decision)
+        return decision
 
     def require(
         self,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from coffer.core.policy import PolicyDocument, Principal, PrincipalKind
+from coffer.core.policy import Decision, PolicyDocument, Principal, PrincipalKind
 from coffer.core.policy.context import derived_keys
 from coffer.core.shared.arns import root_arn
 from coffer.core.shared.clock import iso_utc
@@ -16,6 +16,8 @@ Keys = Mapping[str, tuple[str, ...]]
 
 #: source IPs of one caller whose Caller objects are kept (see Caller.with_source_ip); emptied when full
 _MAX_SOURCE_IPS = 256
+#: decisions kept per caller object (see Authorizer.decide); emptied when full
+MAX_DECISIONS = 512
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,17 @@ class Caller:
         keys.update(self.own_condition_keys)
         self.__dict__["_condition_keys"] = (request_keys, keys)  # as cached_property writes; frozen fields untouched
         return keys
+
+    @cached_property
+    def decides_by_request_alone(self) -> bool:
+        """Whether every policy the caller carries is ``context_free`` (see ``Authorizer.decide``)."""
+        return all(p.context_free for p in self.policies) and all(p.context_free for p in self.session_policies or ())
+
+    @cached_property
+    def decisions(self) -> dict[tuple[str, str, str | None], tuple[PolicyDocument | None, Decision]]:
+        """Decisions kept for this caller (``Authorizer.decide``): (action, resource, resource account) ->
+        (the resource policy decided with, the decision)."""
+        return {}
 
     @cached_property
     def _by_source_ip(self) -> dict[str, Caller]:

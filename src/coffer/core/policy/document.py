@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, NoReturn
 
 from coffer.core.policy import variables
@@ -73,6 +74,12 @@ class PolicyDocument:
     statements: tuple[Statement, ...]
     version: str | None = None
     id: str | None = None
+
+    @cached_property
+    def context_free(self) -> bool:
+        """Whether the policy decides a request by its principal, action and resource alone: no Condition and
+        no policy variable reads a condition key, so the same request always gets the same decision from it."""
+        return not any(s.condition or s.resource_variables for s in self.statements)
 
 
 class _Number(str):

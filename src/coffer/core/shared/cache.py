@@ -3,18 +3,43 @@
 Used for what every request reads and almost nothing writes (identities, domains, resource policies): a change
 made by another process (``coffer admin``, another server on the same database) shows up within ``ttl``
 seconds; changes made through this process invalidate the entries at once.
+
+The worker processes of one server (``coffer serve --workers N``) share their invalidations
+(:func:`share_invalidations`): each counts the invalidations it makes, and every cache of a worker drops its
+entries when it sees that another worker has made one since it last looked. So a change made through any worker
+shows at once in all of them, as it does in a server of one process.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from coffer.core.shared.clock import Clock
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class SharedInvalidations(Protocol):
+    """The invalidations of the processes that serve the same data together."""
+
+    def elsewhere(self) -> int:
+        """How many the other processes have made (it only grows)."""
+
+    def made(self) -> None:
+        """Count one made by this process."""
+
+
+_shared: SharedInvalidations | None = None
+
+
+def share_invalidations(shared: SharedInvalidations | None) -> None:
+    """From now on every ``TtlCache`` of this process counts its invalidations in ``shared`` and drops its entries
+    when the other processes have made one since it last looked (None: each process for itself)."""
+    global _shared
+    _shared = shared
 
 
 class TtlCache(Generic[K, V]):
@@ -24,8 +49,19 @@ class TtlCache(Generic[K, V]):
         self._max = max_entries
         self._data: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        self._seen_elsewhere = 0
+
+    def _drop_if_changed_elsewhere(self) -> None:
+        shared = _shared
+        if shared is not None:
+            elsewhere = shared.elsewhere()
+            if elsewhere != self._seen_elsewhere:
+                with self._lock:
+                    self._data.clear()
+                self._seen_elsewhere = elsewhere
 
     def get_or_load(self, key: K, load: Callable[[K], V]) -> V:
+        self._drop_if_changed_elsewhere()
         hit = self._data.get(key)
         now = self._clock()
         if hit is not None and hit[0] > now:
@@ -39,6 +75,7 @@ class TtlCache(Generic[K, V]):
 
     def peek(self, key: K) -> V | None:
         """The value if it is cached and fresh; None otherwise (nothing is loaded)."""
+        self._drop_if_changed_elsewhere()
         hit = self._data.get(key)
         return hit[1] if hit is not None and hit[0] > self._clock() else None
 
@@ -48,3 +85,6 @@ class TtlCache(Generic[K, V]):
                 self._data.clear()
             else:
                 self._data.pop(key, None)
+        shared = _shared
+        if shared is not None:
+            shared.made()

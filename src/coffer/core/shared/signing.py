@@ -3,9 +3,35 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+_BLOCK = 64  # SHA-256's block size
+_INNER = bytes(x ^ 0x36 for x in range(256))
+_OUTER = bytes(x ^ 0x5C for x in range(256))
+
+
+def hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:
+    """HMAC-SHA256 under ``key`` (RFC 2104), as a function of the message: the key's inner and outer hash
+    states are computed once here, so each message costs two hash-state copies, not a new HMAC object
+    (``hmac.digest`` sets the key up again per call: twice the time, measured). Equal to
+    ``hmac.digest(key, message, "sha256")``."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(key.translate(_INNER))
+    outer = hashlib.sha256(key.translate(_OUTER))
+
+    def mac(message: bytes) -> bytes:
+        i = inner.copy()
+        i.update(message)
+        o = outer.copy()
+        o.update(i.digest())
+        return o.digest()
+
+    return mac
 
 
 @dataclass(frozen=True)
@@ -13,6 +39,11 @@ class SigningKey:
     key_id: str
     secret: bytes
     created_at: float
+    #: HMAC-SHA256 under ``secret`` (see ``hmac_sha256``)
+    mac: Callable[[bytes], bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mac", hmac_sha256(self.secret))
 
     @staticmethod
     def generate(created_at: float) -> SigningKey:

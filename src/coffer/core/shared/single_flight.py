@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from coffer.core.shared.blocking import may_block
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -31,6 +33,7 @@ class SingleFlight(Generic[K, V]):
     def do(self, key: K, fn: Callable[[], V], *, wait: float | None = None) -> V:
         """``fn()``, or the outcome of the call of ``key`` under way (its value, or its exception raised again).
         ``wait``: the longest a follower waits (then it raises ``TimeoutError``)."""
+        may_block()  # a flight is for slow calls, and a follower waits for another thread
         with self._lock:
             call = self._calls.get(key)
             leader = call is None

@@ -33,6 +33,7 @@ from coffer.core.packages.npm_names import NpmName, clean_version, parse_name
 from coffer.core.packages.package_models import PackageRef, PackageView, RepoRef
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.package_store import PendingBlob
+from coffer.core.shared.blocking import run_inline_first
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import CofferError
 from coffer.formats.auth import TokenAuthenticator
@@ -120,7 +121,7 @@ class NpmEndpoint:
             return refuse(404, f"No such repository: {public_path(request.scope, request.url.path)}")
         rest: str = request.path_params.get("rest") or ""
         if request.method.upper() in _READ_METHODS:
-            return await run_in_threadpool(self._handle_read, request, location, rest)
+            return await run_inline_first(self._handle_read, request, location, rest)
         repo = location.repo
         try:
             auth = await self._auth.authenticate(request.headers, repo.domain_owner, repo.domain)

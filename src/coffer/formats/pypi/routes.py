@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
@@ -26,6 +25,7 @@ from coffer.core.packages.package_models import RepoRef
 from coffer.core.packages.package_service import PackageService
 from coffer.core.packages.pypi_dists import METADATA_SUFFIX
 from coffer.core.packages.pypi_names import canonical_version, is_valid_name, normalize_name
+from coffer.core.shared.blocking import run_inline_first
 from coffer.core.shared.clock import Clock
 from coffer.core.shared.errors import CofferError
 from coffer.formats.auth import TokenAuthenticator
@@ -33,6 +33,7 @@ from coffer.formats.blob_responses import send_blob
 from coffer.formats.host_style import public_path
 from coffer.formats.locations import Location, parse_location, repository_routes
 from coffer.formats.pypi import simple
+from coffer.formats.pypi.page_cache import PageCache
 from coffer.formats.pypi.upload import Uploader
 from coffer.formats.responses import plain, refusal, to_response
 from coffer.request_context import note_principal
@@ -60,6 +61,7 @@ class PypiEndpoint:
         self._packages = packages
         self._auth = authenticator
         self._upload = Uploader(packages, clock, max_file_bytes=max_upload_bytes)
+        self._pages = PageCache()
 
     def routes(self) -> list[BaseRoute]:
         return repository_routes(PREFIX, self.handle)
@@ -70,9 +72,9 @@ class PypiEndpoint:
             return _no_such_resource(request)
         method = request.method.upper()
         if method in _READ_METHODS:
-            # One worker-thread hop for the whole read (token, authorization, lookup): most of it is served from
-            # the services' one-second caches, and what is not reads the database off the event loop.
-            return await run_in_threadpool(self._handle_read, request, location)
+            # On the event loop when the services' caches hold all of it (token, authorization, lookup), else on
+            # a worker thread, where what is not cached is read from the database (coffer.core.shared.blocking)
+            return await run_inline_first(self._handle_read, request, location)
         # A write: any answer before the upload handler reads the body closes the connection, which cannot carry
         # another request while the unread body is still arriving.
         repo = location.repo
@@ -134,8 +136,11 @@ class PypiEndpoint:
         return media_type
 
     def _page(self, page: simple.Page, media_type: str) -> Response:
+        return self._page_response(simple.render(page, media_type), media_type)
+
+    def _page_response(self, body: bytes, media_type: str) -> Response:
         return Response(
-            simple.render(page, media_type),
+            body,
             media_type=simple.CONTENT_TYPES[media_type],
             headers={"Vary": "Accept", "Cache-Control": "private, max-age=0"},
         )
@@ -151,10 +156,13 @@ class PypiEndpoint:
         media_type = self._negotiate(request)
         if isinstance(media_type, Response):
             return media_type
-        versions = self._packages.index_versions(repo, FORMAT, None, name)
-        if not versions:
+        view = self._packages.package_view(repo, FORMAT, None, name)
+        if not view.versions:
             return plain(404, f"No versions of {name} in {repo.domain}/{repo.name} or its upstreams")
-        return self._page(simple.project_page(name, versions), media_type)
+        body = self._pages.get(
+            (repo, name, media_type), view, lambda: simple.render(simple.project_page(name, view.versions), media_type)
+        )
+        return self._page_response(body, media_type)
 
     # --- files -------------------------------------------------------------------------------------------
 

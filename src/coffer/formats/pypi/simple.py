@@ -7,6 +7,7 @@ and sha256 hashes. Versions Coffer does not list (not Published) never reach the
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Iterable, Sequence
@@ -66,6 +67,7 @@ def _parse_accept(header: str) -> list[tuple[str, float]]:
     return ranges
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few headers: pip's, uv's, a browser's
 def choose_media_type(accept: str | None) -> str | None:
     """The representation to send for an ``Accept`` header (quality values honoured, the most specific range
     deciding for each type); ``text/html`` when absent; None when nothing offered is acceptable (406)."""

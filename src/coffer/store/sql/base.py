@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 
+from coffer.core.shared.blocking import may_block
 from coffer.core.shared.errors import ValidationError
 from coffer.store.engine import writer
 from coffer.store.secrets import SecretCipher
@@ -132,11 +133,13 @@ class SqlBase:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        may_block()  # a request tried on the event loop goes to a worker thread (coffer.core.shared.blocking)
         with self._reader.begin() as conn:
             yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        may_block()
         with self._writer.begin() as conn:
             yield conn
 

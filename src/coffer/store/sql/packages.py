@@ -25,6 +25,15 @@ from coffer.store.sql.base import (
     row_values,
     starts_with,
 )
+from coffer.store.sql.package_queries import (
+    GET_PACKAGE,
+    GET_PACKAGE_TAGS,
+    GET_VERSION,
+    LIST_ASSETS,
+    LIST_PACKAGE_ASSETS,
+    list_versions_statement,
+    package_params,
+)
 from coffer.store.sql.repositories import lookup_repository_id, no_repository
 
 _BLOB_BATCH: Final = 500
@@ -249,12 +258,7 @@ class SqlPackages(SqlBase):
 
     def get_package(self, ref: PackageRef) -> Package | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(packages)
-                .join(repositories, packages.c.repository_id == repositories.c.id)
-                .join(domains, repositories.c.domain_id == domains.c.id)
-                .where(_package_where(ref))
-            ).one_or_none()
+            row = conn.execute(GET_PACKAGE, package_params(ref)).one_or_none()
         return None if row is None else _to_package(ref.repo, row)
 
     def list_packages(
@@ -305,12 +309,7 @@ class SqlPackages(SqlBase):
 
     def get_version(self, ref: PackageRef, version: str) -> PackageVersion | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(package_versions).where(
-                    package_versions.c.package_id == _package_id_select(ref).scalar_subquery(),
-                    package_versions.c.version == version,
-                )
-            ).one_or_none()
+            row = conn.execute(GET_VERSION, package_params(ref, version=version)).one_or_none()
         return None if row is None else _to_version(ref, row)
 
     def list_versions(
@@ -318,22 +317,19 @@ class SqlPackages(SqlBase):
     ) -> Page[PackageVersion]:
         """``status`` matches exactly when given; ``after``/``next_key`` are opaque."""
         check_limit(limit)
-        pv = package_versions
-        stmt = select(pv).where(pv.c.package_id == _package_id_select(ref).scalar_subquery())
+        params = package_params(ref, limit=limit + 1)
+        stmt = list_versions_statement(status=status is not None, after=after is not None)
         if status is not None:
-            stmt = stmt.where(pv.c.status == status)
+            params["status"] = status
         if after is not None:
             a_time, a_version = decode_key(after, 2)
             try:
                 published = float(a_time)
             except ValueError as exc:
                 raise ValidationError("The pagination token is invalid") from exc
-            stmt = stmt.where(
-                or_(pv.c.published_time > published, and_(pv.c.published_time == published, pv.c.version > a_version))
-            )
-        stmt = stmt.order_by(pv.c.published_time, pv.c.version).limit(limit + 1)
+            params["after_time"], params["after_version"] = published, a_version
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, params).all()
         items = tuple(_to_version(ref, r) for r in rows[:limit])
         next_key = None
         if len(rows) > limit:
@@ -343,23 +339,13 @@ class SqlPackages(SqlBase):
 
     def list_assets(self, ref: PackageRef, version: str) -> list[Asset]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(assets)
-                .where(assets.c.version_id == _version_id_select(ref, version).scalar_subquery())
-                .order_by(assets.c.name)
-            ).all()
+            rows = conn.execute(LIST_ASSETS, package_params(ref, version=version)).all()
         return [_to_asset(r) for r in rows]
 
     def list_package_assets(self, ref: PackageRef) -> dict[str, list[Asset]]:
         """One query: the assets joined to their versions of the package."""
-        pv = package_versions
         with self._read() as conn:
-            rows = conn.execute(
-                select(assets, pv.c.version.label("version_number"))
-                .join(pv, assets.c.version_id == pv.c.id)
-                .where(pv.c.package_id == _package_id_select(ref).scalar_subquery())
-                .order_by(pv.c.version, assets.c.name)
-            ).all()
+            rows = conn.execute(LIST_PACKAGE_ASSETS, package_params(ref)).all()
         found: dict[str, list[Asset]] = {}
         for row in rows:
             found.setdefault(row.version_number, []).append(_to_asset(row))
@@ -418,11 +404,7 @@ class SqlPackages(SqlBase):
 
     def get_package_tags(self, ref: PackageRef) -> dict[str, str]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(package_tags.c.tag, package_tags.c.version)
-                .where(package_tags.c.package_id == _package_id_select(ref).scalar_subquery())
-                .order_by(package_tags.c.tag)
-            ).all()
+            rows = conn.execute(GET_PACKAGE_TAGS, package_params(ref)).all()
         return {r.tag: r.version for r in rows}
 
     def set_package_tag(self, ref: PackageRef, tag: str, version: str) -> None:

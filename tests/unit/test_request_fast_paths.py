@@ -1,0 +1,246 @@
+"""The read path's shortcuts: requests served on the event loop while nothing blocks, verified tokens and
+policy decisions kept, simple pages kept rendered. Each must give exactly the answer of the long way."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from coffer.core.codeartifact.authorization_tokens import AuthorizationTokenService
+from coffer.core.codeartifact.token_format import (
+    ExpiredTokenError,
+    RevokedTokenError,
+    UnknownSigningKeyError,
+    WrongDomainError,
+)
+from coffer.core.identity.authorizer import Authorizer
+from coffer.core.identity.key_resolution import IdentityService
+from coffer.core.policy import parse_policy
+from coffer.core.shared.blocking import WouldBlock, may_block, no_blocking, run_inline_first
+from coffer.core.shared.signing import KeyRing, SigningKey
+from coffer.formats.pypi.page_cache import PageCache
+from coffer.store.sql_store import SqlStore
+from tests.unit.package_services import DOMAIN, OWNER, REGION, caller, make_deps
+
+# --- served on the event loop while nothing blocks -----------------------------------------------------------
+
+
+def test_work_that_never_blocks_runs_on_the_event_loop() -> None:
+    threads: list[threading.Thread] = []
+
+    def work(x: int) -> int:
+        threads.append(threading.current_thread())
+        return x * 2
+
+    assert asyncio.run(run_inline_first(work, 21)) == 42
+    assert threads == [threading.main_thread()]
+
+
+def test_work_that_would_block_runs_again_on_a_worker_thread() -> None:
+    threads: list[threading.Thread] = []
+
+    def work() -> str:
+        threads.append(threading.current_thread())
+        may_block()
+        return "read"
+
+    assert asyncio.run(run_inline_first(work)) == "read"
+    assert threads[0] is threading.main_thread()
+    assert len(threads) == 2 and threads[1] is not threading.main_thread()
+
+
+def test_would_block_passes_through_except_exception() -> None:
+    """An upstream failure handler (``except Exception``) must not take the signal for an error."""
+
+    def work() -> str:
+        try:
+            may_block()
+        except Exception:
+            return "stale copy"
+        return "fresh"
+
+    with no_blocking(), pytest.raises(WouldBlock):
+        work()
+    assert asyncio.run(run_inline_first(work)) == "fresh"
+
+
+def test_errors_of_the_work_propagate_from_either_attempt() -> None:
+    def fails_inline() -> None:
+        raise ValueError("bad")
+
+    def fails_on_thread() -> None:
+        may_block()
+        raise KeyError("gone")
+
+    with pytest.raises(ValueError, match="bad"):
+        asyncio.run(run_inline_first(fails_inline))
+    with pytest.raises(KeyError):
+        asyncio.run(run_inline_first(fails_on_thread))
+
+
+def test_the_store_never_reads_under_no_blocking(store: SqlStore) -> None:
+    with no_blocking(), pytest.raises(WouldBlock):
+        store.list_accounts()
+    assert store.list_accounts() == []  # and it reads normally otherwise
+
+
+# --- verified tokens -------------------------------------------------------------------------------------------
+
+
+class _Revocations:
+    def __init__(self) -> None:
+        self.revoked: set[str] = set()
+
+    def __call__(self, token_id: str) -> bool:
+        return token_id in self.revoked
+
+
+class _Issued:
+    """A token service with an issued token; ``ring[0]`` is its key ring, ``now[0]`` its clock."""
+
+    def __init__(self, store: SqlStore) -> None:
+        deps = make_deps(store)
+        self.ring = [KeyRing([SigningKey.generate(0.0)])]
+        self.now = [float(deps.clock())]
+        self.revocations = _Revocations()
+        deps = type(deps)(
+            store=store, clock=lambda: self.now[0], region=REGION, authorizer=deps.authorizer, paginator=deps.paginator
+        )
+        who = caller({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+        identities = IdentityService(store, deps.clock)
+        identities.caller_for_principal = lambda arn, pid, sit: who  # type: ignore[method-assign]
+        self.service = AuthorizationTokenService(deps, identities, lambda: self.ring[0], is_revoked=self.revocations)
+        self.issued = self.service.issue(who, DOMAIN, OWNER, 900)
+
+    def verify(self, domain: str = DOMAIN) -> Any:
+        return self.service.verify(self.issued.token, OWNER, domain)[0]
+
+
+def test_a_token_seen_before_is_still_checked_for_revocation_domain_and_key(store: SqlStore) -> None:
+    t = _Issued(store)
+    claims = t.verify()  # the long way, remembered
+    assert t.verify() == claims  # the short way
+    with pytest.raises(WrongDomainError):
+        t.verify("other")
+    t.revocations.revoked.add(claims.token_id)
+    with pytest.raises(RevokedTokenError):
+        t.verify()
+    t.revocations.revoked.clear()
+    t.ring[0] = KeyRing([SigningKey.generate(1.0)])  # the signing key retired
+    with pytest.raises(UnknownSigningKeyError):
+        t.verify()
+
+
+def test_a_token_seen_before_expires_on_time(store: SqlStore) -> None:
+    t = _Issued(store)
+    t.now[0] = float(t.issued.expiration - 1)
+    t.verify()
+    t.now[0] = float(t.issued.expiration)
+    with pytest.raises(ExpiredTokenError):
+        t.verify()
+
+
+# --- decisions kept on the caller ------------------------------------------------------------------------------
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+RESOURCE = f"arn:aws:codeartifact:{REGION}:{OWNER}:domain/{DOMAIN}"
+
+
+def _resource_policy(effect: str, condition: dict[str, Any] | None = None) -> Any:
+    statement: dict[str, Any] = {
+        "Effect": effect,
+        "Principal": {"AWS": f"arn:aws:iam::{OWNER}:root"},
+        "Action": "codeartifact:*",
+        "Resource": "*",
+    }
+    if condition:
+        statement["Condition"] = condition
+    return parse_policy(json.dumps({"Version": "2012-10-17", "Statement": [statement]}), "resource")
+
+
+def test_a_kept_decision_follows_a_new_resource_policy() -> None:
+    authorizer = Authorizer(lambda: 1_700_000_000.0, REGION)
+    who = caller(ALLOW_ALL)
+    allow = _resource_policy("Allow")
+    deny = _resource_policy("Deny")
+    assert authorizer.decide(who, "codeartifact:ReadFromRepository", RESOURCE, resource_policy=allow).allowed
+    assert authorizer.decide(who, "codeartifact:ReadFromRepository", RESOURCE, resource_policy=allow).allowed
+    assert not authorizer.decide(who, "codeartifact:ReadFromRepository", RESOURCE, resource_policy=deny).allowed
+    assert authorizer.decide(who, "codeartifact:ReadFromRepository", RESOURCE, resource_policy=None).allowed
+
+
+def test_a_decision_that_reads_the_request_is_never_kept() -> None:
+    now = [1_700_000_000.0]
+    authorizer = Authorizer(lambda: now[0], REGION)
+    who = caller(ALLOW_ALL)
+    until = _resource_policy("Deny", {"DateGreaterThan": {"aws:CurrentTime": "2023-11-14T22:20:00Z"}})
+    action = "codeartifact:ReadFromRepository"
+    assert authorizer.decide(who, action, RESOURCE, resource_policy=until).allowed  # 22:13:20, before
+    now[0] += 3600
+    assert not authorizer.decide(who, action, RESOURCE, resource_policy=until).allowed  # an hour later: denied
+    assert who.decisions == {}
+
+    by_ip = caller(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                }
+            ],
+        }
+    )
+    assert authorizer.decide(by_ip.with_source_ip("10.1.2.3"), action, RESOURCE).allowed
+    assert not authorizer.decide(by_ip.with_source_ip("192.168.1.1"), action, RESOURCE).allowed
+    assert authorizer.decide(by_ip.with_source_ip("10.1.2.3"), action, RESOURCE).allowed
+
+
+def test_kept_decisions_are_per_action_and_resource() -> None:
+    authorizer = Authorizer(lambda: 1_700_000_000.0, REGION)
+    who = caller(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "codeartifact:ReadFromRepository", "Resource": RESOURCE}],
+        }
+    )
+    assert authorizer.decide(who, "codeartifact:ReadFromRepository", RESOURCE).allowed
+    assert not authorizer.decide(who, "codeartifact:PublishPackageVersion", RESOURCE).allowed
+    assert not authorizer.decide(who, "codeartifact:ReadFromRepository", RESOURCE + "x").allowed
+    assert authorizer.decide(who, "codeartifact:ReadFromRepository", RESOURCE).allowed
+
+
+# --- simple pages kept rendered --------------------------------------------------------------------------------
+
+
+def test_a_page_is_rendered_again_for_another_view_object() -> None:
+    cache = PageCache()
+    renders: list[int] = []
+    view_a, view_b = object(), object()
+
+    def render(n: int) -> bytes:
+        renders.append(n)
+        return b"page %d" % n
+
+    assert cache.get("k", view_a, lambda: render(1)) == b"page 1"
+    assert cache.get("k", view_a, lambda: render(2)) == b"page 1"
+    assert cache.get("k", view_b, lambda: render(3)) == b"page 3"
+    assert renders == [1, 3]
+
+
+def test_the_page_cache_is_bounded_by_bytes_and_count() -> None:
+    cache = PageCache(max_pages=3, max_bytes=800)
+    views = [object() for _ in range(10)]
+    for i, view in enumerate(views):
+        cache.get(i, view, lambda: b"x" * 90)
+    assert len(cache._kept) == 3
+    big = PageCache(max_pages=100, max_bytes=800)
+    for i, view in enumerate(views):
+        big.get(i, view, lambda: b"x" * 99)
+    assert big._bytes <= 800
