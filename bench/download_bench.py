@@ -13,9 +13,11 @@ Each round measures Coffer (with its token, ``Authorization: Basic``) and pypise
 and prints MB/s (10^6 bytes), the server's CPU seconds and MB per server CPU-second (what matters on a shared
 machine). Before the load, one download from each server is checked against the file's SHA-256.
 
-``measure_download(url, headers, connections, seconds)`` is the load itself, for other benchmarks: blocking sockets,
-one thread per connection, each body received into a reused buffer (``recv_into``), every response checked (200,
-the full Content-Length). It returns bytes per second.
+The load is bench/download_load.py's (one client process, a thread per connection, bodies received into a reused
+buffer; its ``measure_download(url, headers, connections, seconds)`` is the one-call form bench/compare.py uses),
+driven here so that the server's CPU is read at the edges of the measured window itself. The CPU is split into
+user and kernel time: with ``sendfile`` most of what is left is the kernel's TCP work and the app's per-request
+path (token, authorization, lookup).
 """
 
 from __future__ import annotations
@@ -23,13 +25,10 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -37,133 +36,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from download_load import download_request, measure_download, worker_main
+from pypi_index import Clients
 
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache" / "download"
-BUFFER = 1 << 20
-HEAD_LIMIT = 64 * 1024
 
 
 class DownloadError(RuntimeError):
     pass
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# the load
-
-
-def _request_bytes(url: str, headers: dict[str, str]) -> tuple[str, int, bytes]:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http" or parts.hostname is None:
-        raise ValueError(f"not a plain http URL: {url}")
-    port = parts.port or 80
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", "User-Agent: coffer-download-bench"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return parts.hostname, port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _head_fields(head: bytes) -> tuple[int, int, bool]:
-    """(status, Content-Length, the server closes the connection) of a response head (without its blank line)."""
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length = -1
-    close = lines[0].startswith(b"HTTP/1.0")
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"connection" and b"close" in value.lower():
-            close = True
-    if length < 0:
-        raise DownloadError(f"response without Content-Length (status {status})")
-    return status, length, close
-
-
-class _Connection(threading.Thread):
-    """One keep-alive connection fetching the same URL until ``deadline`` (``time.perf_counter``)."""
-
-    def __init__(self, host: str, port: int, request: bytes, deadline: float) -> None:
-        super().__init__(daemon=True)
-        self.host, self.port, self.request, self.deadline = host, port, request, deadline
-        self.received = 0  # body bytes
-        self.responses = 0
-        self.error: str | None = None
-
-    def run(self) -> None:
-        try:
-            self._run()
-        except (OSError, DownloadError, ValueError, IndexError) as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
-
-    def _run(self) -> None:
-        buffer = bytearray(BUFFER)
-        view = memoryview(buffer)
-        clock = time.perf_counter
-        sock: socket.socket | None = None
-        try:
-            while clock() < self.deadline:
-                if sock is None:
-                    sock = socket.create_connection((self.host, self.port), timeout=30)
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.sendall(self.request)
-                # the head, and whatever part of the body came with it
-                got = 0
-                while True:
-                    n = sock.recv_into(view[got:HEAD_LIMIT])
-                    if not n:
-                        raise DownloadError("connection closed before the response head")
-                    got += n
-                    end = buffer.find(b"\r\n\r\n", 0, got)
-                    if end >= 0:
-                        break
-                    if got >= HEAD_LIMIT:
-                        raise DownloadError("response head too long")
-                status, length, close = _head_fields(bytes(buffer[:end]))
-                if status != 200:
-                    raise DownloadError(f"HTTP {status}: {bytes(buffer[end + 4 : got])[:200]!r}")
-                body = got - end - 4
-                if body > length:
-                    raise DownloadError("more bytes than the Content-Length")
-                self.received += body
-                while body < length:
-                    n = sock.recv_into(view[: min(BUFFER, length - body)])
-                    if not n:
-                        raise DownloadError(f"connection closed after {body} of {length} body bytes")
-                    body += n
-                    self.received += n
-                    if clock() >= self.deadline:
-                        return  # mid-body: the bytes so far count, the connection is dropped
-                self.responses += 1
-                if close:
-                    sock.close()
-                    sock = None
-        finally:
-            if sock is not None:
-                sock.close()
-
-
-def measure_download(url: str, headers: dict[str, str], connections: int, seconds: float) -> float:
-    """Bytes per second of response bodies received by ``connections`` keep-alive connections, each fetching ``url``
-    (a plain ``http://`` URL, with ``headers`` added to every request) again and again for ``seconds``. Any error
-    (a status other than 200, a short body, a refused connection) raises :class:`DownloadError`."""
-    host, port, request = _request_bytes(url, headers)
-    started = time.perf_counter()
-    threads = [_Connection(host, port, request, started + seconds) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    errors = [t.error for t in threads if t.error]
-    if errors:
-        raise DownloadError(f"{len(errors)} of {connections} connections failed: {errors[0]}")
-    if not any(t.responses for t in threads):
-        raise DownloadError(f"no complete response in {seconds:g} s")
-    return sum(t.received for t in threads) / elapsed
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -242,19 +123,8 @@ def coffer_target(tmp: Path, wheel: Path, server_cpus: list[int] | None) -> tupl
 def pypiserver_target(tmp: Path, wheel: Path, server_cpus: list[int] | None) -> tuple[Target, Callable[[], None]]:
     from pypi_bench import setup_pypiserver
 
-    process, index, _ = setup_pypiserver(tmp, [wheel], server_cpus)
-
-    def stop() -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    url = f"http://{index.host}:{index.port}/packages/{wheel.name}"
-    return Target("pypiserver", url, {}, process.pid), stop
+    peer, _ = setup_pypiserver(tmp, [wheel], server_cpus)
+    return Target("pypiserver", f"{peer.url}/packages/{wheel.name}", {}, peer.process.pid), peer.stop
 
 
 def _project(wheel: Path) -> str:
@@ -271,13 +141,23 @@ def check_content(target: Target, sha256: str) -> None:
         raise DownloadError(f"{target.name} served other bytes than the file ({digest.hexdigest()} != {sha256})")
 
 
-def measure(target: Target, rnd: int, connections: int, seconds: float) -> Sample:
-    measure_download(target.url, target.headers, connections, min(1.0, seconds))  # warm-up
-    (user0, system0), client0 = target.cpu(), time.process_time()
-    rate = measure_download(target.url, target.headers, connections, seconds)
+def measure(clients: Clients, target: Target, rnd: int, connections: int, seconds: float) -> Sample:
+    """One phase: a 0.5 s ramp, then ``seconds`` measured; the server's CPU read at the window's edges."""
+    host, port, request = download_request(target.url, target.headers)
+    measure_from = time.perf_counter() + 0.5
+    until = measure_from + seconds
+    clients.start(host, port, request, connections, measure_from, until)
+    time.sleep(max(0.0, measure_from - time.perf_counter()))
+    user0, system0 = target.cpu()
+    time.sleep(max(0.0, until - time.perf_counter()))
     user, system = target.cpu()
+    (message,) = clients.results()
+    if message["errors"]:
+        raise DownloadError(f"{target.name}: {message['errors']} failed downloads: {message['error_samples']}")
     server = user - user0 + system - system0
-    return Sample(target.name, rnd, rate, server, system - system0, time.process_time() - client0, seconds)
+    return Sample(
+        target.name, rnd, message["bytes"] / seconds, server, system - system0, message["cpu_seconds"], seconds
+    )
 
 
 def main() -> int:
@@ -301,6 +181,7 @@ def main() -> int:
         flush=True,
     )
     stops: list[Callable[[], None]] = []
+    clients: Clients | None = None
     samples: list[Sample] = []
     with bench_lock(), tempfile.TemporaryDirectory(prefix="coffer-download-bench-") as tmpname:
         tmp = Path(tmpname)
@@ -313,13 +194,14 @@ def main() -> int:
                 target, stop = pypiserver_target(tmp, wheel, server_cpus)
                 stops.append(stop)
                 targets.append(target)
-            if client_cpus:
-                os.sched_setaffinity(0, client_cpus)
             for target in targets:
                 check_content(target, sha256)
+            clients = Clients(1, client_cpus, worker=worker_main)
+            for target in targets:
+                measure(clients, target, -1, args.connections, min(1.0, args.seconds))  # warm-up
             for rnd in range(args.rounds):
                 for target in targets if rnd % 2 == 0 else targets[::-1]:
-                    s = measure(target, rnd, args.connections, args.seconds)
+                    s = measure(clients, target, rnd, args.connections, args.seconds)
                     samples.append(s)
                     print(
                         f"  round {rnd + 1} {s.name:10} {s.bytes_per_second / 1e6:8,.0f} MB/s  server CPU "
@@ -328,10 +210,12 @@ def main() -> int:
                         f"{s.client_cpu / s.seconds:4.0%}",
                         flush=True,
                     )
-        except (DownloadError, httpx.HTTPError, subprocess.SubprocessError) as exc:
+        except (DownloadError, RuntimeError, httpx.HTTPError, subprocess.SubprocessError) as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 2
         finally:
+            if clients is not None:
+                clients.close()
             for stop in stops:
                 stop()
     print("medians:")
@@ -341,6 +225,9 @@ def main() -> int:
         per_cpu = statistics.median(s.per_cpu_second for s in mine) / 1e6
         print(f"  {name:10} {rate:8,.0f} MB/s  {per_cpu:8,.0f} MB per server CPU-s")
     return 0
+
+
+__all__ = ["Sample", "Target", "measure", "measure_download"]
 
 
 if __name__ == "__main__":
