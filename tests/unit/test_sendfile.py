@@ -18,7 +18,8 @@ import uvloop
 from uvicorn.protocols.http.flow_control import FlowControl
 
 from coffer.formats.page_cache import in_memory, read_into_cache
-from coffer.http.sendfile import FileShorterThanExpected, SocketFileSender
+from coffer.http import sendfile as sendfile_module
+from coffer.http.sendfile import PIECE, FileShorterThanExpected, SocketFileSender
 
 MB = 1024 * 1024
 LOOPS = {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
@@ -205,5 +206,37 @@ def test_the_page_cache_probe(tmp_path: Path) -> None:
         read_into_cache(os.dup(fd), 0, 4 * MB, close=True)
         assert in_memory(fd, 0, 4 * MB)
         assert in_memory(fd, 0, 0) and in_memory(fd, 17, 1)
+    finally:
+        os.close(fd)
+
+
+def test_pages_not_in_memory_are_read_in_a_thread_first(
+    loop: asyncio.AbstractEventLoop, blob: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, data = blob
+    reads: list[tuple[int, int]] = []
+
+    def counted(fd: int, offset: int, size: int, *, close: bool = False) -> None:
+        reads.append((offset, size))
+        read_into_cache(fd, offset, size, close=close)
+
+    monkeypatch.setattr(sendfile_module, "read_into_cache", counted)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        if in_memory(fd, 0, len(data)):
+            pytest.skip("this file system does not say whether pages are cached (no RWF_NOWAIT)")
+        server, client, run = connected(loop, rcvbuf=4 * MB)
+        assert server.sender is not None
+        received = bytearray()
+        reader = threading.Thread(target=read_all, args=(client, len(data), 0.0, received))
+        reader.start()
+        assert run(server.sender.send(fd, 0, len(data))) == len(data)
+        reader.join(30)
+        assert bytes(received) == data
+        assert reads and reads[0] == (0, PIECE)  # once per piece not in memory, before it is sent
+        assert len(reads) <= len(data) // PIECE
+        client.close()
     finally:
         os.close(fd)
