@@ -9,9 +9,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import pytest
+import uvicorn
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
@@ -65,3 +72,75 @@ def test_uvicorn_creates_each_task_through_the_method_the_protocol_overrides() -
     # the app gets the cycle's send, looked up when the task runs (after adopt changed the class)
     assert "self.scope, self.receive, self.send" in inspect.getsource(RequestResponseCycle.run_asgi)
     assert "cycle.run_asgi(app)" in inspect.getsource(HttpToolsProtocol._start_asgi_task)
+
+
+# --- the extension's messages on a real uvicorn server --------------------------------------------------------
+
+
+class App:
+    """Answers ``/<case>`` with the file in zerocopysend messages, as the case says."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.extensions: list[object] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.extensions.append(scope.get("extensions"))
+        case = scope["path"].strip("/")
+        size = os.path.getsize(self.path)
+        with open(self.path, "rb") as f:
+            if case == "whole":  # Content-Length, no offset or count: from the file's position to its end
+                f.seek(100)
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-length", b"%d" % (size - 100))],
+                    }
+                )
+                await send({"type": ZERO_COPY, "file": f})
+                assert f.tell() == size  # the position moved on, as a read would
+            elif case == "chunked":  # no Content-Length: chunks, a file's part in each, then the end
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": ZERO_COPY, "file": f, "offset": 0, "count": 10, "more_body": True})
+                await send({"type": "http.response.body", "body": b"|", "more_body": True})
+                await send({"type": ZERO_COPY, "file": f.fileno(), "offset": size - 5, "count": 5, "more_body": False})
+            elif case == "too-long":
+                await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]})
+                await send({"type": ZERO_COPY, "file": f, "offset": 0, "count": 6})
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, bytes, App]]:
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    path = tmp_path_factory.mktemp("zc") / "file"
+    path.write_bytes(data)
+    app = App(str(path))
+    sock = socket.create_server(("127.0.0.1", 0))
+    config = uvicorn.Config(app, http=GuardedHttpToolsProtocol, loop="uvloop", lifespan="off", log_level="critical")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}", data, app
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_the_messages_on_the_wire(served: tuple[str, bytes, App]) -> None:
+    url, data, app = served
+    with httpx.Client(base_url=url, timeout=30) as http:
+        r = http.get("/whole")
+        assert (r.status_code, r.content) == (200, data[100:])
+        assert app.extensions[-1] == {ZERO_COPY: {}}
+        r = http.get("/chunked")
+        assert r.headers["transfer-encoding"] == "chunked"
+        assert r.content == data[:10] + b"|" + data[-5:]
+        r = http.head("/whole")
+        assert (r.status_code, r.content, r.headers["content-length"]) == (200, b"", str(len(data) - 100))
+        assert http.get("/whole").content == data[100:]  # the connection carries on after each
+    with pytest.raises(httpx.RemoteProtocolError):  # more than the Content-Length: the connection is dropped
+        httpx.get(url + "/too-long", timeout=30)
