@@ -118,6 +118,7 @@ COLUMNS = ("coffer", "pypiserver", "devpi", "verdaccio")
 SIMPLE_PROJECT = "requests"
 DOWNLOAD_PROJECT = "botocore"
 SIMPLE_CONNECTIONS = 16
+SIGNATURE_SECONDS = 300  # how long the server accepts a SigV4 signature (X-Amz-Date skew)
 INSTALL_AIM = 0.95  # Coffer's install time at most 0.95x the faster peer's
 SIMPLE_AIM = 10.0  # simple page req/s at least 10x pypiserver's
 DOWNLOAD_AIM = 1.0  # MB/s at least the faster peer's
@@ -547,6 +548,9 @@ def wrk_loads(
     """The workers phases with wrk: each token phase sends one request signed right before it (valid 5 minutes; the
     server verifies every signature in full, it caches nothing keyed on one), each simple-page phase the Python
     client's request; the server's answer to it checked first."""
+    longest = args.ramp + max(args.seconds, args.warmup)
+    if longest > SIGNATURE_SECONDS - 30:
+        raise BenchError(f"a wrk token phase of {longest:g} s would outlive its signature ({SIGNATURE_SECONDS} s)")
     running.clients.append(wrk)
 
     def token(name: str, rnd: int) -> Phase:
