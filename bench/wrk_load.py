@@ -1,7 +1,7 @@
 """wrk (the C HTTP benchmarking tool, Debian package ``wrk``) as a load client: compare.py's workers rows.
 
-The Python clients (bench/loadgen.py, bench/pypi_index.py) cost about 100 us of CPU per request. On a 2-core machine
-whose two server workers want both cores that share of the CPUs bounds the figure; wrk costs about a third of it.
+The Python clients (bench/loadgen.py, bench/pypi_index.py) cost 50-110 us of CPU per request here. On a 2-core
+machine whose two server workers want both cores that share of the CPUs bounds the figure; wrk costs 30-50 us.
 One wrk process per phase (``Wrk.start``, then ``Wrk.results``, as ``pypi_bench.measure`` drives client processes):
 
 - the request is fixed for the phase: the bytes a Python client would send (``Request.parse``), given to wrk through
@@ -14,9 +14,10 @@ One wrk process per phase (``Wrk.start``, then ``Wrk.results``, as ``pypi_bench.
   finishes within 0.1 s, then its ``done`` prints the summary);
 - the script's ``response`` sees every answer: one other than 200 is an error (during the ramp too, as in the Python
   clients); the 200 answers received inside the window (``[measure_from, measure_until]`` of CLOCK_MONOTONIC, the
-  clock of Python's ``time.perf_counter``, read through LuaJIT's FFI) are the measured requests. wrk's socket errors
-  (connect, read, write) are errors too; its own status count (> 399 only) is not needed. Responses slower than
-  wrk's 2 s timeout are only counted (``extra``), as the Python clients have no timeout;
+  clock of Python's ``time.perf_counter``, read through LuaJIT's FFI) are the measured requests (the Python clients
+  count those sent inside the window and answered in it: at most one request per connection apart). wrk's socket
+  errors (connect, read, write) are errors too; its own status count (> 399 only) is not needed. Responses slower
+  than wrk's 2 s timeout are only counted (``extra``), as the Python clients have no timeout;
 - wrk's CPU: ``/proc/<pid>/stat`` at the window's start and end (``Wrk.probe`` wraps the server's CPU probe that
   ``measure`` reads at those instants);
 - latency percentiles are wrk's, over the whole run (ramp included).
