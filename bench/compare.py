@@ -2,7 +2,7 @@
 Verdaccio for npm (bench/npm_bench.py).
 
     .venv/bin/python bench/compare.py [--rounds 3] [--skip-npm] [--only pip,uv,simple,download,token,workers,npm]
-                                      [--record]
+                                      [--no-wrk] [--record]
 
 One command, nothing to prepare (on this machine about 4 minutes without npm, a minute more for the workers
 rows, and 9 with npm). The tree is the 32 wheels of flask, requests, boto3, rich, httpx, pydantic, click, attrs and
@@ -33,8 +33,13 @@ Measures (each in rounds, the servers' order rotating from round to round; media
 - ``token``: GetAuthorizationToken (SigV4-signed per request, bench/loadgen.py) and ``GET /health`` under 32
   connections on the one-worker Coffer, the ratio of their req/s.
 - ``workers``: token and simple-page req/s of ``coffer serve --workers 2`` over ``--workers 1``, both unpinned
-  (the client shares the two CPUs: its CPU share is reported); "not available" while ``coffer serve`` has no
-  ``--workers``.
+  (the client shares the two CPUs: its CPU share is reported), 32 and 16 connections; "not available" while
+  ``coffer serve`` has no ``--workers``. The client is wrk when it is on PATH (bench/wrk_load.py; one thread):
+  the Python clients' CPU (about 100 us per token request here) taken from the CPUs both workers want would
+  bound the figure. A token phase sends one request, signed right before it and checked (200 with a token, 403
+  with the signature tampered with): valid for 5 minutes, verified in full by the server every time (it caches
+  nothing keyed on a signature); a simple-page phase the Python client's request (its 200 checked). Without wrk,
+  or with ``--no-wrk``, the Python clients, and the rows say the client may bound the figure.
 - ``npm``: bench/npm_bench.py's run (npm install of a real tree and a large packument under load, Coffer
   beside Verdaccio; about 5 minutes; ``--skip-npm``).
 
@@ -47,6 +52,7 @@ bench/README.md ("Comparison runs (issue 12)", newest first).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import datetime
@@ -70,6 +76,7 @@ from typing import Any
 import download_load
 import httpx
 import npm_bench
+import wrk_load
 from common import (
     BENCH_DIR,
     REPO_DIR,
@@ -81,12 +88,12 @@ from common import (
     run_checked,
     say,
 )
-from loadgen import Target
+from loadgen import Target, one_request
 from peers import Peer, devpi_private_index, start_devpi
 from pypi_bench import DOMAIN, Index, Phase, installed, measure, measure_load, setup_coffer, setup_pypiserver
 from pypi_index import Clients, normalize
 from run import Clients as TokenClients
-from run import _finite, _terminate, check_signing
+from run import _finite, _terminate, check_signed, check_signing
 from servers import (
     HOST,
     Server,
@@ -99,7 +106,9 @@ from servers import (
     cpu_busy_seconds,
     split_cpus,
 )
+from sigv4_fast import amz_date_now
 from upstream_bench import TREE, tree_wheels
+from wrk_load import Request, Wrk
 
 MEASURES = ("pip", "uv", "simple", "download", "token", "workers", "npm")
 PYPI = ("coffer", "pypiserver", "devpi")
@@ -108,6 +117,8 @@ LABELS = {"coffer": "Coffer", "pypiserver": "pypiserver", "devpi": "devpi-server
 COLUMNS = ("coffer", "pypiserver", "devpi", "verdaccio")
 SIMPLE_PROJECT = "requests"
 DOWNLOAD_PROJECT = "botocore"
+SIMPLE_CONNECTIONS = 16
+SIGNATURE_SECONDS = 300  # how long the server accepts a SigV4 signature (X-Amz-Date skew)
 INSTALL_AIM = 0.95  # Coffer's install time at most 0.95x the faster peer's
 SIMPLE_AIM = 10.0  # simple page req/s at least 10x pypiserver's
 DOWNLOAD_AIM = 1.0  # MB/s at least the faster peer's
@@ -378,7 +389,7 @@ def load_simple(clients: Clients, index: Index, rnd: int, args: argparse.Namespa
     seconds = args.seconds if rnd >= 0 else args.warmup
     return measure_load(clients, name or index.name, "simple", index.host, index.port,
                         index.request("simple", SIMPLE_PROJECT), index.cpu, rnd, seconds, ramp=args.ramp,
-                        concurrency=16)  # fmt: skip
+                        concurrency=SIMPLE_CONNECTIONS)  # fmt: skip
 
 
 def load_token(
@@ -391,6 +402,29 @@ def load_token(
         clients.start(target, kind, args.token_concurrency, measure_from, measure_until)
 
     return measure(begin, clients.results, name, kind, cpu, rnd, seconds, ramp=args.ramp)
+
+
+def load_wrk(
+    wrk: Wrk, request: Request, connections: int, index: Index, kind: str, name: str, rnd: int,
+    args: argparse.Namespace,
+) -> Phase:  # fmt: skip
+    """One phase of wrk sending ``request`` (bench/wrk_load.py); its CPU is read when the server's is."""
+    seconds = args.seconds if rnd >= 0 else args.warmup
+
+    def begin(measure_from: float, measure_until: float) -> None:
+        wrk.start(index.host, index.port, request, connections, measure_from, measure_until)
+
+    phase = measure(begin, wrk.results, name, kind, wrk.probe(index.cpu), rnd, seconds, ramp=args.ramp)
+    phase.p50_ms, phase.p99_ms = wrk.summary["p50_us"] / 1000, wrk.summary["p99_us"] / 1000
+    phase.extra["wrk"] = wrk.details()
+    return phase
+
+
+def check_simple(index: Index, request: bytes, wheel: str) -> None:
+    """``index`` answers ``request`` (its simple page of SIMPLE_PROJECT) with 200 and a page listing ``wheel``."""
+    status, body = asyncio.run(one_request(index.host, index.port, request))
+    if status != 200 or wheel.encode() not in body:
+        raise BenchError(f"{index.name}: simple/{SIMPLE_PROJECT}/ answered {status} without {wheel}: {body[:300]!r}")
 
 
 def check_errors(phases: list[Phase]) -> None:
@@ -474,7 +508,8 @@ def measure_pypi(
 
 def measure_workers(args: argparse.Namespace, tmp: Path, result: dict[str, Any]) -> None:
     """Token and simple-page req/s of ``coffer serve --workers 1`` and ``--workers 2``, each on a fresh data
-    directory holding the ``requests`` wheel, nothing pinned."""
+    directory holding the ``requests`` wheel, nothing pinned; the client is wrk when it is on PATH (and not
+    ``--no-wrk``), else the Python clients."""
     wheels = [w for w in tree_wheels() if normalize(w.name.split("-")[0]) == SIMPLE_PROJECT]
     running = Running()
     try:
@@ -488,25 +523,82 @@ def measure_workers(args: argparse.Namespace, tmp: Path, result: dict[str, Any])
             targets[name] = Target(HOST, server.port, DOMAIN, *server.credentials())
             check_signing(server, targets[name])
         result["servers"]["workers"] = {name: " ".join(s.command) for name, s in servers.items()}
-        token_clients, simple_clients = TokenClients(1, None), Clients(1, None)
-        running.clients += [token_clients, simple_clients]
+        wrk = None if args.no_wrk else wrk_load.binary()
+        result["workers_client"] = workers_client(wrk, args)
+        say(f"  workers rows' client: {client_label(result['workers_client'])}")
         phases: list[Phase] = result["phases"]
-
-        def token(name: str, rnd: int) -> Phase:
-            phase = load_token(token_clients, targets[name], "token", name, indexes[name].cpu, rnd, args)
-            phase.kind = "w-token"
-            return phase
-
-        def simple(name: str, rnd: int) -> Phase:
-            phase = load_simple(simple_clients, indexes[name], rnd, args, name)
-            phase.kind = "w-simple"
-            return phase
-
+        if wrk is not None:
+            token, simple = wrk_loads(Wrk(wrk, tmp), indexes, targets, wheels[0].name, args, running)
+        else:
+            token, simple = python_loads(indexes, targets, args, running)
         rounds_of(token, ("w1", "w2"), args, phases, lambda name: indexes[name].cpu)
         rounds_of(simple, ("w1", "w2"), args, phases, lambda name: indexes[name].cpu)
         check_errors(phases)
     finally:
         running.stop()
+
+
+PhaseOf = Callable[[str, int], Phase]  # (server name, round) -> the phase run
+
+
+def wrk_loads(
+    wrk: Wrk, indexes: dict[str, Index], targets: dict[str, Target], wheel: str, args: argparse.Namespace,
+    running: Running,
+) -> tuple[PhaseOf, PhaseOf]:  # fmt: skip
+    """The workers phases with wrk: each token phase sends one request signed right before it (valid 5 minutes; the
+    server verifies every signature in full, it caches nothing keyed on one), each simple-page phase the Python
+    client's request; the server's answer to it checked first."""
+    longest = args.ramp + max(args.seconds, args.warmup)
+    if longest > SIGNATURE_SECONDS - 30:
+        raise BenchError(f"a wrk token phase of {longest:g} s would outlive its signature ({SIGNATURE_SECONDS} s)")
+    running.clients.append(wrk)
+
+    def token(name: str, rnd: int) -> Phase:
+        target = targets[name]
+        request = check_signed(name, target, target.token_signer(), amz_date_now())
+        return load_wrk(wrk, Request.parse(request), args.token_concurrency, indexes[name], "w-token", name, rnd,
+                        args)  # fmt: skip
+
+    def simple(name: str, rnd: int) -> Phase:
+        index = indexes[name]
+        request = index.request("simple", SIMPLE_PROJECT)
+        check_simple(index, request, wheel)
+        return load_wrk(wrk, Request.parse(request), SIMPLE_CONNECTIONS, index, "w-simple", name, rnd, args)
+
+    return token, simple
+
+
+def python_loads(
+    indexes: dict[str, Index], targets: dict[str, Target], args: argparse.Namespace, running: Running
+) -> tuple[PhaseOf, PhaseOf]:
+    """The workers phases with the Python clients (loadgen's signing token client, pypi_index's simple-page one)."""
+    token_clients, simple_clients = TokenClients(1, None), Clients(1, None)
+    running.clients += [token_clients, simple_clients]
+
+    def token(name: str, rnd: int) -> Phase:
+        phase = load_token(token_clients, targets[name], "token", name, indexes[name].cpu, rnd, args)
+        phase.kind = "w-token"
+        return phase
+
+    def simple(name: str, rnd: int) -> Phase:
+        phase = load_simple(simple_clients, indexes[name], rnd, args, name)
+        phase.kind = "w-simple"
+        return phase
+
+    return token, simple
+
+
+def workers_client(wrk: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    if wrk is not None:
+        return {"name": "wrk", "version": wrk_load.version(wrk), "threads": wrk_load.THREADS}
+    return {"name": "python", "why": "--no-wrk" if args.no_wrk else "wrk is not on PATH"}
+
+
+def client_label(client: dict[str, Any]) -> str:
+    if client["name"] == "wrk":
+        threads = client["threads"]
+        return f"{client['version']}, {threads} thread{'s' if threads > 1 else ''}"
+    return f"the Python asyncio clients ({client['why']})"
 
 
 def measure_npm(args: argparse.Namespace, result: dict[str, Any]) -> None:
@@ -672,7 +764,7 @@ def token_row(phases: list[Phase]) -> Row:
     return ratio_row(label, aim, lambda r: r >= TOKEN_AIM, (t, h), " / ", True, cpu)
 
 
-def workers_row(phases: list[Phase], kind: str, available: bool) -> Row:
+def workers_row(phases: list[Phase], kind: str, available: bool, client: dict[str, Any] | None) -> Row:
     what = "GetAuthorizationToken" if kind == "token" else f"simple page `{SIMPLE_PROJECT}/`"
     label, aim = f"{what} req/s, 2 workers / 1 worker", f"at least {WORKERS_AIM}x"
     if not available:
@@ -682,6 +774,12 @@ def workers_row(phases: list[Phase], kind: str, available: bool) -> Row:
         return not_run(label, aim, "not run")
     cpu = f"1 worker {load_cpu(one)}; 2 workers {load_cpu(two)}"
     note = f"the two workers' CPU, busiest first, per round: {worker_shares(two['rounds'])}"
+    client = client or {"name": "python", "why": "no client recorded"}
+    if client["name"] == "wrk":
+        note = f"client: {client_label(client)}; {note}"
+    else:
+        note = (f"client: {client_label(client)}, which may bound the figure (its CPU comes from the two CPUs the "
+                f"workers share); `apt-get install wrk` gives the better measurement; {note}")  # fmt: skip
     return ratio_row(label, aim, lambda r: r >= WORKERS_AIM, (one, two), " -> ", False, cpu, note)
 
 
@@ -747,8 +845,8 @@ def rows(result: dict[str, Any], args: argparse.Namespace) -> list[Row]:
         simple_row(phases),
         download_row(phases, botocore),
         token_row(phases),
-        workers_row(phases, "token", result["workers_flag"]),
-        workers_row(phases, "simple", result["workers_flag"]),
+        workers_row(phases, "token", result["workers_flag"], result.get("workers_client")),
+        workers_row(phases, "simple", result["workers_flag"], result.get("workers_client")),
         *npm_rows(result.get("npm"), why),
     ]
 
@@ -840,6 +938,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured warm-up seconds per load")
     parser.add_argument("--ramp", type=float, default=0.5, help="unmeasured seconds at the start of each phase")
     parser.add_argument("--token-concurrency", type=int, default=32, help="token and health connections (32)")
+    parser.add_argument("--no-wrk", action="store_true", help="the workers rows with the Python clients, wrk or not")
     parser.add_argument("--record", action="store_true", help="add the tables to bench/README.md")
     args = parse_positive(parser, "rounds", "npm_rounds", "seconds", "token_concurrency")
     only = {m.strip() for m in args.only.split(",") if m.strip()}
@@ -896,6 +995,8 @@ def main() -> int:
     for name in ("pypiserver", "devpi"):
         if name in result["servers"]:
             env["versions"].update(result["servers"][name]["versions"])
+    if result.get("workers_client", {}).get("name") == "wrk":
+        env["versions"]["wrk"] = result["workers_client"]["version"]
     if "npm" in result:
         env["versions"].update(node=result["npm"]["environment"]["node"], npm=result["npm"]["environment"]["npm"],
                                verdaccio=result["npm"]["environment"]["verdaccio"]["version"])  # fmt: skip

@@ -38,7 +38,7 @@ from loadgen import Target, one_request, worker_main
 from rich.console import Console
 from rich.table import Table
 from servers import ACCOUNT_ID, HOST, SERVERS, Server, ServerError, bench_lock, cpu_busy_seconds, start
-from sigv4_fast import check_against_botocore
+from sigv4_fast import FastSigner, amz_date_now, check_against_botocore
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -81,15 +81,23 @@ def check_signing(server: Server, target: Target) -> None:
     problems = check_against_botocore(signer)
     if problems:
         raise BenchError("the bench's SigV4 signer disagrees with botocore's SigV4Auth:\n" + "\n".join(problems))
-    status, body = asyncio.run(one_request(target.host, target.port, signer.request_bytes()))
+    check_signed(server.name, target, signer, amz_date_now())
+
+
+def check_signed(name: str, target: Target, signer: FastSigner, amz_date: str) -> bytes:
+    """The server answers GetAuthorizationToken signed at ``amz_date`` with a token, and refuses the same request
+    with its signature tampered with; the request checked."""
+    request = signer.request_bytes(amz_date)
+    status, body = asyncio.run(one_request(target.host, target.port, request))
     if status != 200:
-        raise BenchError(f"{server.name}: GetAuthorizationToken signed by the bench got {status}: {body[:500]!r}")
+        raise BenchError(f"{name}: GetAuthorizationToken signed by the bench got {status}: {body[:500]!r}")
     payload = json.loads(body)
     if not isinstance(payload.get("authorizationToken"), str) or "expiration" not in payload:
-        raise BenchError(f"{server.name}: unexpected GetAuthorizationToken response {body[:500]!r}")
-    status, body = asyncio.run(one_request(target.host, target.port, signer.request_bytes(tamper=True)))
+        raise BenchError(f"{name}: unexpected GetAuthorizationToken response {body[:500]!r}")
+    status, body = asyncio.run(one_request(target.host, target.port, signer.request_bytes(amz_date, tamper=True)))
     if status != 403 or b"InvalidSignatureException" not in body:
-        raise BenchError(f"{server.name}: a tampered signature got {status} {body[:300]!r}, expected 403")
+        raise BenchError(f"{name}: a tampered signature got {status} {body[:300]!r}, expected 403")
+    return request
 
 
 # ----------------------------------------------------------------------------------------------------------------
