@@ -22,7 +22,7 @@ from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.policy import parse_policy
 from coffer.core.shared.blocking import WouldBlock, may_block, no_blocking, run_inline_first
 from coffer.core.shared.signing import KeyRing, SigningKey
-from coffer.formats.pypi.page_cache import PageCache
+from coffer.formats.pypi.rendered_pages import RenderedPages
 from coffer.store.sql_store import SqlStore
 from tests.unit.package_services import DOMAIN, OWNER, REGION, caller, make_deps
 
@@ -220,7 +220,7 @@ def test_kept_decisions_are_per_action_and_resource() -> None:
 
 
 def test_a_page_is_rendered_again_for_another_view_object() -> None:
-    cache = PageCache()
+    cache = RenderedPages()
     renders: list[int] = []
     view_a, view_b = object(), object()
 
@@ -235,12 +235,12 @@ def test_a_page_is_rendered_again_for_another_view_object() -> None:
 
 
 def test_the_page_cache_is_bounded_by_bytes_and_count() -> None:
-    cache = PageCache(max_pages=3, max_bytes=800)
+    cache = RenderedPages(max_pages=3, max_bytes=800)
     views = [object() for _ in range(10)]
     for i, view in enumerate(views):
         cache.get(i, view, lambda: b"x" * 90)
     assert len(cache._kept) == 3
-    big = PageCache(max_pages=100, max_bytes=800)
+    big = RenderedPages(max_pages=100, max_bytes=800)
     for i, view in enumerate(views):
         big.get(i, view, lambda: b"x" * 99)
     assert big._bytes <= 800

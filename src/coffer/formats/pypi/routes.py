@@ -33,7 +33,7 @@ from coffer.formats.blob_responses import send_blob
 from coffer.formats.host_style import public_path
 from coffer.formats.locations import Location, parse_location, repository_routes
 from coffer.formats.pypi import simple
-from coffer.formats.pypi.page_cache import PageCache
+from coffer.formats.pypi.rendered_pages import RenderedPages
 from coffer.formats.pypi.upload import Uploader
 from coffer.formats.responses import plain, refusal, to_response
 from coffer.request_context import note_principal
@@ -61,7 +61,7 @@ class PypiEndpoint:
         self._packages = packages
         self._auth = authenticator
         self._upload = Uploader(packages, clock, max_file_bytes=max_upload_bytes)
-        self._pages = PageCache()
+        self._pages = RenderedPages()
 
     def routes(self) -> list[BaseRoute]:
         return repository_routes(PREFIX, self.handle)

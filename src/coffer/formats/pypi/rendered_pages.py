@@ -16,7 +16,7 @@ MAX_PAGES = 4096
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 
 
-class PageCache:
+class RenderedPages:
     def __init__(self, max_pages: int = MAX_PAGES, max_bytes: int = MAX_PAGE_BYTES) -> None:
         self._max_pages = max_pages
         self._max_bytes = max_bytes
