@@ -4,12 +4,23 @@ policy decisions kept, simple pages kept rendered. Each must give exactly the an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
+from coffer.app.direct_routes import DirectRoutesApp
+from coffer.aws.protocol import ServiceHandlers
+from coffer.aws.restjson_model import ServiceSpec, load_service
+from coffer.aws.restjson_protocol import MAX_PARSED, RestJsonProtocol, RestJsonRequest
+from coffer.aws.sigv4 import IncomingRequest
 from coffer.core.codeartifact.authorization_tokens import AuthorizationTokenService
 from coffer.core.codeartifact.token_format import (
     ExpiredTokenError,
@@ -21,6 +32,7 @@ from coffer.core.identity.authorizer import Authorizer
 from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.policy import parse_policy
 from coffer.core.shared.blocking import WouldBlock, may_block, no_blocking, run_inline_first
+from coffer.core.shared.errors import ValidationError
 from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.formats.pypi.rendered_pages import RenderedPages
 from coffer.store.sql_store import SqlStore
@@ -244,3 +256,119 @@ def test_the_page_cache_is_bounded_by_bytes_and_count() -> None:
     for i, view in enumerate(views):
         big.get(i, view, lambda: b"x" * 99)
     assert big._bytes <= 800
+
+
+# --- query-only inputs kept parsed ------------------------------------------------------------------------------
+
+
+def _rest_json() -> tuple[RestJsonProtocol, ServiceSpec]:
+    service = load_service("codeartifact")
+    return RestJsonProtocol(service, ServiceHandlers({}, None)), service
+
+
+def _parsed(protocol: RestJsonProtocol, service: ServiceSpec, method: str, target: str, body: bytes = b"") -> Any:
+    path, _, query = target.partition("?")
+    request = RestJsonRequest(
+        method, path, IncomingRequest(method, path, query, []), body, tuple(parse_qsl(query, keep_blank_values=True))
+    )
+    return protocol.parse(request, protocol.operation(request))
+
+
+def test_a_query_only_input_is_parsed_once_and_handed_out_read_only() -> None:
+    protocol, service = _rest_json()
+    target = "/v1/authorization-token?domain=acme&domain-owner=111122223333&duration=900"
+    first = _parsed(protocol, service, "POST", target)
+    assert dict(first) == {"domain": "acme", "domainOwner": "111122223333", "durationSeconds": 900}
+    assert _parsed(protocol, service, "POST", target) is first
+    with pytest.raises(TypeError):
+        first["domain"] = "other"  # type: ignore[index]
+    assert dict(_parsed(protocol, service, "POST", target + "0")) == {**first, "durationSeconds": 9000}
+    # a body is not read by a query-only operation, kept or not
+    assert _parsed(protocol, service, "POST", target, body=b"not json") is first
+
+
+def test_a_refused_query_only_input_is_refused_every_time() -> None:
+    protocol, service = _rest_json()
+    for _ in range(2):
+        with pytest.raises(ValidationError, match="durationSeconds"):
+            _parsed(protocol, service, "POST", "/v1/authorization-token?domain=acme&duration=86400")
+
+
+def test_inputs_with_a_body_or_a_list_are_parsed_every_time() -> None:
+    protocol, service = _rest_json()
+    body = b'{"versions": ["1.0"]}'
+    target = "/v1/package/versions/delete?domain=acme&repository=repo&format=pypi&package=p"
+    first = _parsed(protocol, service, "POST", target, body=body)
+    assert first["versions"] == ["1.0"]
+    assert _parsed(protocol, service, "POST", target, body=body) is not first
+
+
+def test_the_kept_inputs_are_bounded() -> None:
+    protocol, service = _rest_json()
+    for n in range(MAX_PARSED + 5):
+        _parsed(protocol, service, "GET", f"/v1/domain?domain=d{n}")
+    assert len(protocol._parsed) <= MAX_PARSED
+
+
+# --- the CodeArtifact API reached before Starlette ---------------------------------------------------------------
+
+
+def test_direct_routes_skip_starlettes_stack_and_nothing_else() -> None:
+    seen: list[str] = []
+
+    class Marker:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                seen.append("middleware " + scope["path"])
+            await self.app(scope, receive, send)
+
+    async def api(scope: Any, receive: Any, send: Any) -> None:
+        seen.append("api " + scope["path"])
+        assert scope["app"] is app
+        await PlainTextResponse("api")(scope, receive, send)
+
+    async def page(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("page")
+
+    started: list[bool] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        started.append(True)
+        yield
+
+    app = DirectRoutesApp(
+        direct=(("/v1/", api),),
+        routes=[Route("/{rest:path}", page)],
+        middleware=[Middleware(Marker)],
+        lifespan=lifespan,
+    )
+
+    async def call(scope: dict[str, Any]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        first = {"type": "lifespan.startup"} if scope["type"] == "lifespan" else {"type": "http.request"}
+        incoming = [first, {"type": "lifespan.shutdown"}]
+
+        async def receive() -> dict[str, Any]:
+            return incoming.pop(0)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent
+
+    def body_of(method: str, path: str) -> bytes:
+        scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [], "root_path": "", "scheme": "http", "server": ("127.0.0.1", 80)}  # fmt: skip
+        return b"".join(m.get("body", b"") for m in asyncio.run(call(scope)))
+
+    lifespan_messages = asyncio.run(call({"type": "lifespan"}))
+    assert started == [True] and lifespan_messages[0]["type"] == "lifespan.startup.complete"
+    assert body_of("POST", "/v1/authorization-token") == b"api"
+    assert body_of("GET", "/v1") == b"page"  # the prefix is "/v1/"
+    assert body_of("GET", "/pypi/x") == b"page"
+    assert seen == ["api /v1/authorization-token", "middleware /v1", "middleware /pypi/x"]

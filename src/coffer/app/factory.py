@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coffer import __version__
 from coffer.app.bootstrap import Bootstrapped, open_data
+from coffer.app.direct_routes import DirectRoutesApp
 from coffer.app.services import build_services
 from coffer.aws.auth import RequestAuthenticator
 from coffer.aws.endpoint import ServiceEndpoint
@@ -220,7 +221,8 @@ def create_app(
                 await run_in_threadpool(collector.stop)  # a collection in progress stops at its next batch
             boot.store.close()
 
-    return Starlette(
+    return DirectRoutesApp(
+        direct=(("/v1/", codeartifact),),
         routes=[
             Route("/health", health if worker is None else worker_health(worker), methods=["GET", "HEAD"]),
             Route("/v1/{rest:path}", codeartifact),

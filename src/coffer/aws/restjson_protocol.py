@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from coffer.aws.protocol import Exchange, ServiceHandlers, WireProtocol, WireResponse
 from coffer.aws.restjson_errors import serialize_error
-from coffer.aws.restjson_model import ServiceSpec
+from coffer.aws.restjson_model import MessagePlan, ServiceSpec
 from coffer.aws.restjson_parse import parse_request
 from coffer.aws.restjson_serialize import serialize_response
 from coffer.aws.routing import MethodNotAllowed, RouteMatch
@@ -22,6 +23,8 @@ from coffer.aws.validate import validate_input
 from coffer.core.shared.errors import CofferError, UnknownOperationError
 
 MAX_JSON_BODY: Final = 1024 * 1024  # JSON requests of CodeArtifact are small; assets will stream separately
+MAX_PARSED: Final = 1024  # query-only inputs remembered parsed (all forgotten when full)
+_SCALARS: Final = frozenset(("string", "integer", "long", "boolean", "float", "double", "timestamp"))
 
 
 @functools.lru_cache(maxsize=1024)  # pure; clients repeat the same query strings (the verifier caches likewise)
@@ -48,6 +51,13 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
     def __init__(self, service: ServiceSpec, handlers: ServiceHandlers) -> None:
         self._service = service
         self._handlers = handlers
+        # Parsing is a pure function of the request's parts. An input read from the query string alone (no body,
+        # header or uri member, every member a scalar: GetAuthorizationToken's) is kept parsed and validated by
+        # its exact query pairs; clients repeat the same ones. Handed out read-only; refusals are never kept.
+        self._parsed: dict[tuple[str, tuple[tuple[str, str], ...]], Mapping[str, Any]] = {}
+        self._query_only = frozenset(
+            name for name, op in service.operations.items() if op.input is not None and _query_only(op.input)
+        )
 
     def accept(
         self, exchange: Exchange, request: IncomingRequest, parsed: ParsedAuthorization, body: bytes
@@ -82,6 +92,19 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
 
     def parse(self, request: RestJsonRequest, operation: RouteMatch) -> Mapping[str, Any]:
         op = operation.operation
+        if op.name in self._query_only:
+            key = (op.name, request.query)
+            params = self._parsed.get(key)
+            if params is None:
+                params = MappingProxyType(self._parse(request, operation))
+                if len(self._parsed) >= MAX_PARSED:
+                    self._parsed.clear()
+                self._parsed[key] = params
+            return params
+        return self._parse(request, operation)
+
+    def _parse(self, request: RestJsonRequest, operation: RouteMatch) -> dict[str, Any]:
+        op = operation.operation
         plan = op.input
         # Only operations with header members read headers (GetAuthorizationToken has none).
         wants_headers = plan is not None and bool(plan.headers or plan.header_maps)
@@ -99,6 +122,12 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
 
     def serialize_error(self, error: CofferError, exchange: Exchange) -> WireResponse:
         return serialize_error(error, exchange.request_id, self._service)
+
+
+def _query_only(plan: MessagePlan) -> bool:
+    """Whether an input is read from the query string alone, every member of it a scalar."""
+    wire = not (plan.uri or plan.headers or plan.header_maps or plan.body or plan.payload or plan.query_map)
+    return wire and all(member.shape.type in _SCALARS for member in plan.query.values())
 
 
 __all__ = ["MAX_JSON_BODY", "RestJsonProtocol", "RestJsonRequest"]
