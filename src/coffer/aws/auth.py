@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +21,7 @@ from coffer.aws.streamed_body import check_declared_length, too_large
 from coffer.core.identity.callers import Caller
 from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.shared.errors import IncompleteSignatureError, UnrecognizedClientError
+from coffer.request_context import new_request_id
 
 log = logging.getLogger("coffer.aws")
 
@@ -109,28 +109,24 @@ def _record_quietly(identities: IdentityService, access_key_id: str, service: st
         log.warning("could not record the use of access key %s", access_key_id, exc_info=True)
 
 
-def new_request_id() -> str:
-    """A random (version 4) UUID string, without the cost of building a uuid.UUID object."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole request body; RequestTooLargeError as soon as it (or its declared length) exceeds ``limit``."""
     check_declared_length(scope, limit)
     chunks: list[bytes] = []
     size = 0
-    more = True
-    while more:
-        message: Any = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
+    message: Any = await receive()
+    while message["type"] != "http.disconnect":
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise too_large(limit)
+        if not message.get("more_body", False):
+            if not chunks:  # the usual case: the body in one message
+                return chunk
+            chunks.append(chunk)
+            break
         chunks.append(chunk)
-        more = message.get("more_body", False)
+        message = await receive()
     return b"".join(chunks)
 
 

@@ -97,17 +97,20 @@ class Router:
         self._static: Mapping[str, Mapping[str, OperationSpec]] = {
             path: MappingProxyType(by_method) for path, by_method in static.items()
         }
+        # the match of a static route is always the same (no labels): made once, not per request
+        self._static_matches: Mapping[tuple[str, str], RouteMatch] = {
+            (path, method): RouteMatch(op) for path, by_method in static.items() for method, op in by_method.items()
+        }
         templated.sort(key=lambda op: _template_sort_key(op.request_uri))
         self._templates: tuple[_Template, ...] = tuple(_compile_template(op) for op in templated)
 
     def route(
         self, method: str, path: str, query: Iterable[tuple[str, str]] = ()
     ) -> RouteMatch | MethodNotAllowed | None:
+        static = self._static_matches.get((path, method))
+        if static is not None:
+            return static
         by_method = self._static.get(path)
-        if by_method is not None:
-            op = by_method.get(method)
-            if op is not None:
-                return RouteMatch(op)
         if not self._templates:
             return MethodNotAllowed(frozenset(by_method)) if by_method else None
         allowed: set[str] = set(by_method) if by_method else set()

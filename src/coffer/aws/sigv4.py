@@ -85,7 +85,10 @@ def _signing_mac(secret_access_key: str, date: str, region: str, service: str) -
 
 
 def _constant_time_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+    try:
+        return hmac.compare_digest(a, b)  # both ASCII: the usual case (a signature, a session token)
+    except TypeError:  # compare_digest takes ASCII strings only
+        return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
 class SigV4Verifier:

@@ -83,18 +83,18 @@ def canonical_headers(headers: Iterable[tuple[str, str]], signed_headers: Sequen
     Values are trimmed with runs of whitespace collapsed to one space (botocore's ``' '.join(v.split())``,
     which also unfolds multi-line values); repeated headers are joined with ``,`` in arrival order.
     """
-    found: dict[str, list[str]] = {name: [] for name in signed_headers}
+    wanted = frozenset(signed_headers)
+    found: dict[str, str] = {}
     for name, value in headers:
-        values = found.get(name.lower())
-        if values is not None:
-            values.append(" ".join(value.split()))
-    lines: list[str] = []
-    for name in signed_headers:
-        values = found[name]
-        if not values:
-            return None
-        lines.append(f"{name}:{','.join(values)}\n")
-    return "".join(lines)
+        lowered = name.lower()
+        if lowered in wanted:
+            trimmed = " ".join(value.split())
+            seen = found.get(lowered)
+            found[lowered] = trimmed if seen is None else f"{seen},{trimmed}"
+    try:
+        return "".join([f"{name}:{found[name]}\n" for name in signed_headers])
+    except KeyError:  # a signed header the request does not have
+        return None
 
 
 def hash_hex(text: str) -> str:

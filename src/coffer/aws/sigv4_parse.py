@@ -90,16 +90,16 @@ def parse_authorization(request: IncomingRequest) -> ParsedAuthorization:
         raise RequestTooLargeError(f"The query string is longer than {MAX_QUERY_LENGTH} bytes.")
     if len(request.headers) > MAX_HEADER_COUNT:
         raise RequestTooLargeError(f"The request has more than {MAX_HEADER_COUNT} headers.")
-    found: dict[str, list[str]] = {}
+    header: dict[str, str] = {}
     total = 0
     for name, value in request.headers:
         total += len(name) + len(value)
         lowered = name.lower()
         if lowered in _WANTED:
-            found.setdefault(lowered, []).append(value)
+            seen = header.get(lowered)
+            header[lowered] = value if seen is None else f"{seen},{value}"
     if total > MAX_HEADERS_LENGTH:
         raise RequestTooLargeError(f"The request headers are larger than {MAX_HEADERS_LENGTH} bytes.")
-    header = {name: ",".join(values) for name, values in found.items()}
 
     authorization = header.get("authorization")
     if authorization is None:
@@ -116,14 +116,14 @@ def parse_authorization(request: IncomingRequest) -> ParsedAuthorization:
     date_is_amz = date_value is not None
     if date_value is None:
         date_value = header.get("date")
-    missing = [
-        f"Authorization header requires '{key}' parameter. "
-        for key in ("Credential", "Signature", "SignedHeaders")
-        if key not in params
-    ]
-    if date_value is None:
-        missing.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ")
-    if missing or date_value is None:
+    if date_value is None or "Credential" not in params or "Signature" not in params or "SignedHeaders" not in params:
+        missing = [
+            f"Authorization header requires '{key}' parameter. "
+            for key in ("Credential", "Signature", "SignedHeaders")
+            if key not in params
+        ]
+        if date_value is None:
+            missing.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ")
         raise IncompleteSignatureError("".join(missing) + f"Authorization={authorization}")
     if algorithm != ALGORITHM:
         raise IncompleteSignatureError(f"Unsupported AWS 'algorithm': '{algorithm}'. Use '{ALGORITHM}'.")

@@ -88,17 +88,18 @@ class AuthorizationTokenService:
         else:
             expires = now + requested
         ring = self._key_ring()
-        claims = TokenClaims(
-            token_id=tokens.new_token_id(),
-            key_id=ring.active.key_id,
-            account_id=caller.account_id,
-            domain_owner=owner,
-            domain=domain,
-            principal_arn=caller.arn,
-            issued_at=now,
-            expires_at=expires,
-            session_issued_at=None if caller.session_issued_at is None else int(caller.session_issued_at),
-            principal_id=caller.user_id,
+        session_issued_at = caller.session_issued_at
+        claims = TokenClaims(  # positionally: this runs once per token
+            tokens.new_token_id(),  # token_id
+            ring.active.key_id,
+            caller.account_id,
+            owner,  # domain_owner
+            domain,
+            caller.arn,  # principal_arn
+            now,  # issued_at
+            expires,  # expires_at
+            None if session_issued_at is None else int(session_issued_at),
+            caller.user_id,  # principal_id
         )
         return IssuedToken(tokens.mint(ring, claims), expires)
 

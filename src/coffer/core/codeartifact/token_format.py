@@ -14,7 +14,7 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
-import secrets
+import os
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -100,7 +100,7 @@ def _mac(key: SigningKey, signed_part: str) -> bytes:
 
 
 def new_token_id() -> str:
-    return secrets.token_hex(12)
+    return os.urandom(12).hex()  # secrets.token_hex(12) is exactly this, two Python calls further away
 
 
 def _claims_json(claims: TokenClaims) -> str:
@@ -126,7 +126,7 @@ def mint(ring: KeyRing, claims: TokenClaims) -> str:
         raise ValueError(f"unknown signing key {claims.key_id}")
     body = _claims_json(claims).encode("ascii")
     signed_part = PREFIX + _b64e(body)
-    token = signed_part + "." + _b64e(_mac(key, signed_part))
+    token = signed_part + "." + _b64e(key.mac(signed_part.encode("ascii")))
     if len(token) > MAX_TOKEN_LENGTH:
         raise ValueError("token would exceed the maximum length; principal ARN too long")
     return token

@@ -61,7 +61,8 @@ class TtlCache(Generic[K, V]):
                 self._seen_elsewhere = elsewhere
 
     def get_or_load(self, key: K, load: Callable[[K], V]) -> V:
-        self._drop_if_changed_elsewhere()
+        if _shared is not None:  # several worker processes (tested here: this runs several times per request)
+            self._drop_if_changed_elsewhere()
         hit = self._data.get(key)
         now = self._clock()
         if hit is not None and hit[0] > now:

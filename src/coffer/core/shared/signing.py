@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
@@ -70,9 +71,13 @@ class KeyRing:
         return frozenset(self._keys)
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url_encode(raw: bytes) -> str:
-    """URL-safe base64 without padding (how signed tokens and markers carry bytes)."""
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    """URL-safe base64 without padding (how signed tokens and markers carry bytes): what
+    ``base64.urlsafe_b64encode(raw).rstrip(b"=")`` gives, without its two layers of Python calls."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=").decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
