@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterable, Collection, Iterable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from anyio import CapacityLimiter, to_thread
 from starlette.types import Receive, Scope, Send
@@ -29,6 +29,7 @@ from coffer.aws.auth import RequestAuthenticator, new_request_id, read_body
 from coffer.aws.protocol import Body, Exchange, Handler, ServiceHandlers, WireProtocol, WireResponse
 from coffer.aws.sigv4 import IncomingRequest, ParsedAuthorization, parse_authorization
 from coffer.aws.streamed_body import StreamedBody, check_declared_length
+from coffer.core.identity.callers import Caller
 from coffer.core.shared.blocking import run_inline_first
 from coffer.core.shared.errors import CofferError, InternalServerError, NotImplementedOperationError
 from coffer.request_context import note_principal, request_id_for
@@ -36,6 +37,9 @@ from coffer.request_context import note_principal, request_id_for
 log = logging.getLogger("coffer.aws")
 
 Headers = list[tuple[bytes, bytes]]
+Dispatched = tuple[Any, ServiceHandlers, Handler, Mapping[str, Any]]  # operation, handlers, handler, parameters
+
+_ON_A_THREAD: Final = object()  # the result of an operation not answered on the event loop (yet)
 
 DEFAULT_MAX_STREAM_BYTES = 5 * 1024**3  # CodeArtifact's asset size quota
 DEFAULT_MAX_STREAMS = 32
@@ -91,16 +95,29 @@ class ServiceEndpoint:
             return await self._handle_streamed(exchange, receive, request, parsed, payload)
         body = await read_body(scope, receive, protocol.max_body)
         wire_request = protocol.accept(exchange, request, parsed, body)
-        # the caller's key and identity are in memory but for a cache miss, which goes to a worker thread
-        caller = await run_inline_first(self._auth.authenticate, scope, request, parsed, body)
-        note_principal(scope, caller)
-
-        operation, handlers, handler, params = self._dispatch(wire_request)
-        if operation.name in self._inline:
-            result = await run_inline_first(handler, handlers.services, caller, params)
-        else:
+        # The caller's key and identity are in memory but for a cache miss; an operation of ``inline`` is then
+        # answered on the event loop too. Both are tried in one go: if either would block, both run again on a
+        # worker thread (each is safe to repeat); any other operation's handler runs on a worker thread.
+        caller, dispatched, result = await run_inline_first(
+            self._authenticate_and_serve, scope, request, parsed, body, wire_request
+        )
+        operation, handlers, handler, params = dispatched
+        if result is _ON_A_THREAD:
             result = await to_thread.run_sync(handler, handlers.services, caller, params)
         return protocol.serialize_result(wire_request, operation, result, exchange.request_id)
+
+    def _authenticate_and_serve(
+        self, scope: Scope, request: IncomingRequest, parsed: ParsedAuthorization, body: bytes, wire_request: Any
+    ) -> tuple[Caller, Dispatched, Any]:
+        """Authenticate, resolve the operation and answer it if it is one of ``inline``: (caller, the
+        operation with its handlers, handler and parameters, the result or ``_ON_A_THREAD``)."""
+        caller = self._auth.authenticate(scope, request, parsed, body)
+        note_principal(scope, caller)
+        dispatched = self._dispatch(wire_request)
+        operation, handlers, handler, params = dispatched
+        if operation.name not in self._inline:
+            return caller, dispatched, _ON_A_THREAD
+        return caller, dispatched, handler(handlers.services, caller, params)
 
     async def _handle_streamed(
         self, exchange: Exchange, receive: Receive, request: IncomingRequest, parsed: ParsedAuthorization, payload: str
@@ -126,7 +143,7 @@ class ServiceEndpoint:
         )
         return protocol.serialize_result(wire_request, operation, result, exchange.request_id)
 
-    def _dispatch(self, wire_request: Any) -> tuple[Any, ServiceHandlers, Handler, Mapping[str, Any]]:
+    def _dispatch(self, wire_request: Any) -> Dispatched:
         """The request's operation, its handlers, the handler (NotImplemented if it has none) and its params."""
         protocol = self._protocol
         operation = protocol.operation(wire_request)

@@ -144,7 +144,9 @@ class SigV4Verifier:
         if parsed.service not in self.services:
             expected_service = self._primary_service
             raise InvalidSignatureError(f"Credential should be scoped to correct service: '{expected_service}'. ")
-        self._check_skew(parsed)
+        now = math.floor(self._clock())
+        if not now - self._max_skew <= parsed.timestamp <= now + self._max_skew:
+            self._refuse_skew(parsed, now)
         if "host" not in parsed.signed_headers:
             raise IncompleteSignatureError(HOST_NOT_SIGNED)
         # The signer used this header's value as the payload hash, so it must be the body's real hash;
@@ -166,8 +168,8 @@ class SigV4Verifier:
         if not _constant_time_equal(expected, parsed.signature):
             raise InvalidSignatureError(SIGNATURE_MISMATCH)
 
-    def _check_skew(self, parsed: ParsedAuthorization) -> None:
-        now = math.floor(self._clock())
+    def _refuse_skew(self, parsed: ParsedAuthorization, now: int) -> None:
+        """InvalidSignatureError for a request time more than the allowed skew from ``now``."""
         if parsed.timestamp < now - self._max_skew:
             raise InvalidSignatureError(
                 f"Signature expired: {parsed.amz_date} is now earlier than "

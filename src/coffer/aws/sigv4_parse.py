@@ -144,17 +144,17 @@ def parse_authorization(request: IncomingRequest) -> ParsedAuthorization:
         raise RequestTooLargeError(f"SignedHeaders names more than {MAX_SIGNED_HEADERS} headers.")
 
     amz_date, timestamp = _parse_amz_date(date_value) if date_is_amz else _parse_http_date(date_value)
-    return ParsedAuthorization(
-        access_key_id=scope[0],
-        credential_date=scope[1],
-        region=scope[2],
-        service=scope[3],
-        signed_headers=tuple(signed.split(";")),
-        signature=params["Signature"],
-        amz_date=amz_date,
-        timestamp=timestamp,
-        security_token=header.get("x-amz-security-token"),
-        content_sha256=header.get("x-amz-content-sha256"),
+    return ParsedAuthorization(  # positionally (this runs per request): the fields in order
+        scope[0],  # access_key_id
+        scope[1],  # credential_date
+        scope[2],  # region
+        scope[3],  # service
+        tuple(signed.split(";")),  # signed_headers
+        params["Signature"],
+        amz_date,
+        timestamp,
+        header.get("x-amz-security-token"),
+        header.get("x-amz-content-sha256"),
     )
 
 

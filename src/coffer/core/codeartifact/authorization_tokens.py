@@ -65,11 +65,11 @@ class AuthorizationTokenService:
     def issue(self, caller: Caller, domain: str, domain_owner: str | None, duration: int | None) -> IssuedToken:
         requested = check_duration(duration)
         owner = self._d.owner_of(caller, domain_owner)
-        arn = self._d.domain_arn(owner, domain)
         if caller.is_root:
             raise AccessDeniedError(
                 f"User: {caller.arn} is not authorized to perform: codeartifact:GetAuthorizationToken on resource: "
-                f"{arn} because the root user of an account cannot be issued an authorization token"
+                f"{self._d.domain_arn(owner, domain)} because the root user of an account cannot be issued an "
+                "authorization token"
             )
         self._d.authorize_domain(caller, "GetAuthorizationToken", owner, domain)
         self._d.authorizer.require(

@@ -107,11 +107,15 @@ def _claims_json(claims: TokenClaims) -> str:
     """Exactly ``json.dumps(claims._to_list(), separators=(",", ":"), ensure_ascii=True)``, built directly (this
     runs once per token): strings through json's own ASCII string encoder, ints as ``int.__repr__``. Anything
     else (a bool or a float where an int belongs) takes json.dumps itself."""
-    ints = (claims.issued_at, claims.expires_at, claims.session_issued_at)
-    if any(type(v) is not int for v in ints[:2]) or (ints[2] is not None and type(ints[2]) is not int):
+    session_issued_at = claims.session_issued_at
+    if (
+        type(claims.issued_at) is not int
+        or type(claims.expires_at) is not int
+        or (session_issued_at is not None and type(session_issued_at) is not int)
+    ):
         return json.dumps(claims._to_list(), separators=(",", ":"), ensure_ascii=True)
     q = _json_string
-    session = "null" if claims.session_issued_at is None else int.__repr__(claims.session_issued_at)
+    session = "null" if session_issued_at is None else int.__repr__(session_issued_at)
     return (
         f"[{q(claims.key_id)},{q(claims.token_id)},{q(claims.account_id)},{q(claims.domain_owner)},"
         f"{q(claims.domain)},{q(claims.principal_arn)},{int.__repr__(claims.issued_at)},"
