@@ -55,6 +55,12 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
         # header or uri member, every member a scalar: GetAuthorizationToken's) is kept parsed and validated by
         # its exact query pairs; clients repeat the same ones. Handed out read-only; refusals are never kept.
         self._parsed: dict[tuple[str, tuple[tuple[str, str], ...]], Mapping[str, Any]] = {}
+        # the operations whose input payload streams, and that member's name
+        self._streamed = {
+            name: op.input.payload.name
+            for name, op in service.operations.items()
+            if op.input is not None and op.input.payload is not None and op.input.streaming_payload
+        }
         self._query_only = frozenset(
             name for name, op in service.operations.items() if op.input is not None and _query_only(op.input)
         )
@@ -74,10 +80,7 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
         if not isinstance(match, RouteMatch):
             return None
         exchange.route = match
-        plan = match.operation.input
-        if plan is None or plan.payload is None or not plan.streaming_payload:
-            return None
-        return plan.payload.name
+        return self._streamed.get(match.operation.name)
 
     def operation(self, request: RestJsonRequest) -> RouteMatch:
         if request.route is not None:
