@@ -19,10 +19,10 @@ _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 class RouteMatch:
     operation: OperationSpec
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # percent-decoded uri label values
+    name: str = field(init=False)  # the operation's (a field, not a property: read on every request)
 
-    @property
-    def name(self) -> str:
-        return self.operation.name
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.operation.name)
 
 
 @dataclass(frozen=True, slots=True)
