@@ -25,9 +25,11 @@ def too_large(limit: int) -> RequestTooLargeError:
     return RequestTooLargeError(f"Request body must be at most {limit} bytes.")
 
 
-def check_declared_length(scope: Scope, limit: int) -> None:
-    """RequestTooLargeError when the request's ``Content-Length`` is over ``limit`` (or not a number): refused
-    before any byte of the body is read. A body without one (chunked) is limited as it streams."""
+def check_declared_length(scope: Scope, limit: int) -> int | None:
+    """The request's ``Content-Length``, None without one (chunked); RequestTooLargeError when it is over
+    ``limit`` (or not a number): refused before any byte of the body is read. A body without one is limited as
+    it streams."""
+    declared: int | None = None
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -36,6 +38,7 @@ def check_declared_length(scope: Scope, limit: int) -> None:
                 declared = -1
             if declared < 0 or declared > limit:
                 raise too_large(limit)
+    return declared
 
 
 class StreamedBody:
