@@ -1,6 +1,6 @@
 """The package read path's statements, built once with bound parameters (``package_params``): building a
-select per call cost more than running it (measured: two thirds of a package-version read on SQLite). Each
-matches the package as ``packages._package_where`` does."""
+select per call cost more than running it (measured: two thirds of a package-version read on SQLite). Every
+statement, the store's writes included, finds a package by ``_PACKAGE_BY_PARAMS``."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ _PACKAGE_BY_PARAMS = and_(
     packages.c.namespace == bindparam("namespace"),
     packages.c.name == bindparam("name"),
 )
-_PACKAGE_ID_BY_PARAMS = (
+PACKAGE_ID = (
     select(packages.c.id)
     .join(repositories, packages.c.repository_id == repositories.c.id)
     .join(domains, repositories.c.domain_id == domains.c.id)
     .where(_PACKAGE_BY_PARAMS)
-    .scalar_subquery()
 )
+"""The package's id; the writes use it with its parameters bound in (``PACKAGE_ID.params(package_params(ref))``)."""
+_PACKAGE_ID_BY_PARAMS = PACKAGE_ID.scalar_subquery()
 GET_PACKAGE = (
     select(packages)
     .join(repositories, packages.c.repository_id == repositories.c.id)
@@ -82,7 +83,7 @@ def list_versions_statement(*, status: bool, after: bool) -> Select[Any]:
 
 
 def package_params(ref: PackageRef, **more: object) -> dict[str, object]:
-    """The bound parameters of ``_PACKAGE_BY_PARAMS`` (as ``_package_where`` matches)."""
+    """The bound parameters of ``_PACKAGE_BY_PARAMS``: the package ``ref`` names."""
     repo = ref.repo
     return {
         "owner": repo.domain_owner,

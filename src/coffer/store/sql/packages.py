@@ -7,14 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_store import PUBLISHED_FIRST, OriginConfiguration
 from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.shared.pagination import Page
-from coffer.store.schema import asset_names, assets, domains, package_tags, package_versions, packages, repositories
+from coffer.store.schema import asset_names, assets, package_tags, package_versions, packages
 from coffer.store.sql.base import (
     SqlBase,
     check_limit,
@@ -31,6 +31,7 @@ from coffer.store.sql.package_queries import (
     GET_VERSION,
     LIST_ASSETS,
     LIST_PACKAGE_ASSETS,
+    PACKAGE_ID,
     list_versions_statement,
     package_params,
 )
@@ -48,25 +49,9 @@ def _package_label(ref: PackageRef) -> str:
     return f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
 
 
-def _package_where(ref: PackageRef) -> ColumnElement[bool]:
-    """The package row of ``ref`` (joined through repositories and domains)."""
-    return and_(
-        domains.c.owner == ref.repo.domain_owner,
-        domains.c.name == ref.repo.domain,
-        repositories.c.name == ref.repo.name,
-        packages.c.format == ref.format,
-        packages.c.namespace == (ref.namespace or ""),
-        packages.c.name == ref.name,
-    )
-
-
 def _package_id_select(ref: PackageRef) -> Select[Any]:
-    return (
-        select(packages.c.id)
-        .join(repositories, packages.c.repository_id == repositories.c.id)
-        .join(domains, repositories.c.domain_id == domains.c.id)
-        .where(_package_where(ref))
-    )
+    """The id of ``ref``'s package row, for the writes (the read path's statement, its parameters bound in)."""
+    return PACKAGE_ID.params(package_params(ref))
 
 
 def _version_id_select(ref: PackageRef, version: str) -> Select[Any]:
