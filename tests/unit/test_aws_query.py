@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from coffer.aws.query_xml import iso8601, query_error, serialize_error, serializ
 from coffer.core.identity.iam_errors import DeleteConflictError, PackedPolicyTooLargeError
 from coffer.core.policy import MalformedPolicyDocumentError
 from coffer.core.shared import errors as core_errors
+from coffer.core.shared.blocking import may_block
 from coffer.core.shared.errors import CofferError, ExactCodeError, ValidationError
 
 UTC = datetime.UTC
@@ -707,3 +709,66 @@ def test_every_model_operation_answers_not_implemented_without_a_handler(session
         assert status == 501, name
         error = botocore_parse(session, service, name, body, status)["Error"]
         assert error["Code"] == "NotImplemented" and name in error["Message"]
+
+
+class _ThreadNotingAuth(_FakeAuth):
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def authenticate(self, scope: Scope, request: Any, parsed: Any, body: bytes) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return super().authenticate(scope, request, parsed, body)
+
+
+def _noting_endpoint(handler: Callable[..., dict[str, Any]], inline: list[str]) -> tuple[ServiceEndpoint, Any]:
+    auth = _ThreadNotingAuth()
+    protocol = QueryProtocol(
+        {
+            "sts": QueryService(_STS, ServiceHandlers({"GetCallerIdentity": handler}, "svc")),
+            "iam": QueryService(_IAM, ServiceHandlers({}, None)),
+        }
+    )
+    return ServiceEndpoint(protocol, auth, inline=inline), auth
+
+
+_IDENTITY = {"UserId": "AIDA", "Account": "111122223333", "Arn": "arn:aws:iam::111122223333:user/a"}
+_CALL = b"Action=GetCallerIdentity&Version=2011-06-15"
+
+
+def test_an_inline_operation_is_authenticated_and_answered_on_the_event_loop() -> None:
+    handled: list[str] = []
+
+    def handler(svc: Any, caller: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+        handled.append(threading.current_thread().name)
+        return _IDENTITY
+
+    endpoint, auth = _noting_endpoint(handler, ["GetCallerIdentity"])
+    assert _call(endpoint, _CALL)[0] == 200
+    assert auth.threads == handled == [threading.main_thread().name]
+
+
+def test_an_inline_operation_that_would_block_runs_again_whole_on_a_worker_thread() -> None:
+    handled: list[str] = []
+
+    def handler(svc: Any, caller: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+        handled.append(threading.current_thread().name)
+        may_block()  # a cache miss: the store would be read
+        return _IDENTITY
+
+    endpoint, auth = _noting_endpoint(handler, ["GetCallerIdentity"])
+    assert _call(endpoint, _CALL)[0] == 200
+    main = threading.main_thread().name
+    assert auth.threads[0] == handled[0] == main  # tried on the loop, stopped before anything blocked
+    assert len(auth.threads) == len(handled) == 2 and auth.threads[1] == handled[1] != main  # then both again
+
+
+def test_another_operations_handler_runs_on_a_worker_thread_after_an_inline_authentication() -> None:
+    handled: list[str] = []
+
+    def handler(svc: Any, caller: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+        handled.append(threading.current_thread().name)
+        return _IDENTITY
+
+    endpoint, auth = _noting_endpoint(handler, [])
+    assert _call(endpoint, _CALL)[0] == 200
+    assert auth.threads == [threading.main_thread().name] and handled[0] != threading.main_thread().name

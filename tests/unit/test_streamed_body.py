@@ -9,6 +9,7 @@ import anyio
 import pytest
 from anyio import to_thread
 
+from coffer.aws.auth import read_body
 from coffer.aws.streamed_body import BLOCK, StreamedBody, check_declared_length
 from coffer.core.shared.errors import RequestTooLargeError, ValidationError
 
@@ -86,5 +87,40 @@ def test_declared_lengths(header: bytes, refused: bool) -> None:
         with pytest.raises(RequestTooLargeError):
             check_declared_length(scope, 10)
     else:
-        check_declared_length(scope, 10)
-    check_declared_length({"headers": [(b"transfer-encoding", b"chunked")]}, 10)  # limited as it streams
+        assert check_declared_length(scope, 10) == int(header)
+    assert check_declared_length({"headers": [(b"transfer-encoding", b"chunked")]}, 10) is None  # limited as it streams
+
+
+# --- read_body: the whole (small) body of an API request ---------------------------------------------------------
+
+
+def read_whole(client: Client, headers: list[tuple[bytes, bytes]], limit: int = 10) -> bytes:
+    return anyio.run(read_body, {"headers": headers}, client.receive, limit)
+
+
+def test_a_body_in_one_message_or_several() -> None:
+    for chunks in ([b"0123456789"], [b"0123", b"", b"456789"]):
+        client = Client(body(chunks))
+        assert read_whole(client, [(b"content-length", b"10")]) == b"0123456789"
+        assert client.taken == len(chunks)
+    client = Client(body([b"01", b"23"]))  # chunked: no Content-Length
+    assert read_whole(client, []) == b"0123"
+
+
+def test_a_declared_empty_body_is_not_waited_for() -> None:
+    client = Client([])  # receive() would fail: nothing may be asked of it
+    assert read_whole(client, [(b"content-length", b"0")]) == b""
+    assert client.taken == 0
+    assert read_whole(Client(body([b""])), []) == b""  # without a length the (empty) message is read
+
+
+def test_the_limit_holds_for_a_body_without_a_length() -> None:
+    client = Client(body([b"012345", b"6789", b"X", b"never read"]))
+    with pytest.raises(RequestTooLargeError):
+        read_whole(client, [])
+    assert client.taken == 3
+
+
+def test_a_client_gone_before_the_end_gives_what_came() -> None:
+    client = Client([{"type": "http.request", "body": b"01", "more_body": True}, {"type": "http.disconnect"}])
+    assert read_whole(client, []) == b"01"
