@@ -247,6 +247,9 @@ def test_other_paths_on_a_host_style_host_are_served_as_usual(hs_repo: HsRepo) -
     assert hs_repo.get(hs_repo.path_style + "simple/").status_code == 200  # path style on that host too
     assert hs_repo.get("/pypi/").status_code == 404
     assert hs_repo.get("/pypi/no-such-repo/simple/").status_code == 404  # a repository the domain does not have
+    api = hs_repo.get("/v1/domain?domain=x")  # the CodeArtifact API, not SigV4-signed: its own AWS-shaped refusal
+    assert api.status_code == 403 and api.headers["x-amzn-errortype"] == "IncompleteSignatureException"
+    assert "message" in api.json()
 
 
 # --- GetRepositoryEndpoint --------------------------------------------------------------------------------------

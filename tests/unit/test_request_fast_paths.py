@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import threading
 from typing import Any
 from urllib.parse import parse_qsl
 
+import botocore.model
 import pytest
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import dialect as postgresql_dialect
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -18,8 +23,8 @@ from starlette.routing import Route
 
 from coffer.app.direct_routes import DirectRoutesApp
 from coffer.aws.protocol import ServiceHandlers
-from coffer.aws.restjson_model import ServiceSpec, load_service
-from coffer.aws.restjson_protocol import MAX_PARSED, RestJsonProtocol, RestJsonRequest
+from coffer.aws.restjson_model import ServiceSpec, build_service, load_service
+from coffer.aws.restjson_protocol import MAX_PARSED, MAX_PARSED_BYTES, RestJsonProtocol, RestJsonRequest
 from coffer.aws.sigv4 import IncomingRequest
 from coffer.core.codeartifact.authorization_tokens import AuthorizationTokenService
 from coffer.core.codeartifact.token_format import (
@@ -30,13 +35,17 @@ from coffer.core.codeartifact.token_format import (
 )
 from coffer.core.identity.authorizer import Authorizer
 from coffer.core.identity.key_resolution import IdentityService
+from coffer.core.packages.package_models import PackageRef, RepoRef
 from coffer.core.policy import parse_policy
 from coffer.core.shared.blocking import WouldBlock, may_block, no_blocking, run_inline_first
 from coffer.core.shared.errors import ValidationError
 from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.formats.pypi.rendered_pages import RenderedPages
+from coffer.store.schema import packages
+from coffer.store.sql.packages import _package_id_select
 from coffer.store.sql_store import SqlStore
 from tests.unit.package_services import DOMAIN, OWNER, REGION, caller, make_deps
+from tests.unit.test_aws_wire import SYNTH
 
 # --- served on the event loop while nothing blocks -----------------------------------------------------------
 
@@ -308,6 +317,10 @@ def test_the_kept_inputs_are_bounded() -> None:
     for n in range(MAX_PARSED + 5):
         _parsed(protocol, service, "GET", f"/v1/domain?domain=d{n}")
     assert len(protocol._parsed) <= MAX_PARSED
+    long_value = "x" * 8000  # ignored by the parser, but part of the query kept
+    for n in range(300):
+        _parsed(protocol, service, "GET", f"/v1/domain?domain=d{n}&junk={long_value}")
+    assert protocol._parsed_bytes <= MAX_PARSED_BYTES and len(protocol._parsed) < 300
 
 
 # --- the CodeArtifact API reached before Starlette ---------------------------------------------------------------
@@ -372,3 +385,45 @@ def test_direct_routes_skip_starlettes_stack_and_nothing_else() -> None:
     assert body_of("GET", "/v1") == b"page"  # the prefix is "/v1/"
     assert body_of("GET", "/pypi/x") == b"page"
     assert seen == ["api /v1/authorization-token", "middleware /v1", "middleware /pypi/x"]
+
+
+# --- the package match, one statement for reads and writes -------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", [sqlite_dialect(), postgresql_dialect()], ids=["sqlite", "postgresql"])
+def test_a_write_that_sets_the_packages_own_columns_binds_apart_from_the_match(dialect: Any) -> None:
+    """The match's parameters must never meet the VALUES/SET binds a write names after its columns."""
+    ref = PackageRef(RepoRef(OWNER, DOMAIN, "repo"), "pypi", "", "flask")
+    stmt = (
+        update(packages)
+        .where(packages.c.id == _package_id_select(ref).scalar_subquery())
+        .values(name="renamed", format="npm", namespace="ns")
+    )
+    compiled = stmt.compile(dialect=dialect)
+    params = compiled.params
+    assert params["name"] == "renamed" and params["format"] == "npm" and params["namespace"] == "ns"
+    assert params["pkg_name"] == "flask" and params["pkg_format"] == "pypi" and params["pkg_owner"] == OWNER
+
+
+def test_only_inputs_of_scalars_in_the_query_alone_are_kept() -> None:
+    model = copy.deepcopy(SYNTH)
+    for name, members in {
+        "Lookup": {"since": "Time", "flag": "Bool", "size": "Long"},  # every member a scalar in the query
+        "Tagged": {"tags": "StrList", "flag": "Bool"},  # a list member
+    }.items():
+        model["operations"][name] = {
+            "name": name,
+            "http": {"method": "GET", "requestUri": f"/v1/{name.lower()}"},
+            "input": {"shape": f"{name}Request"},
+        }
+        model["shapes"][f"{name}Request"] = {
+            "type": "structure",
+            "members": {
+                member: {"shape": shape, "location": "querystring", "locationName": member}
+                for member, shape in members.items()
+            },
+        }
+    service = build_service(botocore.model.ServiceModel(model, service_name="synth"))
+    kept = RestJsonProtocol(service, ServiceHandlers({}, None))._query_only
+    assert "Lookup" in kept and "Tagged" not in kept
+    assert "GetThing" not in kept and "PutObject" not in kept and "Search" not in kept  # labels, headers, a body

@@ -225,6 +225,7 @@ def create_app(
         direct=(("/v1/", codeartifact),),
         routes=[
             Route("/health", health if worker is None else worker_health(worker), methods=["GET", "HEAD"]),
+            # reached only when the direct route above is not (a root_path mounted in front of the app)
             Route("/v1/{rest:path}", codeartifact),
             Route("/", RootDispatch(query), methods=["GET", "POST"]),
             *pypi.routes(),  # /pypi/d/{domain}-{owner}/{repo}/...

@@ -23,7 +23,8 @@ from coffer.aws.validate import validate_input
 from coffer.core.shared.errors import CofferError, UnknownOperationError
 
 MAX_JSON_BODY: Final = 1024 * 1024  # JSON requests of CodeArtifact are small; assets will stream separately
-MAX_PARSED: Final = 1024  # query-only inputs remembered parsed (all forgotten when full)
+MAX_PARSED: Final = 1024  # query-only inputs remembered parsed (all forgotten when full) ...
+MAX_PARSED_BYTES: Final = 1024 * 1024  # ... or when their query strings add up to this
 _SCALARS: Final = frozenset(("string", "integer", "long", "boolean", "float", "double", "timestamp"))
 
 
@@ -55,6 +56,7 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
         # header or uri member, every member a scalar: GetAuthorizationToken's) is kept parsed and validated by
         # its exact query pairs; clients repeat the same ones. Handed out read-only; refusals are never kept.
         self._parsed: dict[tuple[str, tuple[tuple[str, str], ...]], Mapping[str, Any]] = {}
+        self._parsed_bytes = 0
         # the operations whose input payload streams, and that member's name
         self._streamed = {
             name: op.input.payload.name
@@ -100,9 +102,12 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
             params = self._parsed.get(key)
             if params is None:
                 params = MappingProxyType(self._parse(request, operation))
-                if len(self._parsed) >= MAX_PARSED:
+                size = len(request.request.raw_query)
+                if len(self._parsed) >= MAX_PARSED or self._parsed_bytes + size > MAX_PARSED_BYTES:
                     self._parsed.clear()
+                    self._parsed_bytes = 0
                 self._parsed[key] = params
+                self._parsed_bytes += size
             return params
         return self._parse(request, operation)
 
@@ -129,7 +134,8 @@ class RestJsonProtocol(WireProtocol[RestJsonRequest, RouteMatch]):
 
 def _query_only(plan: MessagePlan) -> bool:
     """Whether an input is read from the query string alone, every member of it a scalar."""
-    wire = not (plan.uri or plan.headers or plan.header_maps or plan.body or plan.payload or plan.query_map)
+    wire = not (plan.uri or plan.headers or plan.header_maps or plan.body or plan.payload is not None)
+    wire = wire and plan.query_map is None
     return wire and all(member.shape.type in _SCALARS for member in plan.query.values())
 
 

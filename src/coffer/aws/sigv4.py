@@ -18,6 +18,7 @@ import functools
 import hmac
 import math
 from collections.abc import Callable, Collection, Sequence
+from typing import NoReturn
 
 from coffer.aws.sigv4_canonical import (
     ALGORITHM,
@@ -168,15 +169,14 @@ class SigV4Verifier:
         if not _constant_time_equal(expected, parsed.signature):
             raise InvalidSignatureError(SIGNATURE_MISMATCH)
 
-    def _refuse_skew(self, parsed: ParsedAuthorization, now: int) -> None:
-        """InvalidSignatureError for a request time more than the allowed skew from ``now``."""
+    def _refuse_skew(self, parsed: ParsedAuthorization, now: int) -> NoReturn:
+        """InvalidSignatureError for a request time more than the allowed skew from ``now`` (the caller checked)."""
         if parsed.timestamp < now - self._max_skew:
             raise InvalidSignatureError(
                 f"Signature expired: {parsed.amz_date} is now earlier than "
                 f"{format_amz_date(now - self._max_skew)} ({format_amz_date(now)} - {self._skew_text})"
             )
-        if parsed.timestamp > now + self._max_skew:
-            raise InvalidSignatureError(
-                f"Signature not yet current: {parsed.amz_date} is still later than "
-                f"{format_amz_date(now + self._max_skew)} ({format_amz_date(now)} + {self._skew_text})"
-            )
+        raise InvalidSignatureError(
+            f"Signature not yet current: {parsed.amz_date} is still later than "
+            f"{format_amz_date(now + self._max_skew)} ({format_amz_date(now)} + {self._skew_text})"
+        )

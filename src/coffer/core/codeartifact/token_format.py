@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from coffer.core.shared.errors import CofferError
-from coffer.core.shared.signing import KeyRing, SigningKey
+from coffer.core.shared.signing import KeyRing
 from coffer.core.shared.signing import b64url_decode as _b64d
 from coffer.core.shared.signing import b64url_encode as _b64e
 
@@ -93,10 +93,6 @@ class TokenClaims(NamedTuple):  # a tuple: made once per token, a frozen datacla
             self.session_issued_at,
             self.principal_id,
         ]
-
-
-def _mac(key: SigningKey, signed_part: str) -> bytes:
-    return key.mac(signed_part.encode("ascii"))
 
 
 def new_token_id() -> str:
@@ -198,7 +194,7 @@ def verify(
     key = ring.get(claims.key_id)
     if key is None:
         raise UnknownSigningKeyError()
-    if not hmac.compare_digest(mac, _mac(key, PREFIX + body)):
+    if not hmac.compare_digest(mac, key.mac((PREFIX + body).encode("ascii"))):
         raise TamperedTokenError()
     return check_claims(claims, ring, now=now, domain_owner=domain_owner, domain=domain, is_revoked=is_revoked)
 

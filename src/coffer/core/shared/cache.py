@@ -61,7 +61,7 @@ class TtlCache(Generic[K, V]):
                 self._seen_elsewhere = elsewhere
 
     def get_or_load(self, key: K, load: Callable[[K], V]) -> V:
-        if _shared is not None:  # several worker processes (tested here: this runs several times per request)
+        if _shared is not None:  # only with several worker processes; the call is skipped otherwise (hot path)
             self._drop_if_changed_elsewhere()
         hit = self._data.get(key)
         now = self._clock()

@@ -12,13 +12,15 @@ from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
 from coffer.core.packages.package_models import PackageRef
 from coffer.store.schema import assets, domains, package_tags, package_versions, packages, repositories
 
+# The parameters' names are no column's ("pkg_" ...): a write's VALUES or SET binds take the column names, and
+# must never meet these.
 _PACKAGE_BY_PARAMS = and_(
-    domains.c.owner == bindparam("owner"),
-    domains.c.name == bindparam("domain"),
-    repositories.c.name == bindparam("repository"),
-    packages.c.format == bindparam("format"),
-    packages.c.namespace == bindparam("namespace"),
-    packages.c.name == bindparam("name"),
+    domains.c.owner == bindparam("pkg_owner"),
+    domains.c.name == bindparam("pkg_domain"),
+    repositories.c.name == bindparam("pkg_repository"),
+    packages.c.format == bindparam("pkg_format"),
+    packages.c.namespace == bindparam("pkg_namespace"),
+    packages.c.name == bindparam("pkg_name"),
 )
 PACKAGE_ID = (
     select(packages.c.id)
@@ -86,11 +88,11 @@ def package_params(ref: PackageRef, **more: object) -> dict[str, object]:
     """The bound parameters of ``_PACKAGE_BY_PARAMS``: the package ``ref`` names."""
     repo = ref.repo
     return {
-        "owner": repo.domain_owner,
-        "domain": repo.domain,
-        "repository": repo.name,
-        "format": ref.format,
-        "namespace": ref.namespace or "",
-        "name": ref.name,
+        "pkg_owner": repo.domain_owner,
+        "pkg_domain": repo.domain,
+        "pkg_repository": repo.name,
+        "pkg_format": ref.format,
+        "pkg_namespace": ref.namespace or "",
+        "pkg_name": ref.name,
         **more,
     }

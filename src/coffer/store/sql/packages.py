@@ -50,7 +50,8 @@ def _package_label(ref: PackageRef) -> str:
 
 
 def _package_id_select(ref: PackageRef) -> Select[Any]:
-    """The id of ``ref``'s package row, for the writes (the read path's statement, its parameters bound in)."""
+    """The id of ``ref``'s package row, for the writes (the read path's statement, its parameters bound in). One
+    package per statement: two would share the parameters' names, and so the first one's values."""
     return PACKAGE_ID.params(package_params(ref))
 
 
