@@ -48,6 +48,7 @@ from urllib.parse import unquote, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coffer.core.shared.bounded import remember
 from coffer.request_context import RECORD_KEY, RequestRecord, new_request_id
 from coffer.settings import LOG_FORMATS
 
@@ -129,9 +130,7 @@ def log_target(path: str, query: str) -> str:
     if len(target) > MAX_TARGET:
         target = target[: MAX_TARGET - 3] + "..."
     elif target == plain:  # only what holds no credential is kept
-        if len(_CLEAN_TARGETS) >= _MAX_CLEAN_TARGETS:
-            _CLEAN_TARGETS.clear()
-        _CLEAN_TARGETS[key] = target
+        remember(_CLEAN_TARGETS, key, target, _MAX_CLEAN_TARGETS)
     return target
 
 

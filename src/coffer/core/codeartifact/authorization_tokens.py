@@ -11,6 +11,7 @@ from coffer.core.codeartifact.token_format import TokenClaims, TokenError
 from coffer.core.identity.callers import Caller
 from coffer.core.identity.key_resolution import IdentityService
 from coffer.core.shared.aws_limits import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
+from coffer.core.shared.bounded import remember
 from coffer.core.shared.errors import AccessDeniedError, ValidationError
 from coffer.core.shared.signing import KeyRing
 
@@ -116,9 +117,7 @@ class AuthorizationTokenService:
             claims = tokens.verify(
                 ring, token, now=now, domain_owner=domain_owner, domain=domain, is_revoked=self._is_revoked
             )
-            if len(self._verified) >= MAX_VERIFIED:
-                self._verified.clear()
-            self._verified[token] = claims
+            remember(self._verified, token, claims, MAX_VERIFIED)
         # A token minted by temporary credentials acts for that session (its session policies and tags, and
         # aws:TokenIssueTime, so a "revoke older sessions" deny also cuts off its tokens).
         caller = self._identities.caller_for_principal(

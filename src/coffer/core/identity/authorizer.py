@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from coffer.core.identity.callers import MAX_DECISIONS, Caller, Keys
 from coffer.core.policy import Decision, PolicyDocument, RequestContext, denial_message, evaluate
+from coffer.core.shared.bounded import remember
 from coffer.core.shared.clock import Clock, iso_utc
 from coffer.core.shared.errors import AccessDeniedError
 
@@ -72,10 +73,7 @@ class Authorizer:
         # policies of its own); resource-policy denies still apply, and across accounts it needs the resource policy.
         decision = evaluate(request, caller.policies, resource_policy, resource_account, caller.session_policies)
         if caller.decides_by_request_alone and (resource_policy is None or resource_policy.context_free):
-            decisions = caller.decisions
-            if len(decisions) >= MAX_DECISIONS:
-                decisions.clear()
-            decisions[key] = (resource_policy, decision)
+            remember(caller.decisions, key, (resource_policy, decision), MAX_DECISIONS)
         return decision
 
     def require(

@@ -9,6 +9,7 @@ from functools import cached_property
 from coffer.core.policy import Decision, PolicyDocument, Principal, PrincipalKind
 from coffer.core.policy.context import derived_keys
 from coffer.core.shared.arns import root_arn
+from coffer.core.shared.bounded import remember
 from coffer.core.shared.clock import iso_utc
 
 #: condition keys: lower-case names, tuple values
@@ -108,9 +109,7 @@ class Caller:
         by_ip = self._by_source_ip
         found = by_ip.get(source_ip)
         if found is None:
-            if len(by_ip) >= _MAX_SOURCE_IPS:
-                by_ip.clear()
-            found = by_ip[source_ip] = replace(self, source_ip=source_ip)
+            found = remember(by_ip, source_ip, replace(self, source_ip=source_ip), _MAX_SOURCE_IPS)
         return found
 
 

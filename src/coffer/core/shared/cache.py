@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from coffer.core.shared.bounded import remember
 from coffer.core.shared.clock import Clock
 
 K = TypeVar("K")
@@ -51,32 +52,31 @@ class TtlCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._seen_elsewhere = 0
 
-    def _drop_if_changed_elsewhere(self) -> None:
-        shared = _shared
-        if shared is not None:
-            elsewhere = shared.elsewhere()
-            if elsewhere != self._seen_elsewhere:
-                with self._lock:
-                    self._data.clear()
-                self._seen_elsewhere = elsewhere
+    def _drop_if_changed_elsewhere(self, shared: SharedInvalidations) -> None:
+        elsewhere = shared.elsewhere()
+        if elsewhere != self._seen_elsewhere:
+            with self._lock:
+                self._data.clear()
+            self._seen_elsewhere = elsewhere
 
     def get_or_load(self, key: K, load: Callable[[K], V]) -> V:
-        if _shared is not None:  # only with several worker processes; the call is skipped otherwise (hot path)
-            self._drop_if_changed_elsewhere()
+        shared = _shared  # set with several worker processes only
+        if shared is not None:
+            self._drop_if_changed_elsewhere(shared)
         hit = self._data.get(key)
         now = self._clock()
         if hit is not None and hit[0] > now:
             return hit[1]
         value = load(key)
         with self._lock:
-            if len(self._data) >= self._max:
-                self._data.clear()
-            self._data[key] = (now + self._ttl, value)
+            remember(self._data, key, (now + self._ttl, value), self._max)
         return value
 
     def peek(self, key: K) -> V | None:
         """The value if it is cached and fresh; None otherwise (nothing is loaded)."""
-        self._drop_if_changed_elsewhere()
+        shared = _shared
+        if shared is not None:
+            self._drop_if_changed_elsewhere(shared)
         hit = self._data.get(key)
         return hit[1] if hit is not None and hit[0] > self._clock() else None
 

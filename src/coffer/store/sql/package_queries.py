@@ -36,22 +36,13 @@ GET_PACKAGE = (
     .join(domains, repositories.c.domain_id == domains.c.id)
     .where(_PACKAGE_BY_PARAMS)
 )
-GET_VERSION = select(package_versions).where(
-    package_versions.c.package_id == _PACKAGE_ID_BY_PARAMS, package_versions.c.version == bindparam("version")
+_VERSION_BY_PARAMS = and_(
+    package_versions.c.package_id == _PACKAGE_ID_BY_PARAMS, package_versions.c.version == bindparam("pkg_version")
 )
-LIST_ASSETS = (
-    select(assets)
-    .where(
-        assets.c.version_id
-        == select(package_versions.c.id)
-        .where(
-            package_versions.c.package_id == _PACKAGE_ID_BY_PARAMS,
-            package_versions.c.version == bindparam("version"),
-        )
-        .scalar_subquery()
-    )
-    .order_by(assets.c.name)
-)
+VERSION_ID = select(package_versions.c.id).where(_VERSION_BY_PARAMS)
+"""The version's id (``pkg_version`` bound too); the writes bind the parameters in, as with ``PACKAGE_ID``."""
+GET_VERSION = select(package_versions).where(_VERSION_BY_PARAMS)
+LIST_ASSETS = select(assets).where(assets.c.version_id == VERSION_ID.scalar_subquery()).order_by(assets.c.name)
 LIST_PACKAGE_ASSETS = (
     select(assets, package_versions.c.version.label("version_number"))
     .join(package_versions, assets.c.version_id == package_versions.c.id)

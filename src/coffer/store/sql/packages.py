@@ -32,6 +32,7 @@ from coffer.store.sql.package_queries import (
     LIST_ASSETS,
     LIST_PACKAGE_ASSETS,
     PACKAGE_ID,
+    VERSION_ID,
     list_versions_statement,
     package_params,
 )
@@ -56,10 +57,8 @@ def _package_id_select(ref: PackageRef) -> Select[Any]:
 
 
 def _version_id_select(ref: PackageRef, version: str) -> Select[Any]:
-    return select(package_versions.c.id).where(
-        package_versions.c.package_id == _package_id_select(ref).scalar_subquery(),
-        package_versions.c.version == version,
-    )
+    """The id of the version's row, for the writes (as ``_package_id_select``)."""
+    return VERSION_ID.params(package_params(ref, pkg_version=version))
 
 
 def _no_package(ref: PackageRef) -> ResourceNotFoundError:
@@ -295,7 +294,7 @@ class SqlPackages(SqlBase):
 
     def get_version(self, ref: PackageRef, version: str) -> PackageVersion | None:
         with self._read() as conn:
-            row = conn.execute(GET_VERSION, package_params(ref, version=version)).one_or_none()
+            row = conn.execute(GET_VERSION, package_params(ref, pkg_version=version)).one_or_none()
         return None if row is None else _to_version(ref, row)
 
     def list_versions(
@@ -325,7 +324,7 @@ class SqlPackages(SqlBase):
 
     def list_assets(self, ref: PackageRef, version: str) -> list[Asset]:
         with self._read() as conn:
-            rows = conn.execute(LIST_ASSETS, package_params(ref, version=version)).all()
+            rows = conn.execute(LIST_ASSETS, package_params(ref, pkg_version=version)).all()
         return [_to_asset(r) for r in rows]
 
     def list_package_assets(self, ref: PackageRef) -> dict[str, list[Asset]]:
