@@ -986,6 +986,7 @@ def test_migration_6_is_frozen_and_upgrades_a_version_5_database(db_url: str) ->
         old.create_domain(make_domain("acme"), {})
         old.create_repository(make_repo("acme", "main"), {})
         ref = pref("ui", namespace="acme", fmt="npm")
+        old._changing = lambda repo: old._write()  # type: ignore[method-assign]  # as version 5 wrote packages
         old.add_asset(pver(ref=ref, version="1.0.0"), asset("ui-1.0.0.tgz"))
         assert apply_migrations(engine) == LATEST_VERSION - 5
         frozen = [(c.name, str(c.type), c.nullable) for c in m0006_package_tags.package_tags.columns]

@@ -21,7 +21,8 @@ user or role of the same name inherits nothing) and ``asset_names`` (every file 
 with its content). Migration 4 alters tables and creates ``asset_names`` from the definition here: freeze it
 in ``m0004_principal_ids`` before that table changes. Migration 5 (``m0005_package_groups``, frozen) adds
 ``package_groups`` and ``package_group_allowed_repositories`` (cascading from domains). Migration 6
-(``m0006_package_tags``, frozen) adds ``package_tags`` (npm's dist-tags, cascading from packages).
+(``m0006_package_tags``, frozen) adds ``package_tags`` (npm's dist-tags, cascading from packages). Migration 7
+(``m0007_package_revisions``) adds ``repositories.package_revision``.
 
 IAM names of roles, groups and managed policies are unique per account case-insensitively: each of those
 tables has a ``name_key`` column (the name lowercased by the store, in Python, so both backends agree) with a
@@ -145,6 +146,9 @@ repositories = Table(
     Column("administrator_account", _key(), nullable=False),
     Column("created_time", _time(), nullable=False),
     Column("description", Text(), nullable=False),
+    # migration 7: a new random value in every transaction that changes the repository's packages, versions,
+    # assets or tags (NULL until the first); the read path keeps what it built while this stays the same
+    Column("package_revision", Text(), nullable=True),
     ForeignKeyConstraint(["domain_id"], ["domains.id"]),
     UniqueConstraint("domain_id", "name"),
     # target of the composite foreign keys from repository_upstreams

@@ -16,10 +16,11 @@ from coffer.core.identity.iam_models import (
     Session,
     User,
 )
+from coffer.core.shared.snapshots import Snapshots
 from coffer.core.shared.tag_store import TagStore
 
 
-class IdentityStore(Protocol):
+class IdentityStore(Snapshots, Protocol):
     # accounts
     def create_account(self, account: Account) -> None: ...
     def get_account(self, account_id: str) -> Account | None: ...

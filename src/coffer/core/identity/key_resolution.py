@@ -36,12 +36,16 @@ class IdentityService:
     def resolve_access_key(self, access_key_id: str) -> ResolvedKey | None:
         """The key's secret, session token and caller; None for an unknown or inactive key (the endpoints
         answer UnrecognizedClientException). Raises ExpiredTokenError for an expired session's key."""
-        resolved = self._keys.get_or_load(access_key_id, self._load_key)
+        resolved = self._keys.get_or_load(access_key_id, self._load_key_snapshot)
         if resolved is not None:
             expires = resolved.caller.session_expires_at
             if expires is not None and self._clock() >= expires:
                 raise ExpiredTokenError()
         return resolved
+
+    def _load_key_snapshot(self, access_key_id: str) -> ResolvedKey | None:
+        with self._store.snapshot():  # a dozen reads (the key, the user, policies, groups, tags): one transaction
+            return self._load_key(access_key_id)
 
     def _load_key(self, access_key_id: str) -> ResolvedKey | None:
         if access_key_id.startswith("ASIA"):
@@ -165,7 +169,10 @@ class IdentityService:
         return caller
 
     def _load_principal(self, key: tuple[str, int | None]) -> Caller | None:
-        principal_arn, issued = key
+        with self._store.snapshot():  # as _load_key_snapshot
+            return self._load_principal_now(*key)
+
+    def _load_principal_now(self, principal_arn: str, issued: int | None) -> Caller | None:
         role_session = split_assumed_role_arn(principal_arn)
         if role_session is not None:
             return None if issued is None else self._load_role_session(*role_session, issued)

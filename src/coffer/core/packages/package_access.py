@@ -8,6 +8,7 @@ authorization of a package operation and the lookups that raise ResourceNotFound
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable
 
 from coffer.core.codeartifact.deps import Deps
@@ -33,6 +34,19 @@ from coffer.core.shared.cache import TtlCache
 from coffer.core.shared.errors import ResourceNotFoundError
 
 DEFAULT_MAX_FETCH_BYTES = 5 * 1024**3  # CodeArtifact's asset size quota
+MAX_KEPT_VIEWS = 4096
+"""Package views kept for reuse (``KeptView``), at most; all are dropped when full."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeptView:
+    """A package view with what it was built from: the search order, its repositories' package revisions and the
+    package group rules that applied (None with one repository: none are consulted)."""
+
+    order: tuple[RepoRef, ...]
+    revisions: tuple[str | None, ...]
+    rules: EffectiveOriginRules | None
+    view: PackageView
 
 
 def in_repo(ref: PackageRef, repo: RepoRef) -> PackageRef:
@@ -68,6 +82,12 @@ class PackageAccess:
         # made by other processes (the same rule as identities and policies).
         self._index: TtlCache[tuple[RepoRef, str, str | None, str], PackageView] = TtlCache(deps.clock, deps.cache_ttl)
         self._packages_index: TtlCache[tuple[RepoRef, str], list[Package]] = TtlCache(deps.clock, deps.cache_ttl)
+        # The package revisions of a search order (``PackageStore.package_revisions``), read again as often as
+        # the caches above: a view built before is served again while they (and its group rules) are the same
+        # (``package_reads``), so a page whose second has passed costs one small read per search order.
+        self._revisions: TtlCache[tuple[RepoRef, ...], tuple[str | None, ...]] = TtlCache(deps.clock, deps.cache_ttl)
+        self._kept_views: dict[tuple[RepoRef, str, str | None, str], KeptView] = {}
+        self._kept_lock = threading.Lock()
 
     def _group_rules(self, ref: PackageRef) -> EffectiveOriginRules | None:
         """The package group origin controls for the package (its domain's most specific group), if groups apply."""
@@ -79,6 +99,7 @@ class PackageAccess:
     def _changed(self) -> None:
         self._index.invalidate()
         self._packages_index.invalidate()
+        self._revisions.invalidate()  # the write renewed its repository's revision: read it again
 
     def _package_arn(self, ref: PackageRef) -> str:
         r = ref.repo

@@ -15,7 +15,7 @@ from typing import BinaryIO
 from coffer.core.codeartifact.resources import Repository
 from coffer.core.identity.callers import Caller
 from coffer.core.packages.external_sources import ExternalPackages
-from coffer.core.packages.package_access import PackageAccess, in_repo
+from coffer.core.packages.package_access import MAX_KEPT_VIEWS, KeptView, PackageAccess, in_repo
 from coffer.core.packages.package_group_origins import EffectiveOriginRules
 from coffer.core.packages.package_models import (
     DOWNLOADABLE_STATUSES,
@@ -32,6 +32,7 @@ from coffer.core.packages.package_models import (
 from coffer.core.packages.package_names import normalize_ref, normalize_version
 from coffer.core.packages.package_sources import PackageSource, search_sources
 from coffer.core.packages.upstreams import UpstreamError
+from coffer.core.shared.bounded import remember
 
 
 class BlobChunks(Iterator[bytes]):
@@ -92,7 +93,7 @@ class PackageReads(PackageAccess):
         return search_sources(self._d, repo, self._upstreams)
 
     def _package_sources(
-        self, repo: RepoRef, fmt: str, namespace: str | None, name: str
+        self, repo: RepoRef, fmt: str, namespace: str | None, name: str, sources: list[PackageSource] | None = None
     ) -> Iterator[tuple[PackageSource, PackageRef]]:
         """The package in each source of the search order that has it. A package whose origin configuration
         blocks upstreams stops the search where it is found. A registry that cannot answer is passed over while
@@ -101,7 +102,7 @@ class PackageReads(PackageAccess):
         found_any = False
         unavailable: UpstreamError | None = None
         rules: EffectiveOriginRules | None = None
-        for source in self._sources(repo):
+        for source in self._sources(repo) if sources is None else sources:
             ref = in_repo(base, source.repo)
             external = isinstance(source, ExternalPackages)
             if external or source.repo != repo:
@@ -146,10 +147,34 @@ class PackageReads(PackageAccess):
         return self._index.get_or_load((repo, fmt, namespace, name), self._load_view)
 
     def _load_view(self, key: tuple[RepoRef, str, str | None, str]) -> PackageView:
+        """The view built anew, or the one built before if nothing it was built from has changed since: the
+        search order, its repositories' package revisions (every write renews them) and the group rules. The
+        revisions are read before the view is built, so a view is never older than the revisions it is kept
+        with. A search order with an external connection is built anew each time (the registry's own cache
+        decides what it offers)."""
+        repo, fmt, namespace, name = key
+        sources = self._sources(repo)
+        if any(isinstance(source, ExternalPackages) for source in sources):
+            return self._build_view(key, sources)  # a registry may be asked: no transaction held meanwhile
+        order = tuple(source.repo for source in sources)
+        revisions = self._revisions.get_or_load(order, self._d.store.package_revisions)
+        rules = None
+        if len(order) > 1:
+            rules = self._group_rules(normalize_ref(PackageRef(repo=repo, format=fmt, namespace=namespace, name=name)))
+        kept = self._kept_views.get(key)
+        if kept is not None and (kept.order, kept.revisions, kept.rules) == (order, revisions, rules):
+            return kept.view
+        with self._d.store.snapshot():  # the search order's reads (three per repository): one transaction
+            view = self._build_view(key, sources)
+        with self._kept_lock:
+            remember(self._kept_views, key, KeptView(order, revisions, rules, view), MAX_KEPT_VIEWS)
+        return view
+
+    def _build_view(self, key: tuple[RepoRef, str, str | None, str], sources: list[PackageSource]) -> PackageView:
         repo, fmt, namespace, name = key
         decided: dict[str, ResolvedVersion | None] = {}  # None: not listed (its first repository says so)
         tag_layers: list[dict[str, str]] = []
-        for source, ref in self._package_sources(repo, fmt, namespace, name):
+        for source, ref in self._package_sources(repo, fmt, namespace, name, sources):
             tags = source.tags(ref) if fmt in TAGGED_FORMATS else {}
             if tags:
                 tag_layers.append(tags)

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Literal, Protocol
 
 from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.shared.pagination import Page
+from coffer.core.shared.snapshots import Snapshots
 
 OriginMode = Literal["ALLOW", "BLOCK"]
 
@@ -101,7 +102,7 @@ class BlobStore(Protocol):
         ...
 
 
-class PackageStore(Protocol):
+class PackageStore(Snapshots, Protocol):
     """Packages, versions and assets of repositories. Repositories are named by ``RepoRef``; a repository that
     does not exist is ``ResourceNotFoundError`` on writes and empty on reads."""
 
@@ -129,6 +130,12 @@ class PackageStore(Protocol):
         (display name ``display_name``), holding ``origin``: CodeArtifact's pre-emptive record, which blocks
         publishing or upstreams before any version exists. Returns the package as stored;
         ``ResourceNotFoundError`` if the repository does not exist."""
+        ...
+
+    def package_revisions(self, repos: Sequence[RepoRef]) -> tuple[str | None, ...]:
+        """Per repository, in order: an opaque value that every write to its packages, versions, assets or tags
+        changes, in the write's own transaction (None: no such repository). Equal values mean the repository's
+        packages are as they were; a repository deleted and created again never gets an earlier value."""
         ...
 
     def get_package(self, ref: PackageRef) -> Package | None: ...

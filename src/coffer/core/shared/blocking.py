@@ -30,6 +30,11 @@ class WouldBlock(BaseException):
     """Work that must not block is about to (see the module's docstring)."""
 
 
+def on_the_loop() -> bool:
+    """Whether this runs under ``no_blocking()`` (a request tried on the event loop)."""
+    return _NO_BLOCKING.get()
+
+
 def may_block() -> None:
     """Called before anything that may block: raises ``WouldBlock`` under ``no_blocking()``."""
     if _NO_BLOCKING.get():

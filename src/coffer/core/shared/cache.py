@@ -4,6 +4,10 @@ Used for what every request reads and almost nothing writes (identities, domains
 made by another process (``coffer admin``, another server on the same database) shows up within ``ttl``
 seconds; changes made through this process invalidate the entries at once.
 
+Requests that miss the same key at once (the first pages of an install, each on its worker thread) share one
+load (``SingleFlight``); a load under way when an invalidation comes is used by its own request only, never
+kept, and no request that began after the invalidation waits for it.
+
 The worker processes of one server (``coffer serve --workers N``) share their invalidations
 (:func:`share_invalidations`): each counts the invalidations it makes, and every cache of a worker drops its
 entries when it sees that another worker has made one since it last looked. So a change made through any worker
@@ -16,8 +20,10 @@ import threading
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from coffer.core.shared.blocking import on_the_loop
 from coffer.core.shared.bounded import remember
 from coffer.core.shared.clock import Clock
+from coffer.core.shared.single_flight import SingleFlight
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -51,12 +57,15 @@ class TtlCache(Generic[K, V]):
         self._data: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
         self._seen_elsewhere = 0
+        self._generation = 0  # invalidations made here or seen from elsewhere
+        self._loads: SingleFlight[tuple[int, K], V] = SingleFlight()
 
     def _drop_if_changed_elsewhere(self, shared: SharedInvalidations) -> None:
         elsewhere = shared.elsewhere()
         if elsewhere != self._seen_elsewhere:
             with self._lock:
                 self._data.clear()
+                self._generation += 1
             self._seen_elsewhere = elsewhere
 
     def get_or_load(self, key: K, load: Callable[[K], V]) -> V:
@@ -67,9 +76,13 @@ class TtlCache(Generic[K, V]):
         now = self._clock()
         if hit is not None and hit[0] > now:
             return hit[1]
-        value = load(key)
+        generation = self._generation
+        # On the event loop a loader raises WouldBlock before anything blocks (the request goes on to a thread);
+        # on a thread, requests that miss the same key at once share one load.
+        value = load(key) if on_the_loop() else self._loads.do((generation, key), lambda: load(key))
         with self._lock:
-            remember(self._data, key, (now + self._ttl, value), self._max)
+            if generation == self._generation:  # not invalidated meanwhile
+                remember(self._data, key, (now + self._ttl, value), self._max)
         return value
 
     def peek(self, key: K) -> V | None:
@@ -86,6 +99,7 @@ class TtlCache(Generic[K, V]):
                 self._data.clear()
             else:
                 self._data.pop(key, None)
+            self._generation += 1
         shared = _shared
         if shared is not None:
             shared.made()

@@ -17,9 +17,10 @@ V = TypeVar("V")
 
 
 class _Call(Generic[V]):
-    __slots__ = ("done", "error", "value")
+    __slots__ = ("done", "error", "leader", "value")
 
     def __init__(self) -> None:
+        self.leader = threading.get_ident()
         self.done = threading.Event()
         self.value: V | None = None
         self.error: BaseException | None = None
@@ -40,6 +41,8 @@ class SingleFlight(Generic[K, V]):
             if call is None:
                 call = self._calls[key] = _Call()
         if not leader:
+            if call.leader == threading.get_ident():  # fn() asked for its own key: waiting would never end
+                raise RuntimeError(f"a call of {key!r} needs its own outcome")
             if not call.done.wait(wait):
                 raise TimeoutError(f"still waiting for another request's call of {key!r}")
             if call.error is not None:

@@ -13,7 +13,7 @@ from sqlalchemy.schema import CreateColumn
 from coffer.store import schema
 
 
-def _add_column(conn: Connection, table: Table, name: str) -> None:
+def add_column(conn: Connection, table: Table, name: str) -> None:
     """``ALTER TABLE ... ADD COLUMN`` with the column as ``schema.py`` defines it (nullable, no default)."""
     column = table.c[name]
     assert column.nullable, "columns added to existing rows must be nullable"
@@ -26,8 +26,8 @@ def migrate(conn: Connection) -> None:
     index on ``assets.metadata_sha256`` (garbage collection asks which blobs are still in use).
 
     Existing rows are bound to the principal that has the name now (the best the old rows tell)."""
-    _add_column(conn, schema.access_keys, "user_id")
-    _add_column(conn, schema.sessions, "principal_id")
+    add_column(conn, schema.access_keys, "user_id")
+    add_column(conn, schema.sessions, "principal_id")
     conn.execute(
         text(
             "UPDATE access_keys SET user_id = (SELECT u.user_id FROM users u WHERE u.account_id = "

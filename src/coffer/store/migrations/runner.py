@@ -28,6 +28,7 @@ from coffer.store.migrations import (
     m0004_principal_ids,
     m0005_package_groups,
     m0006_package_tags,
+    m0007_package_revisions,
 )
 
 Migration = Callable[[Connection], None]
@@ -50,6 +51,7 @@ MIGRATIONS: Final[Sequence[Migration]] = (
     m0004_principal_ids.migrate,
     m0005_package_groups.migrate,
     m0006_package_tags.migrate,
+    m0007_package_revisions.migrate,
 )
 """Migration N is ``MIGRATIONS[N - 1]``."""
 

@@ -1,11 +1,11 @@
 """``SqlBase``: what every part of ``SqlStore`` builds on: the engine, one transaction per public method
 (``_read``, ``_write``), the translation of constraint violations, opaque page keys and one row mapper.
 
-Every public method is one transaction. Writes go through ``writer(engine)`` (``BEGIN IMMEDIATE`` on
-SQLite). Invariants that concurrent writers could break between a check and a write are also enforced by
-the schema (unique keys, foreign keys); the resulting ``IntegrityError`` is translated into the same
-``ConflictError``/``ResourceNotFoundError`` the explicit check would have raised (``violation`` tells which
-constraint failed).
+Every public method is one transaction, or joins the read transaction of ``snapshot()`` under way. Writes go
+through ``writer(engine)`` (``BEGIN IMMEDIATE`` on SQLite). Invariants that concurrent writers could break between
+a check and a write are also enforced by the schema (unique keys, foreign keys); the resulting ``IntegrityError``
+is translated into the same ``ConflictError``/``ResourceNotFoundError`` the explicit check would have raised
+(``violation`` tells which constraint failed).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Final, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Insert, Table, and_, func
@@ -34,6 +35,9 @@ _REVISION_BYTES: Final = 18
 Violation = Literal["unique", "foreign_key", "other"]
 
 T = TypeVar("T")
+
+# The read transaction of ``SqlBase.snapshot()`` under way in this context (a request's thread), with its engine.
+_SNAPSHOT: ContextVar[tuple[Engine, Connection] | None] = ContextVar("coffer_read_snapshot", default=None)
 
 
 def violation(exc: IntegrityError) -> Violation:
@@ -133,9 +137,31 @@ class SqlBase:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        held = _SNAPSHOT.get()
+        if held is not None and held[0] is self._engine:
+            yield held[1]  # inside snapshot(): its transaction
+            return
         may_block()  # a request tried on the event loop goes to a worker thread (coffer.core.shared.blocking)
         with self._reader.begin() as conn:
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read of this store inside is one read transaction: one connection, one consistent snapshot
+        (SQLite's deferred BEGIN, PostgreSQL's REPEATABLE READ), one BEGIN and COMMIT for what would be many.
+        Writes inside still take their own transaction (and are not seen by the snapshot): keep them out, as
+        anything slow (an upstream request), which would hold the connection. Nested calls join the outer one."""
+        held = _SNAPSHOT.get()
+        if held is not None and held[0] is self._engine:
+            yield
+            return
+        may_block()
+        with self._reader.begin() as conn:
+            token = _SNAPSHOT.set((self._engine, conn))
+            try:
+                yield
+            finally:
+                _SNAPSHOT.reset(token)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -7,16 +7,16 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select, update
 
-from coffer.core.packages.package_models import PackageRef
+from coffer.core.packages.package_models import PackageRef, RepoRef
 from coffer.store.schema import assets, domains, package_tags, package_versions, packages, repositories
 
 # The parameters' names are no column's ("pkg_" ...): a write's VALUES or SET binds take the column names, and
 # must never meet these.
+_DOMAIN_BY_PARAMS = and_(domains.c.owner == bindparam("pkg_owner"), domains.c.name == bindparam("pkg_domain"))
 _PACKAGE_BY_PARAMS = and_(
-    domains.c.owner == bindparam("pkg_owner"),
-    domains.c.name == bindparam("pkg_domain"),
+    _DOMAIN_BY_PARAMS,
     repositories.c.name == bindparam("pkg_repository"),
     packages.c.format == bindparam("pkg_format"),
     packages.c.namespace == bindparam("pkg_namespace"),
@@ -49,6 +49,15 @@ LIST_PACKAGE_ASSETS = (
     .where(package_versions.c.package_id == _PACKAGE_ID_BY_PARAMS)
     .order_by(package_versions.c.version, assets.c.name)
 )
+RENEW_PACKAGE_REVISION = (
+    update(repositories)
+    .where(
+        repositories.c.domain_id == select(domains.c.id).where(_DOMAIN_BY_PARAMS).scalar_subquery(),
+        repositories.c.name == bindparam("pkg_repository"),
+    )
+    .values(package_revision=bindparam("new_package_revision"))
+)
+"""Every write to a repository's packages ends with it (``package_params_of(repo)``, ``new_package_revision``)."""
 GET_PACKAGE_TAGS = (
     select(package_tags.c.tag, package_tags.c.version)
     .where(package_tags.c.package_id == _PACKAGE_ID_BY_PARAMS)
@@ -73,6 +82,11 @@ def list_versions_statement(*, status: bool, after: bool) -> Select[Any]:
             )
         )
     return stmt.order_by(pv.c.published_time, pv.c.version).limit(bindparam("limit"))
+
+
+def package_params_of(repo: RepoRef) -> dict[str, object]:
+    """The repository's part of ``package_params``."""
+    return {"pkg_owner": repo.domain_owner, "pkg_domain": repo.domain, "pkg_repository": repo.name}
 
 
 def package_params(ref: PackageRef, **more: object) -> dict[str, object]:

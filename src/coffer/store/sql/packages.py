@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_store import PUBLISHED_FIRST, OriginConfiguration
 from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.shared.pagination import Page
-from coffer.store.schema import asset_names, assets, package_tags, package_versions, packages
+from coffer.store.schema import asset_names, assets, domains, package_tags, package_versions, packages, repositories
 from coffer.store.sql.base import (
     SqlBase,
     check_limit,
@@ -32,13 +33,25 @@ from coffer.store.sql.package_queries import (
     LIST_ASSETS,
     LIST_PACKAGE_ASSETS,
     PACKAGE_ID,
+    RENEW_PACKAGE_REVISION,
     VERSION_ID,
     list_versions_statement,
     package_params,
+    package_params_of,
 )
 from coffer.store.sql.repositories import lookup_repository_id, no_repository
 
 _BLOB_BATCH: Final = 500
+
+_PACKAGE_REVISIONS: Final = (
+    select(repositories.c.name, repositories.c.id, repositories.c.package_revision)
+    .join(domains, repositories.c.domain_id == domains.c.id)
+    .where(
+        domains.c.owner == bindparam("owner"),
+        domains.c.name == bindparam("domain"),
+        repositories.c.name.in_(bindparam("names", expanding=True)),
+    )
+)
 
 
 def _normalized(ref: PackageRef) -> PackageRef:
@@ -147,7 +160,7 @@ class SqlPackages(SqlBase):
         sees its row; SQLite's write transactions are serialized."""
         ref = version.package
         revision = new_revision()
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             repo_id = lookup_repository_id(conn, ref.repo)
             if repo_id is None:
                 raise no_repository(ref.repo.domain, ref.repo.name)
@@ -186,7 +199,7 @@ class SqlPackages(SqlBase):
     def put_origin_configuration(self, ref: PackageRef, origin: OriginConfiguration, display_name: str) -> Package:
         """One upsert: the insert makes the pre-emptive record (no versions), the update changes only
         ``publish``/``upstream`` of an existing package."""
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             repo_id = lookup_repository_id(conn, ref.repo)
             if repo_id is None:
                 raise no_repository(ref.repo.domain, ref.repo.name)
@@ -240,6 +253,32 @@ class SqlPackages(SqlBase):
                 resource_id=asset.name,
                 resource_type="asset-name",
             )
+
+    @contextmanager
+    def _changing(self, repo: RepoRef) -> Iterator[Connection]:
+        """The transaction of a write to ``repo``'s packages: ``_write()``, whose first statement renews the
+        repository's ``package_revision`` (see ``package_revisions``); rolled back with the rest. On PostgreSQL
+        that locks the repository's row until the commit, first, as deleting the repository does: writes to one
+        repository's packages take turns (each is short: the bytes are stored before), and never deadlock with
+        the deletion."""
+        with self._write() as conn:
+            conn.execute(RENEW_PACKAGE_REVISION, {**package_params_of(repo), "new_package_revision": new_revision()})
+            yield conn
+
+    def package_revisions(self, repos: Sequence[RepoRef]) -> tuple[str | None, ...]:
+        """One read: per repository, a value that every write to its packages changes (None: no such repository).
+        Repositories of one domain (a search order) take one statement."""
+        found: dict[RepoRef, str] = {}
+        by_domain: dict[tuple[str, str], list[str]] = {}
+        for repo in repos:
+            by_domain.setdefault((repo.domain_owner, repo.domain), []).append(repo.name)
+        with self._read() as conn:
+            for (owner, domain), names in by_domain.items():
+                rows = conn.execute(_PACKAGE_REVISIONS, {"owner": owner, "domain": domain, "names": names})
+                for name, repo_id, revision in rows:
+                    # the id too: a repository deleted and created again under its name starts anew
+                    found[RepoRef(owner, domain, name)] = f"{repo_id}:{revision or ''}"
+        return tuple(found.get(repo) for repo in repos)
 
     def get_package(self, ref: PackageRef) -> Package | None:
         with self._read() as conn:
@@ -360,7 +399,7 @@ class SqlPackages(SqlBase):
         if expected_status is not None:
             stmt = stmt.where(pv.c.status == expected_status)
         stmt = stmt.values(status=status, revision=new_revision()).returning(*pv.c)
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             row = conn.execute(stmt).one_or_none()
             if row is None:
                 raise self._version_mismatch(conn, ref, version, expected_status)
@@ -372,7 +411,7 @@ class SqlPackages(SqlBase):
         stmt = delete(pv).where(pv.c.id == _version_id_select(ref, version).scalar_subquery())
         if expected_status is not None:
             stmt = stmt.where(pv.c.status == expected_status)
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             row = conn.execute(stmt.returning(*pv.c)).one_or_none()
             if row is None:
                 raise self._version_mismatch(conn, ref, version, expected_status)
@@ -381,7 +420,7 @@ class SqlPackages(SqlBase):
     def delete_package(self, ref: PackageRef) -> Package:
         """Returns the package as it was."""
         stmt = delete(packages).where(packages.c.id == _package_id_select(ref).scalar_subquery())
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             row = conn.execute(stmt.returning(*packages.c)).one_or_none()
         if row is None:
             raise _no_package(ref)
@@ -395,7 +434,7 @@ class SqlPackages(SqlBase):
     def set_package_tag(self, ref: PackageRef, tag: str, version: str) -> None:
         """One upsert, whose package id comes from the version's row: a tag can only point at a version that
         is in the repository at that moment."""
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             package_id = conn.execute(
                 select(package_versions.c.package_id).where(
                     package_versions.c.id == _version_id_select(ref, version).scalar_subquery()
@@ -414,7 +453,7 @@ class SqlPackages(SqlBase):
         stmt = delete(package_tags).where(
             package_tags.c.package_id == _package_id_select(ref).scalar_subquery(), package_tags.c.tag == tag
         )
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             return bool(conn.execute(stmt).rowcount)
 
     def update_version_extra(self, ref: PackageRef, version: str, changes: Mapping[str, str | None]) -> PackageVersion:
@@ -422,7 +461,7 @@ class SqlPackages(SqlBase):
         concurrent change makes it match no row, and it is read again (at most a few rounds)."""
         pv = package_versions
         where = pv.c.id == _version_id_select(ref, version).scalar_subquery()
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             for _attempt in range(5):
                 row = conn.execute(select(pv.c.extra, pv.c.revision).where(where)).one_or_none()
                 if row is None:
@@ -468,7 +507,7 @@ class SqlPackages(SqlBase):
         rolled back. The asset's name is not recorded in ``asset_names``."""
         ref = version.package
         pv = package_versions
-        with self._write() as conn:
+        with self._changing(ref.repo) as conn:
             repo_id = lookup_repository_id(conn, ref.repo)
             if repo_id is None:
                 raise no_repository(ref.repo.domain, ref.repo.name)
