@@ -23,6 +23,16 @@ class Ticker:
         return float(next(self._count))
 
 
+class ManualClock:
+    """A clock that stands still until a test moves it (``clock.now += 1.5``)."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlStore]:
     """A fresh SqlStore on a SQLite file in ``tmp_path`` (migrations applied), closed afterwards. The contract

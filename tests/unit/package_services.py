@@ -12,6 +12,7 @@ from coffer.core.identity.callers import Caller
 from coffer.core.packages.package_models import RepoRef
 from coffer.core.policy import parse_policy
 from coffer.core.shared.arns import domain_arn, repository_arn, user_arn
+from coffer.core.shared.clock import Clock
 from coffer.core.shared.pagination import Paginator
 from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.sql_store import SqlStore
@@ -22,13 +23,23 @@ OWNER = "111122223333"
 DOMAIN = "dom"
 
 
+def deps_on(store: Any, clock: Clock, **options: Any) -> Deps:
+    """The services' dependencies on ``store`` (the real one, or a wrapper of it) with ``clock``; ``options`` are
+    more ``Deps`` fields (``cache_ttl=1.0``)."""
+    ring = KeyRing([SigningKey.generate(0.0)])
+    return Deps(
+        store=store,
+        clock=clock,
+        region=REGION,
+        authorizer=Authorizer(clock, REGION),
+        paginator=Paginator(lambda: ring),
+        **options,
+    )
+
+
 def make_deps(store: SqlStore) -> Deps:
     """The service's dependencies on ``store``, with domain ``DOMAIN`` created and a ``Ticker`` clock."""
-    clock = Ticker()
-    ring = KeyRing([SigningKey.generate(0.0)])
-    deps = Deps(
-        store=store, clock=clock, region=REGION, authorizer=Authorizer(clock, REGION), paginator=Paginator(lambda: ring)
-    )
+    deps = deps_on(store, Ticker())
     store.create_domain(
         Domain(name=DOMAIN, owner=OWNER, arn=domain_arn(REGION, OWNER, DOMAIN), created_time=0.0, encryption_key="k"),
         {},

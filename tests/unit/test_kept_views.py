@@ -11,26 +11,15 @@ from typing import Any
 
 import pytest
 
-from coffer.core.codeartifact.deps import Deps
-from coffer.core.identity.authorizer import Authorizer
 from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_models import Asset, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_service import PackageService
-from coffer.core.shared.pagination import Paginator
-from coffer.core.shared.signing import KeyRing, SigningKey
 from coffer.store.blobs import FileBlobStore
 from coffer.store.sql_store import SqlStore, open_store
-from tests.unit.package_services import ADMIN, REGION, make_deps, make_repo
+from tests.conftest import ManualClock
+from tests.unit.package_services import ADMIN, deps_on, make_deps, make_repo
 
 READS = ("get_package", "list_versions", "list_package_assets", "package_revisions")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Counting:
@@ -52,17 +41,9 @@ class Counting:
         return counted
 
 
-def service(store: SqlStore, clock: Clock, blobs: Path) -> tuple[PackageService, Counting]:
+def service(store: SqlStore, clock: ManualClock, blobs: Path) -> tuple[PackageService, Counting]:
     counting = Counting(store)
-    ring = KeyRing([SigningKey.generate(0.0)])
-    deps = Deps(
-        store=counting,  # type: ignore[arg-type]
-        clock=clock,
-        region=REGION,
-        authorizer=Authorizer(clock, REGION),
-        paginator=Paginator(lambda: ring),
-        cache_ttl=1.0,
-    )
+    deps = deps_on(counting, clock, cache_ttl=1.0)
     return PackageService(deps, FileBlobStore(blobs), groups=PackageGroupService(deps)), counting
 
 
@@ -87,11 +68,11 @@ def shown(svc: PackageService, repo: RepoRef, name: str = "demo") -> list[str]:
 def env(store: SqlStore, tmp_path: Path) -> dict[str, Any]:
     make_deps(store)  # the domain
     main = make_repo(store, "main")
-    clock = Clock()
+    clock = ManualClock()
     svc, counting = service(store, clock, tmp_path / "blobs")
     # another process on the same database: its own store, caches and clock (its writes reach ours only there)
     other_store = open_store(str(store.engine.url))
-    other, _ = service(other_store, Clock(), tmp_path / "blobs")
+    other, _ = service(other_store, ManualClock(), tmp_path / "blobs")
     groups = other._groups  # the other process's package groups
     yield {
         "main": main,

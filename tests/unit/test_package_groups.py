@@ -27,6 +27,8 @@ from coffer.core.packages.package_groups import (
 )
 from coffer.core.shared.arns import package_group_arn
 from coffer.core.shared.errors import ValidationError
+from tests.conftest import ManualClock
+from tests.unit.package_services import deps_on
 
 # --- parsing ---------------------------------------------------------------------------------------------
 
@@ -342,14 +344,6 @@ def test_combine_with_allow_specific_repositories() -> None:
 # --- the service's enforcement API: origin_rules, cached and invalidated -----------------------------------
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class CountingStore:
     """Delegates to the real store, counting the group listings (what origin_rules must not repeat)."""
 
@@ -369,28 +363,16 @@ class CountingStore:
 def service_env(store: object) -> tuple[object, CountingStore, ManualClock]:
     import json as _json
 
-    from coffer.core.codeartifact.deps import Deps
     from coffer.core.codeartifact.resources import Domain, Repository
-    from coffer.core.identity.authorizer import Authorizer
     from coffer.core.identity.callers import Caller
     from coffer.core.packages.package_group_service import PackageGroupService
     from coffer.core.policy import parse_policy
     from coffer.core.shared.arns import domain_arn, repository_arn, user_arn
-    from coffer.core.shared.pagination import Paginator
-    from coffer.core.shared.signing import KeyRing, SigningKey
 
     owner, region = "111122223333", "us-east-1"
     clock = ManualClock()
     counting = CountingStore(store)
-    ring = KeyRing([SigningKey.generate(0.0)])
-    deps = Deps(
-        store=counting,  # type: ignore[arg-type]
-        clock=clock,
-        region=region,
-        authorizer=Authorizer(clock, region),
-        paginator=Paginator(lambda: ring),
-        cache_ttl=1.0,
-    )
+    deps = deps_on(counting, clock, cache_ttl=1.0)
     store.create_domain(  # type: ignore[attr-defined]
         Domain(name="acme", owner=owner, arn=domain_arn(region, owner, "acme"), created_time=0.0, encryption_key="k"),
         {},

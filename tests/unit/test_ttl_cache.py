@@ -11,18 +11,11 @@ import pytest
 from coffer.core.shared.blocking import WouldBlock, may_block, no_blocking
 from coffer.core.shared.cache import TtlCache
 from coffer.core.shared.single_flight import SingleFlight
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import ManualClock
 
 
 def test_concurrent_misses_of_one_key_share_one_load() -> None:
-    cache: TtlCache[str, int] = TtlCache(Clock(), 1.0)
+    cache: TtlCache[str, int] = TtlCache(ManualClock(), 1.0)
     loads: list[str] = []
     release = threading.Event()
 
@@ -44,7 +37,7 @@ def test_concurrent_misses_of_one_key_share_one_load() -> None:
 
 
 def test_a_load_overtaken_by_an_invalidation_is_not_kept_nor_shared() -> None:
-    cache: TtlCache[str, str] = TtlCache(Clock(), 1.0)
+    cache: TtlCache[str, str] = TtlCache(ManualClock(), 1.0)
     started, release = threading.Event(), threading.Event()
     values = iter(["before the write", "after the write"])
 
@@ -69,7 +62,7 @@ def test_a_load_overtaken_by_an_invalidation_is_not_kept_nor_shared() -> None:
 
 
 def test_an_expired_entry_is_loaded_again() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     cache: TtlCache[str, float] = TtlCache(clock, 1.0)
     assert cache.get_or_load("k", lambda _: clock.now) == 100.0
     clock.now += 0.5
@@ -79,7 +72,7 @@ def test_an_expired_entry_is_loaded_again() -> None:
 
 
 def test_on_the_event_loop_a_miss_loads_inline_until_something_would_block() -> None:
-    cache: TtlCache[str, str] = TtlCache(Clock(), 1.0)
+    cache: TtlCache[str, str] = TtlCache(ManualClock(), 1.0)
     with no_blocking():
         assert cache.get_or_load("memory", lambda _: "made in memory") == "made in memory"
 
