@@ -168,3 +168,39 @@ def test_a_group_rule_made_by_another_process_applies_within_the_second(env: dic
     groups.update_origin(ADMIN, team.domain, team.domain_owner, "/pypi//demo$", {"INTERNAL_UPSTREAM": "BLOCK"}, [], [])
     clock.now += 1.01
     assert shown(svc, team) == []
+
+
+def test_a_write_elsewhere_shows_within_the_second_whichever_package_read_the_revisions(
+    env: dict[str, Any],
+) -> None:
+    # The revisions are read once per second for the whole search order; a page that finds them cached must not
+    # keep its view longer than they are: a second after they were read, at the latest.
+    svc, clock, main, other = env["svc"], env["clock"], env["main"], env["other"]
+    publish(svc, main, "1.0", name="a")
+    publish(svc, main, "1.0", name="b")
+    shown(svc, main, "a"), shown(svc, main, "b")
+    clock.now += 5
+    assert shown(svc, main, "a") == ["1.0"]  # reads the revisions (cached until +1 s)
+    clock.now += 0.1
+    publish(other, main, "2.0", name="b")
+    clock.now += 0.8
+    assert shown(svc, main, "b") == ["1.0"]  # within the second: the old view may still show
+    clock.now += 0.15  # 1.05 s after the revisions were read, 0.95 s after the write
+    assert shown(svc, main, "b") == ["1.0", "2.0"]
+
+
+def test_a_view_build_reads_the_group_rules_once(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    svc, store = env["svc"], env["store"]
+    upstream = make_repo(store, "shared")
+    team = make_repo(store, "team", upstreams=("shared",))
+    publish(svc, upstream, "1.0")
+    calls: list[object] = []
+    rules_of = svc._group_rules
+
+    def counted(ref: PackageRef) -> object:
+        calls.append(ref)
+        return rules_of(ref)
+
+    monkeypatch.setattr(svc, "_group_rules", counted)
+    assert shown(svc, team) == ["1.0"]
+    assert len(calls) == 1  # the rules the view is kept with are the ones it was built with

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -24,11 +25,22 @@ def test_concurrent_misses_of_one_key_share_one_load() -> None:
         release.wait(5)
         return len(loads)
 
+    entered: list[object] = []
+    share = cache._loads.do
+
+    def counted(key: object, fn: Any, **kwargs: Any) -> Any:
+        entered.append(key)
+        return share(key, fn, **kwargs)  # type: ignore[arg-type]
+
+    cache._loads.do = counted  # type: ignore[method-assign]
     results: list[int] = []
     threads = [threading.Thread(target=lambda: results.append(cache.get_or_load("k", load))) for _ in range(8)]
     for t in threads:
         t.start()
-    time.sleep(0.2)  # all eight are waiting for the first one's load
+    deadline = time.monotonic() + 5
+    while len(entered) < 8 and time.monotonic() < deadline:  # all eight asked while the first one's load waits
+        time.sleep(0.01)
+    assert len(entered) == 8
     release.set()
     for t in threads:
         t.join(5)
@@ -95,3 +107,42 @@ def test_a_call_that_needs_its_own_outcome_fails_instead_of_waiting_forever() ->
     with pytest.raises(RuntimeError, match="needs its own outcome"):
         flight.do("k", recursive)
     assert not flight.running("k")
+
+
+def test_an_entry_lives_a_ttl_from_when_its_load_began_whoever_joined_it() -> None:
+    clock = ManualClock(100.0)
+    cache: TtlCache[str, str] = TtlCache(clock, 1.0)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_: str) -> str:
+        started.set()
+        release.wait(5)
+        return "read at 100.0"
+
+    leader = threading.Thread(target=lambda: cache.get_or_load("k", slow))
+    leader.start()
+    assert started.wait(5)
+    clock.now = 100.8  # a request joins the load late
+    follower: list[str] = []
+    joined = threading.Thread(target=lambda: follower.append(cache.get_or_load("k", slow)))
+    joined.start()
+    time.sleep(0.1)
+    release.set()
+    leader.join(5)
+    joined.join(5)
+    assert follower == ["read at 100.0"]
+    clock.now = 101.05  # more than a second after the read, though not after the late request came
+    assert cache.peek("k") is None
+
+
+def test_get_dated_keeps_a_value_no_longer_than_what_it_was_made_of() -> None:
+    clock = ManualClock(100.0)
+    cache: TtlCache[str, str] = TtlCache(clock, 1.0)
+    clock.now = 100.5
+    assert cache.get_dated("k", lambda _: ("made of values read at 100.2", 100.2)) == (
+        "made of values read at 100.2",
+        100.2,
+    )
+    assert cache.get_dated("k", lambda _: ("not loaded", None)) == ("made of values read at 100.2", 100.2)
+    clock.now = 101.25
+    assert cache.get_dated("k", lambda _: ("again", None)) == ("again", 101.25)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from coffer.core.codeartifact.resources import Repository
@@ -93,11 +93,18 @@ class PackageReads(PackageAccess):
         return search_sources(self._d, repo, self._upstreams)
 
     def _package_sources(
-        self, repo: RepoRef, fmt: str, namespace: str | None, name: str, sources: list[PackageSource] | None = None
+        self,
+        repo: RepoRef,
+        fmt: str,
+        namespace: str | None,
+        name: str,
+        sources: list[PackageSource] | None = None,
+        group_rules: Callable[[PackageRef], EffectiveOriginRules | None] | None = None,
     ) -> Iterator[tuple[PackageSource, PackageRef]]:
         """The package in each source of the search order that has it. A package whose origin configuration
         blocks upstreams stops the search where it is found. A registry that cannot answer is passed over while
-        another source has the package, and raised (502/504) when none has."""
+        another source has the package, and raised (502/504) when none has. ``sources``: the search order's, if
+        already made; ``group_rules``: how the package group rules are found (default: from their cache)."""
         base = normalize_ref(PackageRef(repo=repo, format=fmt, namespace=namespace, name=name))
         found_any = False
         unavailable: UpstreamError | None = None
@@ -106,7 +113,7 @@ class PackageReads(PackageAccess):
             ref = in_repo(base, source.repo)
             external = isinstance(source, ExternalPackages)
             if external or source.repo != repo:
-                rules = rules or self._group_rules(base)
+                rules = rules or (group_rules or self._group_rules)(base)
                 if rules is not None and not _group_allows(rules, source.repo, repo, external=external):
                     continue
             try:
@@ -144,37 +151,45 @@ class PackageReads(PackageAccess):
     def package_view(self, repo: RepoRef, fmt: str, namespace: str | None, name: str) -> PackageView:
         """The package's versions (``index_versions``) and merged tags, from one walk of the search order; the
         same object until something changes (see ``PackageView``)."""
-        return self._index.get_or_load((repo, fmt, namespace, name), self._load_view)
+        return self._index.get_dated((repo, fmt, namespace, name), self._load_view)[0]
 
-    def _load_view(self, key: tuple[RepoRef, str, str | None, str]) -> PackageView:
+    def _load_view(self, key: tuple[RepoRef, str, str | None, str]) -> tuple[PackageView, float | None]:
         """The view built anew, or the one built before if nothing it was built from has changed since: the
         search order, its repositories' package revisions (every write renews them) and the group rules. The
         revisions are read before the view is built, so a view is never older than the revisions it is kept
-        with. A search order with an external connection is built anew each time (the registry's own cache
-        decides what it offers)."""
+        with, and the view is cached only as long as those revisions are (the time returned). A search order
+        with an external connection is built anew each time (the registry's own cache decides what it offers)."""
         repo, fmt, namespace, name = key
         sources = self._sources(repo)
         if any(isinstance(source, ExternalPackages) for source in sources):
-            return self._build_view(key, sources)  # a registry may be asked: no transaction held meanwhile
+            return self._build_view(key, sources), None  # a registry may be asked: no transaction held meanwhile
         order = tuple(source.repo for source in sources)
-        revisions = self._revisions.get_or_load(order, self._d.store.package_revisions)
+        revisions, as_of = self._revisions.get_dated(order, self._read_revisions)
         rules = None
-        if len(order) > 1:
+        if len(order) > 1:  # read once, before the snapshot: nothing inside it waits for a cache
             rules = self._group_rules(normalize_ref(PackageRef(repo=repo, format=fmt, namespace=namespace, name=name)))
         kept = self._kept_views.get(key)
         if kept is not None and (kept.order, kept.revisions, kept.rules) == (order, revisions, rules):
-            return kept.view
+            return kept.view, as_of
         with self._d.store.snapshot():  # the search order's reads (three per repository): one transaction
-            view = self._build_view(key, sources)
+            view = self._build_view(key, sources, lambda _: rules)
         with self._kept_lock:
             remember(self._kept_views, key, KeptView(order, revisions, rules, view), MAX_KEPT_VIEWS)
-        return view
+        return view, as_of
 
-    def _build_view(self, key: tuple[RepoRef, str, str | None, str], sources: list[PackageSource]) -> PackageView:
+    def _read_revisions(self, order: tuple[RepoRef, ...]) -> tuple[tuple[str | None, ...], None]:
+        return self._d.store.package_revisions(order), None
+
+    def _build_view(
+        self,
+        key: tuple[RepoRef, str, str | None, str],
+        sources: list[PackageSource],
+        group_rules: Callable[[PackageRef], EffectiveOriginRules | None] | None = None,
+    ) -> PackageView:
         repo, fmt, namespace, name = key
         decided: dict[str, ResolvedVersion | None] = {}  # None: not listed (its first repository says so)
         tag_layers: list[dict[str, str]] = []
-        for source, ref in self._package_sources(repo, fmt, namespace, name, sources):
+        for source, ref in self._package_sources(repo, fmt, namespace, name, sources, group_rules):
             tags = source.tags(ref) if fmt in TAGGED_FORMATS else {}
             if tags:
                 tag_layers.append(tags)

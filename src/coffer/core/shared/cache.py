@@ -6,7 +6,8 @@ seconds; changes made through this process invalidate the entries at once.
 
 Requests that miss the same key at once (the first pages of an install, each on its worker thread) share one
 load (``SingleFlight``); a load under way when an invalidation comes is used by its own request only, never
-kept, and no request that began after the invalidation waits for it.
+kept, and no request that began after the invalidation waits for it. An entry expires ``ttl`` after its load
+began (whoever joined it later), or after the oldest cached value it was made of (``get_dated``).
 
 The worker processes of one server (``coffer serve --workers N``) share their invalidations
 (:func:`share_invalidations`): each counts the invalidations it makes, and every cache of a worker drops its
@@ -58,7 +59,7 @@ class TtlCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._seen_elsewhere = 0
         self._generation = 0  # invalidations made here or seen from elsewhere
-        self._loads: SingleFlight[tuple[int, K], V] = SingleFlight()
+        self._loads: SingleFlight[tuple[int, K], tuple[V, float]] = SingleFlight()
 
     def _drop_if_changed_elsewhere(self, shared: SharedInvalidations) -> None:
         elsewhere = shared.elsewhere()
@@ -73,17 +74,36 @@ class TtlCache(Generic[K, V]):
         if shared is not None:
             self._drop_if_changed_elsewhere(shared)
         hit = self._data.get(key)
-        now = self._clock()
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > self._clock():
             return hit[1]
+        return self._load(key, lambda k: (load(k), None))[0]
+
+    def get_dated(self, key: K, load: Callable[[K], tuple[V, float | None]]) -> tuple[V, float]:
+        """The value and the time it was current (its entry expires ``ttl`` after that). ``load`` returns the
+        value and, for one made of other cached values, the oldest of their times (None: the load's own)."""
+        shared = _shared
+        if shared is not None:
+            self._drop_if_changed_elsewhere(shared)
+        hit = self._data.get(key)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1], hit[0] - self._ttl
+        return self._load(key, load)
+
+    def _load(self, key: K, load: Callable[[K], tuple[V, float | None]]) -> tuple[V, float]:
         generation = self._generation
+
+        def run() -> tuple[V, float]:
+            started = self._clock()  # what is read now is current at least from here
+            value, as_of = load(key)
+            return value, started if as_of is None else min(as_of, started)
+
         # On the event loop a loader raises WouldBlock before anything blocks (the request goes on to a thread);
-        # on a thread, requests that miss the same key at once share one load.
-        value = load(key) if on_the_loop() else self._loads.do((generation, key), lambda: load(key))
+        # on a thread, requests that miss the same key at once share one load, and its time.
+        value, as_of = run() if on_the_loop() else self._loads.do((generation, key), run)
         with self._lock:
             if generation == self._generation:  # not invalidated meanwhile
-                remember(self._data, key, (now + self._ttl, value), self._max)
-        return value
+                remember(self._data, key, (as_of + self._ttl, value), self._max)
+        return value, as_of
 
     def peek(self, key: K) -> V | None:
         """The value if it is cached and fresh; None otherwise (nothing is loaded)."""
