@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from coffer.core.codeartifact.repositories import RepositoryService
 from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_models import Asset, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_service import PackageService
@@ -204,3 +205,19 @@ def test_a_view_build_reads_the_group_rules_once(env: dict[str, Any], monkeypatc
     monkeypatch.setattr(svc, "_group_rules", counted)
     assert shown(svc, team) == ["1.0"]
     assert len(calls) == 1  # the rules the view is kept with are the ones it was built with
+
+
+def test_a_new_upstream_or_group_rule_made_through_this_process_shows_at_once(env: dict[str, Any]) -> None:
+    svc, store = env["svc"], env["store"]
+    upstream = make_repo(store, "shared")
+    team = make_repo(store, "team")
+    publish(svc, upstream, "1.0")
+    assert shown(svc, team) == []
+    repositories = RepositoryService(svc._d, lambda: "http://127.0.0.1")
+    repositories.update(ADMIN, team.domain, team.domain_owner, team.name, None, ["shared"])
+    assert shown(svc, team) == ["1.0"]  # no second to wait
+    groups = svc._groups
+    assert groups is not None
+    groups.create(ADMIN, team.domain, team.domain_owner, "/pypi//demo$", None, None)
+    groups.update_origin(ADMIN, team.domain, team.domain_owner, "/pypi//demo$", {"INTERNAL_UPSTREAM": "BLOCK"}, [], [])
+    assert shown(svc, team) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coffer.core.codeartifact.resources import Domain, Repository
@@ -38,17 +39,27 @@ class Deps:
     _policies: TtlCache[str, PolicyDocument | None] = field(init=False, repr=False, compare=False)
     _domains: TtlCache[tuple[str, str], bool] = field(init=False, repr=False, compare=False)
     _repositories: TtlCache[tuple[str, str, str], Repository | None] = field(init=False, repr=False, compare=False)
+    _listeners: list[Callable[[], None]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_policies", TtlCache(self.clock, self.cache_ttl))
         object.__setattr__(self, "_domains", TtlCache(self.clock, self.cache_ttl))
         object.__setattr__(self, "_repositories", TtlCache(self.clock, self.cache_ttl))
+        object.__setattr__(self, "_listeners", [])
+
+    def on_invalidate(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` at every ``invalidate()``: for caches built from repositories, domains, policies or
+        package groups (the package service's views)."""
+        self._listeners.append(listener)
 
     def invalidate(self) -> None:
-        """Forget cached policies, domains and repositories (after a write through this process)."""
+        """Forget cached policies, domains and repositories, and what the listeners keep of them (after a write
+        through this process: a repository's upstreams or external connections, a domain, a policy, a group)."""
         self._policies.invalidate()
         self._domains.invalidate()
         self._repositories.invalidate()
+        for listener in self._listeners:
+            listener()
 
     def cached_repository(self, owner: str, domain: str, name: str) -> Repository | None:
         """The repository as the package endpoints see it (upstreams included), cached like policies."""

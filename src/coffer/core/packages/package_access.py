@@ -88,6 +88,7 @@ class PackageAccess:
         self._revisions: TtlCache[tuple[RepoRef, ...], tuple[str | None, ...]] = TtlCache(deps.clock, deps.cache_ttl)
         self._kept_views: dict[tuple[RepoRef, str, str | None, str], KeptView] = {}
         self._kept_lock = threading.Lock()
+        deps.on_invalidate(self._changed)  # a new search order or group rule shows at once, as a package write does
 
     def _group_rules(self, ref: PackageRef) -> EffectiveOriginRules | None:
         """The package group origin controls for the package (its domain's most specific group), if groups apply."""

@@ -127,6 +127,7 @@ class PackageGroupService:
 
     def _invalidate(self) -> None:
         self._groups.invalidate()
+        self._d.invalidate()  # what was built with the groups' rules (package views)
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
