@@ -98,12 +98,8 @@ def canonical_headers(headers: Iterable[tuple[str, str]], signed_headers: Sequen
 
 
 def hash_hex(text: str) -> str:
-    """Hex SHA-256 of ``text``'s wire bytes (``wire_bytes``, inlined: this runs per request)."""
-    try:
-        data = text.encode("latin-1")
-    except UnicodeEncodeError:
-        data = text.encode("utf-8", "surrogatepass")
-    return hashlib.sha256(data).hexdigest()
+    """Hex SHA-256 of ``text``'s wire bytes."""
+    return hashlib.sha256(wire_bytes(text)).hexdigest()
 
 
 def derive_signing_key(secret_access_key: str, date: str, region: str, service: str) -> bytes:

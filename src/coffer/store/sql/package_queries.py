@@ -57,7 +57,13 @@ RENEW_PACKAGE_REVISION = (
     )
     .values(package_revision=bindparam("new_package_revision"))
 )
-"""Every write to a repository's packages ends with it (``package_params_of(repo)``, ``new_package_revision``)."""
+"""Every write to a repository's packages begins with it (``package_params_of(repo)``, ``new_package_revision``)."""
+PACKAGE_REVISIONS = (
+    select(repositories.c.name, repositories.c.id, repositories.c.package_revision)
+    .join(domains, repositories.c.domain_id == domains.c.id)
+    .where(_DOMAIN_BY_PARAMS, repositories.c.name.in_(bindparam("names", expanding=True)))
+)
+"""The revisions of a domain's repositories named ``names`` (``pkg_owner``, ``pkg_domain`` bound too)."""
 GET_PACKAGE_TAGS = (
     select(package_tags.c.tag, package_tags.c.version)
     .where(package_tags.c.package_id == _PACKAGE_ID_BY_PARAMS)

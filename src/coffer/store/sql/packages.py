@@ -8,14 +8,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from coffer.core.packages.package_models import Asset, BlobInfo, Package, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_store import PUBLISHED_FIRST, OriginConfiguration
 from coffer.core.shared.errors import CofferError, ConflictError, ResourceNotFoundError, ValidationError
 from coffer.core.shared.pagination import Page
-from coffer.store.schema import asset_names, assets, domains, package_tags, package_versions, packages, repositories
+from coffer.store.schema import asset_names, assets, package_tags, package_versions, packages
 from coffer.store.sql.base import (
     SqlBase,
     check_limit,
@@ -33,6 +33,7 @@ from coffer.store.sql.package_queries import (
     LIST_ASSETS,
     LIST_PACKAGE_ASSETS,
     PACKAGE_ID,
+    PACKAGE_REVISIONS,
     RENEW_PACKAGE_REVISION,
     VERSION_ID,
     list_versions_statement,
@@ -42,16 +43,6 @@ from coffer.store.sql.package_queries import (
 from coffer.store.sql.repositories import lookup_repository_id, no_repository
 
 _BLOB_BATCH: Final = 500
-
-_PACKAGE_REVISIONS: Final = (
-    select(repositories.c.name, repositories.c.id, repositories.c.package_revision)
-    .join(domains, repositories.c.domain_id == domains.c.id)
-    .where(
-        domains.c.owner == bindparam("owner"),
-        domains.c.name == bindparam("domain"),
-        repositories.c.name.in_(bindparam("names", expanding=True)),
-    )
-)
 
 
 def _normalized(ref: PackageRef) -> PackageRef:
@@ -274,7 +265,7 @@ class SqlPackages(SqlBase):
             by_domain.setdefault((repo.domain_owner, repo.domain), []).append(repo.name)
         with self._read() as conn:
             for (owner, domain), names in by_domain.items():
-                rows = conn.execute(_PACKAGE_REVISIONS, {"owner": owner, "domain": domain, "names": names})
+                rows = conn.execute(PACKAGE_REVISIONS, {"pkg_owner": owner, "pkg_domain": domain, "names": names})
                 for name, repo_id, revision in rows:
                     # the id too: a repository deleted and created again under its name starts anew
                     found[RepoRef(owner, domain, name)] = f"{repo_id}:{revision or ''}"
