@@ -6,8 +6,10 @@ One command. A real dependency tree (``npm_tree.TREE``: express, lodash, react, 
 eslint, 218 package versions) is downloaded once from the npm registry into ``bench/.cache/npm-tree/`` and
 served by a local static registry (``npm_tree.py serve``, the "public" registry of this bench). Verdaccio 6.8.0 is
 installed once into ``bench/.cache/verdaccio/`` (``node-fetch`` overridden to 2.7.0 so that it runs on Node 20).
-Both servers proxy the static registry and are primed once (``prime``: every packument with npm's ``Accept``,
-then every locked tarball, as a first ``npm install`` asks them, then every packument again; unmeasured):
+Both servers proxy the static registry and are primed once, unmeasured (``prime``: every packument with npm's
+``Accept``, then every locked tarball, as a first ``npm install`` asks them, then every packument again; then one
+``npm install`` as below, which also asks what the direct requests do not: npm 11 asks for some packuments in
+full, 28 of this tree's 213):
 
 - Coffer: ``coffer serve`` with ``public:npmjs`` pointed at the static registry, a domain, an ``npm-store``
   repository holding the connection and an ``app`` repository with it as upstream (the layout AWS recommends);
@@ -608,9 +610,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             env["priming"] = {}
             for name in SERVERS:  # every packument and tarball fetched once from the static registry
                 primed = env["priming"][name] = prime(registries[name], tree, upstream)
+                first = npm_install(registries[name], tree, tmp, -1, upstream, client_cpus)
+                primed["npm_install"] = asdict(first)
                 say(
                     f"  primed {name:9} in {primed['seconds']:5.1f}s: {primed['packuments']} packuments, "
-                    f"{primed['tarballs']} tarballs, {primed['upstream_requests']} requests to the static registry"
+                    f"{primed['tarballs']} tarballs, {primed['upstream_requests']} requests to the static registry; "
+                    f"then npm install in {first.seconds:.1f}s (server CPU {first.server_cpu_seconds:.2f}s, "
+                    f"{first.upstream_requests} requests to the static registry)"
                 )
             packument, packuments = check_packuments(registries, tree, args.packument)
             env["packuments"] = packuments

@@ -1,6 +1,7 @@
 """Package views served again while nothing they were built from changed (``PackageReads._load_view``): after the
 caches' second, one read of the search order's package revisions instead of the view's reads, and every write,
-through this service or another process, still shows as before (at once, or within the second)."""
+through this service or another process, still shows as before (at once, or within the second). Through an
+external connection, also while the registry's listings are the cache's same objects."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from typing import Any
 import pytest
 
 from coffer.core.codeartifact.repositories import RepositoryService
+from coffer.core.codeartifact.resources import ExternalConnection
 from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_models import Asset, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_service import PackageService
+from coffer.core.packages.upstream_cache import ProjectCache, UpstreamCaches
+from coffer.core.packages.upstreams import UpstreamIndex, UpstreamProject, UpstreamUnavailableError
 from coffer.store.blobs import FileBlobStore
 from coffer.store.sql_store import SqlStore, open_store
 from tests.conftest import ManualClock
 from tests.unit.package_services import ADMIN, deps_on, make_deps, make_repo
+from tests.unit.test_npm_fetching import CONNECTION, FakeRegistry, dist, url
 
 READS = ("get_package", "list_versions", "list_package_assets", "package_revisions")
 
@@ -221,3 +226,134 @@ def test_a_new_upstream_or_group_rule_made_through_this_process_shows_at_once(en
     groups.create(ADMIN, team.domain, team.domain_owner, "/pypi//demo$", None, None)
     groups.update_origin(ADMIN, team.domain, team.domain_owner, "/pypi//demo$", {"INTERNAL_UPSTREAM": "BLOCK"}, [], [])
     assert shown(svc, team) == []
+
+
+# --- search orders with an external connection ---------------------------------------------------------------
+# The view is kept while the repositories' revisions, the group rules and the registry's listings it was built
+# from (the listing cache's very objects) are the same; the registry is asked only what a build would ask.
+
+
+class CountingRegistry(FakeRegistry):
+    """The fake npm registry, counting the listings asked and able to fail as a down registry does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: Counter[str] = Counter()
+        self.down = False
+        self.other_names: set[str] = set()  # more connections this registry serves
+
+    def index(self, connection: str) -> UpstreamIndex | None:
+        return self if connection in self.other_names else super().index(connection)
+
+    def project(self, name: str) -> UpstreamProject | None:
+        self.asked[name] += 1
+        if self.down:
+            raise UpstreamUnavailableError(f"{CONNECTION} is down")
+        return super().project(name)
+
+
+@pytest.fixture
+def external(store: SqlStore, tmp_path: Path) -> dict[str, Any]:
+    make_deps(store)
+    make_repo(store, "npm-store", connections=(ExternalConnection(CONNECTION, "npm"),))
+    app = make_repo(store, "app", upstreams=("npm-store",))
+    clock = ManualClock()
+    counting = Counting(store)
+    deps = deps_on(counting, clock, cache_ttl=1.0)
+    registry = CountingRegistry()
+    caches = UpstreamCaches(registry, clock, ttl=300)
+    # refreshes run at once, on the request's thread: what a test sees next is the refreshed listing
+    caches._caches[CONNECTION] = ProjectCache(registry, clock, 300, retry_after=10, spawn=lambda task: task())
+    svc = PackageService(deps, FileBlobStore(tmp_path / "blobs"), caches, groups=PackageGroupService(deps))
+    yield {"svc": svc, "app": app, "clock": clock, "registry": registry, "counting": counting, "store": store}
+
+
+def npm_shown(svc: PackageService, repo: RepoRef, name: str = "ui") -> list[str]:
+    return [v.version.version for v in svc.package_view(repo, "npm", "acme", name).versions]
+
+
+def publish_npm(svc: PackageService, repo: RepoRef, version: str) -> None:
+    blob = svc.store_bytes(f"ui-{version}".encode())
+    pv = PackageVersion(
+        package=PackageRef(repo=repo, format="npm", namespace="acme", name="ui"),
+        version=version,
+        display_version=version,
+        status="Published",
+        revision="",
+        published_time=1.0,
+    )
+    svc.publish(ADMIN, pv, Asset(name=f"ui-{version}.tgz", blob=blob, created_at=0.0))
+
+
+def listed(registry: CountingRegistry, *versions: str) -> None:
+    registry.publish("@acme/ui", {v: {"dist": dist(b"x", url=url(v))} for v in versions})
+
+
+def test_a_view_through_an_external_connection_is_kept_while_its_listing_is(external: dict[str, Any]) -> None:
+    svc, app, clock, registry, counting = (external[k] for k in ("svc", "app", "clock", "registry", "counting"))
+    listed(registry, "1.0.0")
+    first = svc.package_view(app, "npm", "acme", "ui")
+    assert [v.version.version for v in first.versions] == ["1.0.0"]
+    counting.calls.clear()
+    clock.now += 5  # the view's second has passed; the listing (300 s) is fresh
+    assert svc.package_view(app, "npm", "acme", "ui") is first
+    assert counting.calls == Counter({"package_revisions": 1})  # no stored package read again
+    assert registry.asked["@acme/ui"] == 1  # the cached listing was looked at, the registry not asked
+
+
+def test_a_refreshed_listing_shows(external: dict[str, Any]) -> None:
+    svc, app, clock, registry = (external[k] for k in ("svc", "app", "clock", "registry"))
+    listed(registry, "1.0.0")
+    assert npm_shown(svc, app) == ["1.0.0"]
+    listed(registry, "1.0.0", "2.0.0")
+    clock.now += 5
+    assert npm_shown(svc, app) == ["1.0.0"]  # the listing is fresh for 300 s: what the cache holds shows
+    clock.now += 300  # stale: this read starts the refresh (at once here) and the next shows its result
+    npm_shown(svc, app)
+    clock.now += 1.01
+    assert npm_shown(svc, app) == ["1.0.0", "2.0.0"]
+    assert registry.asked["@acme/ui"] == 2
+
+
+def test_a_view_built_while_the_registry_was_down_is_not_kept(external: dict[str, Any]) -> None:
+    svc, app, clock, registry = (external[k] for k in ("svc", "app", "clock", "registry"))
+    publish_npm(svc, app, "0.9.0")  # app has the package itself, so the view builds without the registry
+    registry.down = True
+    listed(registry, "1.0.0")
+    # the package published in app blocks its upstreams; unblock them to let the registry be asked
+    svc.put_origin_configuration(ADMIN, PackageRef(app, "npm", "acme", "ui"), "ALLOW", "ALLOW")
+    assert npm_shown(svc, app) == ["0.9.0"]  # the registry passed over: it cannot answer
+    registry.down = False
+    clock.now += 11  # the remembered failure (retry_after 10 s) has passed
+    assert npm_shown(svc, app) == ["0.9.0", "1.0.0"]  # not the view built without the registry
+
+
+def test_the_registry_is_asked_only_what_a_build_asks(external: dict[str, Any]) -> None:
+    svc, app, clock, registry = (external[k] for k in ("svc", "app", "clock", "registry"))
+    listed(registry, "1.0.0")
+    publish_npm(svc, app, "0.9.0")  # published first in app: its upstreams are blocked for the package
+    registry.asked.clear()  # (publishing asked whether an upstream has the version)
+    for _ in range(3):
+        assert npm_shown(svc, app) == ["0.9.0"]
+        clock.now += 5
+    assert registry.asked["@acme/ui"] == 0  # a private name is never sent to the public registry
+
+
+def test_a_view_is_built_anew_when_the_connection_changes(external: dict[str, Any]) -> None:
+    svc, app, clock, registry, store = (external[k] for k in ("svc", "app", "clock", "registry", "store"))
+    listed(registry, "1.0.0")
+
+    def fetched_through() -> str | None:
+        (version,) = svc.package_view(app, "npm", "acme", "ui").versions
+        (asset,) = version.assets
+        return None if asset.fetch_from is None else asset.fetch_from.connection
+
+    assert fetched_through() == CONNECTION
+    # another process replaces the connection with one to a registry that lists the very same objects: the search
+    # order's repositories and the listings are the same, the connection is not
+    registry.other_names = {"public:mirror"}
+    store.set_external_connections(
+        app.domain_owner, app.domain, "npm-store", [ExternalConnection("public:mirror", "npm")], expected=[CONNECTION]
+    )
+    clock.now += 5
+    assert fetched_through() == "public:mirror"

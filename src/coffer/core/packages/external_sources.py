@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,11 +38,22 @@ from coffer.core.packages.package_models import (
 )
 from coffer.core.packages.package_store import FETCHED_FIRST
 from coffer.core.packages.upstream_cache import ProjectCache
-from coffer.core.packages.upstreams import UpstreamProject, UpstreamRelease
+from coffer.core.packages.upstreams import UpstreamError, UpstreamProject, UpstreamRelease
 
 NPM_FIELDS_CACHED = 65536  # npm manifests whose package API fields are kept (``_npm_fields``)
 #: a listing's versions by number, and their assets by number
 _Listing = tuple[dict[str, PackageVersion], dict[str, tuple[Asset, ...]]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListingsSeen:
+    """The listings one external source looked at, each as the cache's object it found (weakly held: a listing
+    the cache has dropped is not kept alive, and then counts as changed; None: the registry had no such project).
+    A view built through the source depends on nothing else of the registry."""
+
+    connection: str
+    repo: RepoRef
+    seen: tuple[tuple[PackageRef, weakref.ref[UpstreamProject] | None], ...]
 
 
 class ExternalPackages:
@@ -53,6 +65,7 @@ class ExternalPackages:
         self._fmt = fmt
         self._cache = cache
         self._seen: dict[PackageRef, UpstreamProject | None] = {}
+        self._unanswered = False  # a listing was asked that the registry could not give (``seen``)
 
     @property
     def repo(self) -> RepoRef:
@@ -67,13 +80,43 @@ class ExternalPackages:
         if ref in self._seen:
             return self._seen[ref]
         project: UpstreamProject | None = None
-        if ref.format == self._fmt:
-            if ref.format == "npm":
-                project = self._cache.get(full_name(ref.namespace, ref.name))
-            elif not ref.namespace:
-                project = self._cache.get(ref.name)
+        try:
+            if ref.format == self._fmt:
+                if ref.format == "npm":
+                    project = self._cache.get(full_name(ref.namespace, ref.name))
+                elif not ref.namespace:
+                    project = self._cache.get(ref.name)
+        except UpstreamError:
+            self._unanswered = True
+            raise
         self._seen[ref] = project
         return project
+
+    def seen(self) -> ListingsSeen | None:
+        """The listings this source has looked at so far; None if the registry could not answer for one (what
+        was built without it must not outlive the outage)."""
+        if self._unanswered:
+            return None
+        return ListingsSeen(
+            self.connection,
+            self._repo,
+            tuple((ref, None if p is None else weakref.ref(p)) for ref, p in self._seen.items()),
+        )
+
+    def sees_the_same(self, before: ListingsSeen) -> bool:
+        """Whether this source (of the same connection and repository) finds every listing ``before`` saw
+        unchanged: the very objects the cache held then. Asking is what a build would ask, so a stale listing's
+        refresh starts as it would; a registry that cannot answer for a listing never seen counts as a change."""
+        if (before.connection, before.repo) != (self.connection, self._repo):
+            return False
+        for ref, mark in before.seen:
+            try:
+                now = self._project(ref)
+            except UpstreamError:
+                return False
+            if now is not (None if mark is None else mark()) or (now is None) != (mark is None):
+                return False
+        return True
 
     def package(self, ref: PackageRef) -> Package | None:
         project = self._project(ref)

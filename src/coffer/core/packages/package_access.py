@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from coffer.core.codeartifact.deps import Deps
 from coffer.core.codeartifact.resources import Repository
 from coffer.core.identity.callers import Caller
+from coffer.core.packages.external_sources import ListingsSeen
 from coffer.core.packages.package_group_origins import EffectiveOriginRules
 from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_models import (
@@ -40,13 +41,15 @@ MAX_KEPT_VIEWS = 4096
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class KeptView:
-    """A package view with what it was built from: the search order, its repositories' package revisions and the
-    package group rules that applied (None with one repository: none are consulted)."""
+    """A package view with what it was built from: the search order, its repositories' package revisions, the
+    package group rules that applied (None with one repository: none are consulted) and, per external connection
+    of the search order, the registry's listings it was built from."""
 
     order: tuple[RepoRef, ...]
     revisions: tuple[str | None, ...]
     rules: EffectiveOriginRules | None
     view: PackageView
+    listings: tuple[ListingsSeen, ...] = ()
 
 
 def in_repo(ref: PackageRef, repo: RepoRef) -> PackageRef:

@@ -155,26 +155,37 @@ class PackageReads(PackageAccess):
 
     def _load_view(self, key: tuple[RepoRef, str, str | None, str]) -> tuple[PackageView, float | None]:
         """The view built anew, or the one built before if nothing it was built from has changed since: the
-        search order, its repositories' package revisions (every write renews them) and the group rules. The
-        revisions are read before the view is built, so a view is never older than the revisions it is kept
-        with, and the view is cached only as long as those revisions are (the time returned). A search order
-        with an external connection is built anew each time (the registry's own cache decides what it offers)."""
+        search order, its repositories' package revisions (every write renews them), the group rules and the
+        listings of its external connections (the registry's own cache decides when they change). The revisions
+        are read before the view is built, so a view is never older than the revisions it is kept with, and the
+        view is cached only as long as those revisions are (the time returned)."""
         repo, fmt, namespace, name = key
         sources = self._sources(repo)
-        if any(isinstance(source, ExternalPackages) for source in sources):
-            return self._build_view(key, sources), None  # a registry may be asked: no transaction held meanwhile
+        externals = [source for source in sources if isinstance(source, ExternalPackages)]
         order = tuple(source.repo for source in sources)
         revisions, as_of = self._revisions.get_dated(order, self._read_revisions)
         rules = None
         if len(order) > 1:  # read once, before the snapshot: nothing inside it waits for a cache
             rules = self._group_rules(normalize_ref(PackageRef(repo=repo, format=fmt, namespace=namespace, name=name)))
         kept = self._kept_views.get(key)
-        if kept is not None and (kept.order, kept.revisions, kept.rules) == (order, revisions, rules):
+        if (
+            kept is not None
+            and (kept.order, kept.revisions, kept.rules) == (order, revisions, rules)
+            and len(kept.listings) == len(externals)
+            # asked only when all else is the same: the walk then reaches the same registries for the same names
+            and all(source.sees_the_same(seen) for source, seen in zip(externals, kept.listings, strict=True))
+        ):
             return kept.view, as_of
-        with self._d.store.snapshot():  # the search order's reads (three per repository): one transaction
+        if externals:  # a registry may be asked: no transaction held meanwhile
             view = self._build_view(key, sources, lambda _: rules)
-        with self._kept_lock:
-            remember(self._kept_views, key, KeptView(order, revisions, rules, view), MAX_KEPT_VIEWS)
+        else:
+            with self._d.store.snapshot():  # the search order's reads (three per repository): one transaction
+                view = self._build_view(key, sources, lambda _: rules)
+        listings = [source.seen() for source in externals]
+        if all(seen is not None for seen in listings):  # else a registry was down: built again next time
+            kept_view = KeptView(order, revisions, rules, view, tuple(s for s in listings if s is not None))
+            with self._kept_lock:
+                remember(self._kept_views, key, kept_view, MAX_KEPT_VIEWS)
         return view, as_of
 
     def _read_revisions(self, order: tuple[RepoRef, ...]) -> tuple[tuple[str | None, ...], None]:
