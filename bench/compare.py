@@ -39,7 +39,10 @@ Measures (each in rounds, the servers' order rotating from round to round; media
   bound the figure. A token phase sends one request, signed right before it and checked (200 with a token, 403
   with the signature tampered with): valid for 5 minutes, verified in full by the server every time (it caches
   nothing keyed on a signature); a simple-page phase the Python client's request (its 200 checked). Without wrk,
-  or with ``--no-wrk``, the Python clients, and the rows say the client may bound the figure.
+  or with ``--no-wrk``, the Python clients, and the rows say the client may bound the figure. With wrk, a
+  control row follows: ``GET /health`` (no work of Coffer's) with 2 workers over 1, on the token phases'
+  connections, in the same rounds: the scaling the machine and the client leave two workers, the ceiling of the
+  two rows.
 - ``npm``: bench/npm_bench.py's run (npm install of a real tree and a large packument under load, Coffer
   beside Verdaccio; about 5 minutes; ``--skip-npm``).
 
@@ -91,7 +94,7 @@ from common import (
 from loadgen import Target, one_request
 from peers import Peer, devpi_private_index, start_devpi
 from pypi_bench import DOMAIN, Index, Phase, installed, measure, measure_load, setup_coffer, setup_pypiserver
-from pypi_index import Clients, normalize
+from pypi_index import Clients, get_request, normalize
 from run import Clients as TokenClients
 from run import _finite, _terminate, check_signed, check_signing
 from servers import (
@@ -528,11 +531,13 @@ def measure_workers(args: argparse.Namespace, tmp: Path, result: dict[str, Any])
         say(f"  workers rows' client: {client_label(result['workers_client'])}")
         phases: list[Phase] = result["phases"]
         if wrk is not None:
-            token, simple = wrk_loads(Wrk(wrk, tmp), indexes, targets, wheels[0].name, args, running)
+            token, simple, health = wrk_loads(Wrk(wrk, tmp), indexes, targets, wheels[0].name, args, running)
         else:
-            token, simple = python_loads(indexes, targets, args, running)
+            (token, simple), health = python_loads(indexes, targets, args, running), None
         rounds_of(token, ("w1", "w2"), args, phases, lambda name: indexes[name].cpu)
         rounds_of(simple, ("w1", "w2"), args, phases, lambda name: indexes[name].cpu)
+        if health is not None:  # the control: what the machine lets two workers do with no work of Coffer's
+            rounds_of(health, ("w1", "w2"), args, phases, lambda name: indexes[name].cpu)
         check_errors(phases)
     finally:
         running.stop()
@@ -544,10 +549,11 @@ PhaseOf = Callable[[str, int], Phase]  # (server name, round) -> the phase run
 def wrk_loads(
     wrk: Wrk, indexes: dict[str, Index], targets: dict[str, Target], wheel: str, args: argparse.Namespace,
     running: Running,
-) -> tuple[PhaseOf, PhaseOf]:  # fmt: skip
+) -> tuple[PhaseOf, PhaseOf, PhaseOf]:  # fmt: skip
     """The workers phases with wrk: each token phase sends one request signed right before it (valid 5 minutes; the
     server verifies every signature in full, it caches nothing keyed on one), each simple-page phase the Python
-    client's request; the server's answer to it checked first."""
+    client's request; the server's answer to it checked first. The third, the control, ``GET /health`` on the
+    token phases' connections."""
     longest = args.ramp + max(args.seconds, args.warmup)
     if longest > SIGNATURE_SECONDS - 30:
         raise BenchError(f"a wrk token phase of {longest:g} s would outlive its signature ({SIGNATURE_SECONDS} s)")
@@ -565,7 +571,12 @@ def wrk_loads(
         check_simple(index, request, wheel)
         return load_wrk(wrk, Request.parse(request), SIMPLE_CONNECTIONS, index, "w-simple", name, rnd, args)
 
-    return token, simple
+    def health(name: str, rnd: int) -> Phase:
+        index = indexes[name]
+        request = get_request(HOST, index.port, "/health", {})
+        return load_wrk(wrk, Request.parse(request), args.token_concurrency, index, "w-health", name, rnd, args)
+
+    return token, simple, health
 
 
 def python_loads(
@@ -625,6 +636,7 @@ class Row:
     rounds: dict[str, str] = field(default_factory=dict)  # column (and "ratio") -> every round's value
     cpu: dict[str, str] = field(default_factory=dict)  # column -> server (and client) CPU
     note: str = ""
+    control: bool = False  # a control measurement beside the aims, with none of its own
 
 
 def not_run(measure: str, aim: str, why: str) -> Row:
@@ -783,6 +795,19 @@ def workers_row(phases: list[Phase], kind: str, available: bool, client: dict[st
     return ratio_row(label, aim, lambda r: r >= WORKERS_AIM, (one, two), " -> ", False, cpu, note)
 
 
+def workers_control_row(phases: list[Phase]) -> Row | None:
+    """``/health`` with 2 workers over 1 (wrk only): the scaling this machine allows two workers and the client
+    when Coffer does no work of its own, the ceiling of the two rows above."""
+    one, two = load_stats(phases, "w-health", "w1"), load_stats(phases, "w-health", "w2")
+    if not one["rounds"]:
+        return None
+    cpu = f"1 worker {load_cpu(one)}; 2 workers {load_cpu(two)}"
+    note = f"the two workers' CPU, busiest first, per round: {worker_shares(two['rounds'])}"
+    row = ratio_row("control: `/health` req/s, 2 workers / 1 worker", "none (the machine's ceiling for the two rows "
+                    "above)", lambda r: True, (one, two), " -> ", False, cpu, note)  # fmt: skip
+    return dataclasses.replace(row, met=None, control=True)
+
+
 def worker_shares(phases: list[Phase]) -> str:
     return ", ".join(" + ".join(f"{x:.0%}" for x in p.extra.get("processes", [])[:2]) for p in phases)
 
@@ -847,6 +872,7 @@ def rows(result: dict[str, Any], args: argparse.Namespace) -> list[Row]:
         token_row(phases),
         workers_row(phases, "token", result["workers_flag"], result.get("workers_client")),
         workers_row(phases, "simple", result["workers_flag"], result.get("workers_client")),
+        *([control] if (control := workers_control_row(phases)) is not None else []),
         *npm_rows(result.get("npm"), why),
     ]
 
@@ -862,7 +888,7 @@ def markdown(table: list[Row]) -> str:
     out = [line([*head, "ratio", "ratio per server CPU-s", "aim", "met"])]
     out.append(line(["---", *("--:" for _ in COLUMNS), "--:", "--:", "---", "---"]))
     for r in table:
-        met = "not measured" if r.met is None else ("**yes**" if r.met else "**no**")
+        met = "-" if r.control else "not measured" if r.met is None else ("**yes**" if r.met else "**no**")
         out.append(
             line([r.measure, *(r.cells.get(c, "") for c in COLUMNS), fmt(r.ratio), fmt(r.cpu_ratio), r.aim, met])
         )
