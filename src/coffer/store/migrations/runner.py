@@ -14,22 +14,14 @@ fresh one.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, overload
 
 from sqlalchemy import Column, Connection, Double, Engine, Integer, MetaData, Table, func, select, text
 
 from coffer.store.engine import create_engine_for, writer
-from coffer.store.migrations import (
-    m0001_initial,
-    m0002_packages,
-    m0003_iam,
-    m0004_principal_ids,
-    m0005_package_groups,
-    m0006_package_tags,
-    m0007_package_revisions,
-)
 
 Migration = Callable[[Connection], None]
 
@@ -43,16 +35,39 @@ schema_version = Table(
     Column("applied_at", Double(), nullable=False),
 )
 
-
-MIGRATIONS: Final[Sequence[Migration]] = (
-    m0001_initial.migrate,
-    m0002_packages.migrate,
-    m0003_iam.migrate,
-    m0004_principal_ids.migrate,
-    m0005_package_groups.migrate,
-    m0006_package_tags.migrate,
-    m0007_package_revisions.migrate,
+_MODULES: Final = (
+    "m0001_initial",
+    "m0002_packages",
+    "m0003_iam",
+    "m0004_principal_ids",
+    "m0005_package_groups",
+    "m0006_package_tags",
+    "m0007_package_revisions",
 )
+
+
+class _Migrations(Sequence[Migration]):
+    """The migrations' ``migrate`` functions, each module imported when its migration is first asked for: a
+    database already at the latest version (every start but the first) imports none of their frozen tables."""
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+    @overload
+    def __getitem__(self, index: int) -> Migration: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Migration]: ...
+
+    def __getitem__(self, index: int | slice) -> Migration | Sequence[Migration]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(_MODULES))[index]]
+        module = importlib.import_module(f"{__package__}.{_MODULES[index]}")
+        migrate: Migration = module.migrate
+        return migrate
+
+
+MIGRATIONS: Final[Sequence[Migration]] = _Migrations()
 """Migration N is ``MIGRATIONS[N - 1]``."""
 
 LATEST_VERSION: Final = len(MIGRATIONS)
