@@ -6,6 +6,7 @@ external connection, also while the registry's listings are the cache's same obj
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from coffer.core.codeartifact.resources import ExternalConnection
 from coffer.core.packages.package_group_service import PackageGroupService
 from coffer.core.packages.package_models import Asset, PackageRef, PackageVersion, RepoRef
 from coffer.core.packages.package_service import PackageService
+from coffer.core.packages.package_store import PUBLISHED_FIRST
 from coffer.core.packages.upstream_cache import ProjectCache, UpstreamCaches
 from coffer.core.packages.upstreams import UpstreamIndex, UpstreamProject, UpstreamUnavailableError
 from coffer.store.blobs import FileBlobStore
@@ -332,7 +334,6 @@ def test_the_registry_is_asked_only_what_a_build_asks(external: dict[str, Any]) 
     svc, app, clock, registry = (external[k] for k in ("svc", "app", "clock", "registry"))
     listed(registry, "1.0.0")
     publish_npm(svc, app, "0.9.0")  # published first in app: its upstreams are blocked for the package
-    registry.asked.clear()  # (publishing asked whether an upstream has the version)
     for _ in range(3):
         assert npm_shown(svc, app) == ["0.9.0"]
         clock.now += 5
@@ -357,3 +358,104 @@ def test_a_view_is_built_anew_when_the_connection_changes(external: dict[str, An
     )
     clock.now += 5
     assert fetched_through() == "public:mirror"
+
+
+def test_the_check_asks_the_registry_nothing_within_another_process_s_second(external: dict[str, Any]) -> None:
+    # Another process publishes the name privately: for up to a second this one may still serve the old view
+    # (its revisions are cached), but it must not ask the public registry for the name meanwhile, as a fresh
+    # build (which stops at the block) would not.
+    svc, app, clock, registry, store = (external[k] for k in ("svc", "app", "clock", "registry", "store"))
+    listed(registry, "1.0.0")
+    assert npm_shown(svc, app) == ["1.0.0"]
+    clock.now += 300.5  # the listing is stale now
+    npm_shown(svc, app, "other")  # another package of the same search order: the revisions are cached
+    blob = svc.store_bytes(b"private")
+    pv = PackageVersion(
+        package=PackageRef(app, "npm", "acme", "ui"),
+        version="0.9.0",
+        display_version="0.9.0",
+        status="Published",
+        revision="",
+        published_time=1.0,
+    )
+    store.add_asset(pv, Asset(name="ui-0.9.0.tgz", blob=blob, created_at=0.0), origin=PUBLISHED_FIRST)
+    asked = registry.asked["@acme/ui"]
+    clock.now += 0.1
+    npm_shown(svc, app)
+    assert registry.asked["@acme/ui"] == asked
+    clock.now += 1.01
+    assert npm_shown(svc, app) == ["0.9.0"]
+
+
+def dropping_cache(external: dict[str, Any]) -> ProjectCache:
+    """A listing cache of one project: asking for another drops (and frees) the one held."""
+    cache = ProjectCache(
+        external["registry"], external["clock"], 300, retry_after=10, spawn=lambda t: t(), max_projects=1
+    )
+    external["svc"]._upstreams._caches[CONNECTION] = cache
+    return cache
+
+
+def test_a_project_not_found_then_listed_shows(external: dict[str, Any]) -> None:
+    svc, app, clock, registry = (external[k] for k in ("svc", "app", "clock", "registry"))
+    assert npm_shown(svc, app) == []  # the registry has no such project: None cached
+    listed(registry, "1.0.0")
+    clock.now += 5
+    assert npm_shown(svc, app) == []  # the None listing is fresh
+    clock.now += 300
+    npm_shown(svc, app)  # starts the refresh (at once here)
+    clock.now += 1.01
+    assert npm_shown(svc, app) == ["1.0.0"]
+
+
+def test_a_listing_dropped_and_fetched_again_shows(external: dict[str, Any]) -> None:
+    svc, app, clock, registry = (external[k] for k in ("svc", "app", "clock", "registry"))
+    cache = dropping_cache(external)
+    listed(registry, "1.0.0")
+    assert npm_shown(svc, app) == ["1.0.0"]
+    listed(registry, "1.0.0", "2.0.0")
+    cache.get("@acme/other")
+    clock.now += 5
+    assert npm_shown(svc, app) == ["1.0.0", "2.0.0"]
+
+
+def test_a_dropped_listing_while_the_registry_is_down(external: dict[str, Any]) -> None:
+    svc, app, clock, registry = (external[k] for k in ("svc", "app", "clock", "registry"))
+    cache = dropping_cache(external)
+    publish_npm(svc, app, "0.9.0")
+    svc.put_origin_configuration(ADMIN, PackageRef(app, "npm", "acme", "ui"), "ALLOW", "ALLOW")
+    listed(registry, "1.0.0")
+    assert npm_shown(svc, app) == ["0.9.0", "1.0.0"]
+    cache.get("@acme/other")
+    registry.down = True
+    clock.now += 5
+    assert npm_shown(svc, app) == ["0.9.0"]  # as a fresh build: the registry passed over
+    registry.down = False
+    clock.now += 11
+    assert npm_shown(svc, app) == ["0.9.0", "1.0.0"]
+
+
+def test_a_listing_dropped_then_gone_from_the_registry(external: dict[str, Any]) -> None:
+    svc, app, clock, registry = (external[k] for k in ("svc", "app", "clock", "registry"))
+    cache = dropping_cache(external)
+    listed(registry, "1.0.0")
+    assert npm_shown(svc, app) == ["1.0.0"]
+    del registry.projects["@acme/ui"]  # unpublished upstream
+    cache.get("@acme/other")
+    clock.now += 5
+    assert npm_shown(svc, app) == []
+
+
+def test_a_kept_view_whose_listing_the_cache_let_go_is_not_kept_alive(external: dict[str, Any]) -> None:
+    svc, app, registry = (external[k] for k in ("svc", "app", "registry"))
+    cache = dropping_cache(external)
+    listed(registry, "1.0.0")
+    npm_shown(svc, app)
+    key = (app, "npm", "acme", "ui")
+    assert key in svc._kept_views
+    svc._index.invalidate()  # (the view cache would hold the view for its second anyway)
+    listed(registry, "1.0.0")  # the fake registry holds a new listing object (as a real one returns per fetch)
+    cache.get("@acme/other")  # the cache lets @acme/ui's listing go: nothing else holds it
+    gc.collect()
+    npm_shown(svc, app, "other")  # the next view kept drops the one that can never match again
+    assert key not in svc._kept_views

@@ -22,7 +22,7 @@ import dataclasses
 import functools
 import json
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from coffer.core.packages import npm_manifest
@@ -92,31 +92,43 @@ class ExternalPackages:
         self._seen[ref] = project
         return project
 
-    def seen(self) -> ListingsSeen | None:
+    def seen(self, on_dropped: Callable[[], None] | None = None) -> ListingsSeen | None:
         """The listings this source has looked at so far; None if the registry could not answer for one (what
-        was built without it must not outlive the outage)."""
+        was built without it must not outlive the outage). ``on_dropped`` is called (on whichever thread frees
+        it, so it must not take locks) once such a listing is no longer held anywhere."""
         if self._unanswered:
             return None
+
+        def mark(p: UpstreamProject) -> weakref.ref[UpstreamProject]:
+            return weakref.ref(p) if on_dropped is None else weakref.ref(p, lambda _: on_dropped())
+
         return ListingsSeen(
-            self.connection,
-            self._repo,
-            tuple((ref, None if p is None else weakref.ref(p)) for ref, p in self._seen.items()),
+            self.connection, self._repo, tuple((ref, None if p is None else mark(p)) for ref, p in self._seen.items())
         )
 
     def sees_the_same(self, before: ListingsSeen) -> bool:
         """Whether this source (of the same connection and repository) finds every listing ``before`` saw
-        unchanged: the very objects the cache held then. Asking is what a build would ask, so a stale listing's
-        refresh starts as it would; a registry that cannot answer for a listing never seen counts as a change."""
+        unchanged: the very objects the cache holds fresh now. Nothing is asked of the registry (the revisions
+        this check follows may be a second old, during which another process may have made the name private): a
+        listing gone stale or dropped counts as a change, and the build then asks whatever it reaches."""
         if (before.connection, before.repo) != (self.connection, self._repo):
             return False
         for ref, mark in before.seen:
-            try:
-                now = self._project(ref)
-            except UpstreamError:
+            found, now = self._fresh(ref)
+            if not found:  # stale or dropped: a build asks for it, if the build gets that far
                 return False
+            self._seen[ref] = now
             if now is not (None if mark is None else mark()) or (now is None) != (mark is None):
                 return False
         return True
+
+    def _fresh(self, ref: PackageRef) -> tuple[bool, UpstreamProject | None]:
+        """As ``_project``, from what the cache holds fresh only: nothing is asked of the registry."""
+        if ref in self._seen:
+            return True, self._seen[ref]
+        if ref.format != self._fmt or (ref.format != "npm" and ref.namespace):
+            return True, None
+        return self._cache.fresh(full_name(ref.namespace, ref.name) if ref.format == "npm" else ref.name)
 
     def package(self, ref: PackageRef) -> Package | None:
         project = self._project(ref)

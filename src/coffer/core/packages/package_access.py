@@ -7,6 +7,7 @@ authorization of a package operation and the lookups that raise ResourceNotFound
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import threading
 from collections.abc import Iterable
@@ -91,6 +92,10 @@ class PackageAccess:
         self._revisions: TtlCache[tuple[RepoRef, ...], tuple[str | None, ...]] = TtlCache(deps.clock, deps.cache_ttl)
         self._kept_views: dict[tuple[RepoRef, str, str | None, str], KeptView] = {}
         self._kept_lock = threading.Lock()
+        # the keys of kept views one of whose registry listings the listing cache has let go: such a view can
+        # never be served again, and is dropped at the next view load (appended by a weak reference's callback,
+        # on any thread: no lock taken there)
+        self._listing_dropped: collections.deque[tuple[RepoRef, str, str | None, str]] = collections.deque()
         deps.on_invalidate(self._changed)  # a new search order or group rule shows at once, as a package write does
 
     def _group_rules(self, ref: PackageRef) -> EffectiveOriginRules | None:

@@ -181,12 +181,25 @@ class PackageReads(PackageAccess):
         else:
             with self._d.store.snapshot():  # the search order's reads (three per repository): one transaction
                 view = self._build_view(key, sources, lambda _: rules)
-        listings = [source.seen() for source in externals]
+        dropped = self._listing_dropped
+        listings = [source.seen(lambda: dropped.append(key)) for source in externals]
         if all(seen is not None for seen in listings):  # else a registry was down: built again next time
             kept_view = KeptView(order, revisions, rules, view, tuple(s for s in listings if s is not None))
             with self._kept_lock:
+                self._forget_dropped_listings()
                 remember(self._kept_views, key, kept_view, MAX_KEPT_VIEWS)
         return view, as_of
+
+    def _forget_dropped_listings(self) -> None:
+        """Under ``_kept_lock``: drop the kept views built from a listing the cache has let go (it holds their
+        versions and files, outside the listing cache's bound, and they can never match again)."""
+        while self._listing_dropped:
+            key = self._listing_dropped.popleft()
+            kept = self._kept_views.get(key)
+            if kept is not None and any(
+                mark is not None and mark() is None for seen in kept.listings for _, mark in seen.seen
+            ):
+                del self._kept_views[key]
 
     def _read_revisions(self, order: tuple[RepoRef, ...]) -> tuple[tuple[str | None, ...], None]:
         return self._d.store.package_revisions(order), None

@@ -94,6 +94,17 @@ class ProjectCache:
             raise type(failed[1])(failed[1].message)
         return self._flights.do(name, lambda: self._fetch(name), wait=self._wait)
 
+    def fresh(self, name: str) -> tuple[bool, UpstreamProject | None]:
+        """(True, the listing) if one younger than ``ttl`` is cached; (False, None) otherwise. Asks nothing of
+        the registry and starts no refresh."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is None or now - entry.fetched_at >= self._ttl:
+                return False, None
+            self._entries.move_to_end(name)
+        return True, entry.project
+
     def _fetch(self, name: str) -> UpstreamProject | None:
         try:
             project = self.index.project(name)
