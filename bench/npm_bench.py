@@ -24,7 +24,7 @@ servers' order alternating:
 
 1. ``npm install --prefer-online --no-audit --no-fund`` of the tree's ``package.json`` (no lockfile, no
    node_modules, a fresh cache directory, no configuration but the ``.npmrc`` naming the registry): npm resolves
-   the whole tree, so it asks for every packument (abbreviated) and every tarball. Timed wall clock; the
+   the whole tree, so it asks for every packument (abbreviated, some in full) and every tarball. Timed wall clock; the
    server's CPU; npm's CPU; the requests that reached the static registry (0 when the server is warm). Each
    install is checked: every non-optional locked version is installed, nothing that is not locked.
 2. Packument load: 16 keep-alive connections (bench/pypi_index.py's client) GET the largest packument of the

@@ -172,7 +172,7 @@ class PackageReads(PackageAccess):
             kept is not None
             and (kept.order, kept.revisions, kept.rules) == (order, revisions, rules)
             and len(kept.listings) == len(externals)
-            # asked only when all else is the same: the walk then reaches the same registries for the same names
+            # only when all else is the same (the walk then reaches the same listings); asks the registry nothing
             and all(source.sees_the_same(seen) for source, seen in zip(externals, kept.listings, strict=True))
         ):
             return kept.view, as_of

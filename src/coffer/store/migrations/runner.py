@@ -6,8 +6,9 @@ on PostgreSQL (DDL is transactional there), ``BEGIN IMMEDIATE`` on SQLite (likew
 the engine emits its own BEGIN). A second process waits for the first and then finds nothing to do, so
 applying is idempotent. A database newer than this code is refused.
 
-Adding a migration: a module ``mNNNN_<what>.py`` next to this one with a ``migrate(conn)`` function, appended
-to ``MIGRATIONS``, and ``schema.py`` changed to match. Each module owns the frozen tables it creates (never
+Adding a migration: a module ``mNNNN_<what>.py`` next to this one with a ``migrate(conn)`` function, its name
+appended to ``_MODULES`` (``MIGRATIONS`` imports it when a database needs it), and ``schema.py`` changed to
+match. Each module owns the frozen tables it creates (never
 edited after it shipped), so that a database created by any Coffer version upgrades to the same schema as a
 fresh one.
 """
