@@ -79,18 +79,23 @@ class ExternalPackages:
         a view asks for every version's assets)."""
         if ref in self._seen:
             return self._seen[ref]
-        project: UpstreamProject | None = None
+        name = self._asked_as(ref)
         try:
-            if ref.format == self._fmt:
-                if ref.format == "npm":
-                    project = self._cache.get(full_name(ref.namespace, ref.name))
-                elif not ref.namespace:
-                    project = self._cache.get(ref.name)
+            project = None if name is None else self._cache.get(name)
         except UpstreamError:
             self._unanswered = True
             raise
         self._seen[ref] = project
         return project
+
+    def _asked_as(self, ref: PackageRef) -> str | None:
+        """The name the registry knows the package by; None for one it is never asked (another format, or a
+        namespace in a format without them)."""
+        if ref.format != self._fmt:
+            return None
+        if ref.format == "npm":
+            return full_name(ref.namespace, ref.name)
+        return None if ref.namespace else ref.name
 
     def seen(self, on_dropped: Callable[[], None] | None = None) -> ListingsSeen | None:
         """The listings this source has looked at so far; None if the registry could not answer for one (what
@@ -118,7 +123,7 @@ class ExternalPackages:
             if not found:  # stale or dropped: a build asks for it, if the build gets that far
                 return False
             self._seen[ref] = now
-            if now is not (None if mark is None else mark()) or (now is None) != (mark is None):
+            if (mark is None) != (now is None) or (mark is not None and mark() is not now):
                 return False
         return True
 
@@ -126,9 +131,8 @@ class ExternalPackages:
         """As ``_project``, from what the cache holds fresh only: nothing is asked of the registry."""
         if ref in self._seen:
             return True, self._seen[ref]
-        if ref.format != self._fmt or (ref.format != "npm" and ref.namespace):
-            return True, None
-        return self._cache.fresh(full_name(ref.namespace, ref.name) if ref.format == "npm" else ref.name)
+        name = self._asked_as(ref)
+        return (True, None) if name is None else self._cache.fresh(name)
 
     def package(self, ref: PackageRef) -> Package | None:
         project = self._project(ref)
